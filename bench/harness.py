@@ -1,0 +1,183 @@
+"""Side-by-side benchmark harness: ours vs each competitor, in one run, as ratios.
+
+A benchmark module is ``bench/bench_<name>.py`` defining ``run(ctx: Context) -> None``
+that calls ``ctx.compare(...)`` once per measured operation::
+
+    def run(ctx):
+        client = ctx.redis()                     # bare redis-py on the bench server
+        ctx.compare("GET round trip", {
+            "ours": lambda: get_redis().get("k"),
+            "bare redis-py": lambda: client.get("k"),
+        })
+
+The first contender is "ours"; every other row reports ours/them as a ratio (>1 means
+we are faster). Timing: warm-up, then ``repeat`` rounds of ``number`` calls each; the
+median round is kept. Nothing is installed at run time (``pip install -e .[bench]``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from django_redis_patterns.testing import servers
+
+RESULTS_DIR = Path(__file__).parent / "results"
+
+
+@dataclass
+class Row:
+    title: str
+    contender: str
+    ops_per_sec: float
+    ratio: float | None  # ours / this contender; None for ours
+    note: str = ""
+
+
+@dataclass
+class Context:
+    quick: bool = False
+    rows: list[Row] = field(default_factory=list)
+    _groups: dict[str, Any] = field(default_factory=dict)
+    _extra: list[Any] = field(default_factory=list)
+
+    # -- servers -------------------------------------------------------------------
+    @property
+    def standalone(self) -> servers.Standalone:
+        if "standalone" not in self._groups:
+            self._groups["standalone"] = servers.Standalone()
+        return self._groups["standalone"]  # type: ignore[no-any-return]
+
+    @property
+    def url(self) -> str:
+        return self.standalone.url
+
+    def redis(self, **kw: Any) -> redis.Redis:
+        return redis.Redis.from_url(self.url, **kw)
+
+    def extra_servers(self, n: int) -> list[servers.Standalone]:
+        """``n`` more independent standalone servers (e.g. for Redlock)."""
+        made = [servers.Standalone() for _ in range(n)]
+        self._extra.extend(made)
+        return made
+
+    def cluster(self) -> servers.Cluster:
+        if "cluster" not in self._groups:
+            self._groups["cluster"] = servers.Cluster()
+        return self._groups["cluster"]  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        for group in [*self._groups.values(), *self._extra]:
+            group.stop()
+
+    def redis_version(self) -> str:
+        return str(self.redis().info("server")["redis_version"])
+
+    # -- measuring ----------------------------------------------------------------
+    def _rounds(self, number: int, repeat: int) -> tuple[int, int]:
+        if self.quick:
+            return max(1, number // 5), max(3, repeat // 2)
+        return number, repeat
+
+    def _round_sync(self, fn: Callable[[], Any], number: int, ops: int) -> float:
+        started = time.perf_counter()
+        for _ in range(number):
+            fn()
+        return number * ops / (time.perf_counter() - started)
+
+    async def _round_async(self, fn: Callable[[], Awaitable[Any]], number: int, ops: int) -> float:
+        started = time.perf_counter()
+        for _ in range(number):
+            await fn()
+        return number * ops / (time.perf_counter() - started)
+
+    def compare(
+        self,
+        title: str,
+        contenders: dict[str, Callable[[], Any]],
+        *,
+        number: int = 2000,
+        repeat: int = 7,
+        ops: int = 1,
+        is_async: bool = False,
+        notes: dict[str, str] | None = None,
+    ) -> dict[str, float]:
+        """Measure each contender (first = ours); record ops/s and ratios. Returns ops/s.
+
+        Rounds are interleaved (ours, them, ours, them...) so drift in machine load hits
+        every contender alike; the median round of each is kept.
+        """
+        number, repeat = self._rounds(number, repeat)
+        samples: dict[str, list[float]] = {name: [] for name in contenders}
+        warm = max(5, number // 10)
+        if is_async:
+
+            async def main() -> None:
+                for fn in contenders.values():
+                    await self._round_async(fn, warm, ops)
+                for _ in range(repeat):
+                    for name, fn in contenders.items():
+                        samples[name].append(await self._round_async(fn, number, ops))
+
+            asyncio.run(main())
+        else:
+            for fn in contenders.values():
+                self._round_sync(fn, warm, ops)
+            gc.disable()
+            try:
+                for _ in range(repeat):
+                    for name, fn in contenders.items():
+                        samples[name].append(self._round_sync(fn, number, ops))
+            finally:
+                gc.enable()
+        rates = {name: statistics.median(values) for name, values in samples.items()}
+        ours_name = next(iter(contenders))
+        for name, rate in rates.items():
+            ratio = None if name == ours_name else rates[ours_name] / rate
+            self.rows.append(Row(title, name, rate, ratio, (notes or {}).get(name, "")))
+            shown = "" if ratio is None else f"  ratio ours/them {ratio:5.2f}x"
+            print(f"  {title:<42} {name:<28} {rate:12,.0f} ops/s{shown}", flush=True)
+        return rates
+
+    def record(self, title: str, contender: str, value: float, note: str = "") -> None:
+        """Record a non-throughput figure (latency, bytes); printed as is."""
+        self.rows.append(Row(title, contender, value, None, note))
+        print(f"  {title:<42} {contender:<28} {value:12,.2f} {note}", flush=True)
+
+    # -- reporting ----------------------------------------------------------------
+    def markdown(self) -> str:
+        lines = ["| operation | contender | ops/s | ours/them |", "|---|---|---:|---:|"]
+        for r in self.rows:
+            ratio = "" if r.ratio is None else f"{r.ratio:.2f}×"
+            value = f"{r.ops_per_sec:,.0f}" if not r.note else f"{r.ops_per_sec:,.2f} {r.note}"
+            lines.append(f"| {r.title} | {r.contender} | {value} | {ratio} |")
+        return "\n".join(lines)
+
+    def save(self, name: str) -> Path:
+        RESULTS_DIR.mkdir(exist_ok=True)
+        path = RESULTS_DIR / f"{name}.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "date": date.today().isoformat(),
+                    "redis": self.redis_version(),
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "rows": [r.__dict__ for r in self.rows],
+                },
+                indent=1,
+            )
+        )
+        return path

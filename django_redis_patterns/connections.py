@@ -1,0 +1,632 @@
+"""Cache alias -> ready redis-py client, for every topology, sync and asyncio.
+
+This is the only module that builds Redis clients. Everything else asks it with a cache
+alias (``get_redis("default")``) or, for a cache backend that Django builds without
+telling it its alias, with the backend's ``LOCATION`` and ``OPTIONS``
+(:func:`client_for_config`).
+
+Topology comes from the URL scheme:
+
+``redis://``, ``rediss://``, ``unix://``
+    standalone; a list (or a ``,``/``;`` separated string) is primary first, replicas after.
+``redis+sentinel://[user:pass@]h1:26379,h2:26379/<service>/<db>``
+    Sentinel; the URL's credentials are the data nodes'; the Sentinels' own credentials
+    come from ``OPTIONS["SENTINEL_USERNAME"/"SENTINEL_PASSWORD"]`` (or query parameters
+    ``sentinel_username``/``sentinel_password``). ``rediss+sentinel://`` for TLS.
+``redis+cluster://[user:pass@]h1:7000,h2:7001``
+    Redis Cluster; ``?read_from_replicas=true`` or ``OPTIONS["READ_FROM_REPLICAS"]``.
+    ``rediss+cluster://`` for TLS.
+
+Clients are built once per configuration under a lock and shared by every thread
+(redis-py pools are thread-safe). Async clients are per running event loop, because a
+``redis.asyncio`` connection belongs to the loop that opened it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import random
+import re
+import threading
+import weakref
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import redis
+import redis.asyncio
+import redis.asyncio.cluster
+import redis.asyncio.sentinel
+import redis.cluster
+import redis.sentinel
+from django.conf import settings
+from django.core.signals import setting_changed
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import EqualJitterBackoff
+from redis.retry import Retry
+
+from . import conf
+from .exceptions import ImproperlyConfigured
+
+Topology = Literal["standalone", "sentinel", "cluster"]
+
+#: Backends whose aliases this module understands, and the OPTIONS dialect they speak.
+OUR_BACKEND = "django_redis_patterns.cache.RedisCache"
+BACKEND_DIALECTS: dict[str, str] = {
+    OUR_BACKEND: "upper",
+    "django_redis_patterns.cache.backend.RedisCache": "upper",
+    "django_redis.cache.RedisCache": "upper",
+    "django.core.cache.backends.redis.RedisCache": "lower",
+}
+
+# Chosen for a web request: a refused or black-holed server must fail well inside a
+# request's budget. One retry after a short jittered pause covers a dropped idle
+# connection or a failover's first refused connect; more retries only turn an outage
+# into a pile-up of slow requests.
+DEFAULT_SOCKET_CONNECT_TIMEOUT = 1.0
+DEFAULT_SOCKET_TIMEOUT = 2.0
+DEFAULT_RETRIES = 1
+DEFAULT_HEALTH_CHECK_INTERVAL = 30
+# redis-py 8 caps a pool at 100 connections and then *raises*; an asyncio.gather of a few
+# hundred calls (or a busy threaded server) would fail. Connections are opened lazily, so
+# a higher cap costs nothing until it is used. OPTIONS["MAX_CONNECTIONS"] overrides it.
+DEFAULT_MAX_CONNECTIONS = 1000
+
+_SCHEMES_SINGLE = ("redis", "rediss", "unix")
+#: ``fakeredis://<name>``: an in-process fakeredis server (see django_redis_patterns.testing).
+_SCHEME_FAKE = "fakeredis"
+_SCHEME_SENTINEL = ("redis+sentinel", "rediss+sentinel")
+_SCHEME_CLUSTER = ("redis+cluster", "rediss+cluster")
+
+# OPTIONS keys (django-redis dialect) that concern serialisation or behaviour, not the
+# connection: accepted and ignored here.
+_NON_CONNECTION_OPTIONS = {
+    "SERIALIZER",
+    "COMPRESSOR",
+    "COMPRESS_MIN_LENGTH",
+    "IGNORE_EXCEPTIONS",
+    "LOG_IGNORED_EXCEPTIONS",
+    "CLIENT_CLASS",
+    "CONNECTION_POOL_CLASS",
+    "CONNECTION_POOL_CLASS_KWARGS",
+    "PARSER_CLASS",
+    "PICKLE_VERSION",
+    "CLOSE_CONNECTION",
+    "CLEAR",
+    "REDIS_CLIENT_CLASS",
+    "REDIS_CLIENT_KWARGS",
+    "CONNECTION_FACTORY",
+    "SENTINELS",
+    "SENTINEL_KWARGS",
+    "STAMPEDE",
+    "STAMPEDE_BETA",
+    "STAMPEDE_LOCK_TIMEOUT",
+    "REPLICA_READ_ONLY",
+}
+# Lower-case OPTIONS of Django's built-in backend that are not pool kwargs.
+_LOWER_NON_POOL = {"serializer", "pool_class", "parser_class", "db"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionSpec:
+    """Everything needed to build a client; hashable so it can key the registry."""
+
+    topology: Topology
+    #: standalone: URLs (primary first); sentinel: "host:port" of Sentinels; cluster: startup nodes.
+    nodes: tuple[str, ...]
+    service: str | None = None
+    #: None: the URL's own db (standalone) or 0.
+    db: int | None = None
+    username: str | None = None
+    password: str | None = None
+    sentinel_username: str | None = None
+    sentinel_password: str | None = None
+    ssl: bool = False
+    read_from_replicas: bool = False
+    socket_timeout: float | None = DEFAULT_SOCKET_TIMEOUT
+    socket_connect_timeout: float | None = DEFAULT_SOCKET_CONNECT_TIMEOUT
+    retries: int = DEFAULT_RETRIES
+    #: Extra keyword arguments for every connection (ssl_*, max_connections, ...).
+    extra: tuple[tuple[str, Any], ...] = ()
+    #: An in-process fakeredis server instead of a real one (tests of projects using us).
+    fake: bool = False
+
+    def __repr__(self) -> str:  # never print a password
+        return (
+            f"ConnectionSpec(topology={self.topology!r}, nodes={self.display_nodes()!r}, "
+            f"service={self.service!r}, db={self.db})"
+        )
+
+    def display_nodes(self) -> tuple[str, ...]:
+        return tuple(_strip_password(n) for n in self.nodes)
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        """Connection keyword arguments shared by every topology."""
+        kw: dict[str, Any] = {
+            "socket_timeout": self.socket_timeout,
+            "socket_connect_timeout": self.socket_connect_timeout,
+            "health_check_interval": DEFAULT_HEALTH_CHECK_INTERVAL,
+            "max_connections": DEFAULT_MAX_CONNECTIONS,
+        }
+        if self.username is not None:
+            kw["username"] = self.username
+        if self.password is not None:
+            kw["password"] = self.password
+        kw.update(dict(self.extra))
+        return kw
+
+
+def _strip_password(url: str) -> str:
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
+def _retry_for(spec: ConnectionSpec) -> Retry:
+    # Retries ConnectionError and TimeoutError only (redis-py's default set).
+    return Retry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
+
+
+def _async_retry_for(spec: ConnectionSpec) -> AsyncRetry:
+    return AsyncRetry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
+
+
+def _as_bool(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
+def _split_hosts(netloc_hosts: str, scheme: str, argument: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip() for h in netloc_hosts.split(",") if h.strip())
+    if not hosts:
+        raise ImproperlyConfigured(f"{argument}: {scheme}:// URL names no host")
+    for h in hosts:
+        host, sep, port = h.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ImproperlyConfigured(f"{argument}: {h!r} in a {scheme}:// URL is not host:port")
+    return hosts
+
+
+def _locations(location: Any, argument: str) -> list[str]:
+    if isinstance(location, str):
+        if location.split("://", 1)[0] in _SCHEME_SENTINEL + _SCHEME_CLUSTER:
+            return [location]
+        # Django's built-in backend splits a string on ',' and ';' the same way.
+        return [p.strip() for p in re.split("[;,]", location) if p.strip()]
+    if isinstance(location, list | tuple) and all(isinstance(x, str) for x in location):
+        return list(location)
+    raise ImproperlyConfigured(f"{argument} must be a URL string or a list of URLs, got {location!r}")
+
+
+def parse(
+    location: Any, options: Mapping[str, Any] | None = None, *, dialect: str = "upper", argument: str = "LOCATION"
+) -> ConnectionSpec:
+    """Parse a cache LOCATION + OPTIONS into a :class:`ConnectionSpec`.
+
+    ``dialect="upper"`` reads this package's and django-redis's OPTIONS (``PASSWORD``,
+    ``SOCKET_TIMEOUT``, ``CONNECTION_POOL_KWARGS``...); ``"lower"`` reads Django's
+    built-in backend, whose OPTIONS are pool keyword arguments. Raises
+    :class:`ImproperlyConfigured` naming ``argument`` on any malformed input.
+    """
+    options = dict(options or {})
+    urls = _locations(location, argument)
+    if not urls:
+        raise ImproperlyConfigured(f"{argument} is empty")
+    first = urls[0]
+    scheme = first.split("://", 1)[0].lower() if "://" in first else ""
+    if not scheme:
+        raise ImproperlyConfigured(
+            f"{argument}: {_strip_password(first)!r} is not a URL (expected redis://, rediss://, "
+            "unix://, redis+sentinel:// or redis+cluster://)"
+        )
+
+    extra: dict[str, Any] = {}
+    common: dict[str, Any] = {}
+    if dialect == "upper":
+        for key, value in options.items():
+            if key in ("PASSWORD",):
+                common["password"] = value
+            elif key == "USERNAME":
+                common["username"] = value
+            elif key == "SOCKET_TIMEOUT":
+                common["socket_timeout"] = value
+            elif key == "SOCKET_CONNECT_TIMEOUT":
+                common["socket_connect_timeout"] = value
+            elif key == "RETRIES":
+                common["retries"] = value
+            elif key == "READ_FROM_REPLICAS":
+                common["read_from_replicas"] = _as_bool(value)
+            elif key == "SENTINEL_USERNAME":
+                common["sentinel_username"] = value
+            elif key == "SENTINEL_PASSWORD":
+                common["sentinel_password"] = value
+            elif key == "MAX_CONNECTIONS":
+                extra["max_connections"] = value
+            elif key.startswith("SSL_"):
+                extra[key.lower()] = value
+            elif key == "CONNECTION_POOL_KWARGS":
+                if not isinstance(value, dict):
+                    raise ImproperlyConfigured(f"OPTIONS['CONNECTION_POOL_KWARGS'] must be a dict, got {value!r}")
+                for k, v in value.items():
+                    if k in ("socket_timeout", "socket_connect_timeout", "username", "password"):
+                        common[k] = v
+                    else:
+                        extra[k] = v
+            elif key in _NON_CONNECTION_OPTIONS or not key.isupper():
+                continue
+            # Unknown upper-case keys belong to whichever backend reads them (checked there).
+    else:
+        for key, value in options.items():
+            if key in _LOWER_NON_POOL:
+                if key == "db":
+                    common["db"] = value
+                continue
+            if key in ("socket_timeout", "socket_connect_timeout", "username", "password"):
+                common[key] = value
+            else:
+                extra[key] = value
+
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        if name in common and common[name] is not None:
+            try:
+                common[name] = float(common[name])
+            except (TypeError, ValueError):
+                raise ImproperlyConfigured(f"OPTIONS {name.upper()} must be a number of seconds, got {common[name]!r}")
+            if common[name] <= 0:
+                raise ImproperlyConfigured(f"OPTIONS {name.upper()} must be > 0, got {common[name]!r}")
+    if "retries" in common and (not isinstance(common["retries"], int) or common["retries"] < 0):
+        raise ImproperlyConfigured(f"OPTIONS RETRIES must be an int >= 0, got {common['retries']!r}")
+
+    if scheme == _SCHEME_FAKE:
+        return ConnectionSpec(topology="standalone", nodes=(first,), fake=True, **common)
+
+    if scheme in _SCHEMES_SINGLE:
+        for u in urls:
+            s = u.split("://", 1)[0].lower() if "://" in u else ""
+            if s not in _SCHEMES_SINGLE:
+                raise ImproperlyConfigured(
+                    f"{argument}: {_strip_password(u)!r} cannot be mixed with other URLs; replicas "
+                    "must be redis://, rediss:// or unix:// URLs"
+                )
+            try:
+                redis.connection.parse_url(u)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{argument}: {_strip_password(u)!r} is malformed: {exc}")
+        return ConnectionSpec(topology="standalone", nodes=tuple(urls), extra=tuple(sorted(extra.items())), **common)
+
+    if len(urls) != 1:
+        raise ImproperlyConfigured(f"{argument}: a {scheme}:// URL must be the only location")
+    parts = urlsplit(first)
+    netloc = parts.netloc
+    userinfo, _, hostlist = netloc.rpartition("@")
+    hosts = _split_hosts(hostlist, scheme, argument)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    if userinfo:
+        user, sep, pw = userinfo.partition(":")
+        if user:
+            common.setdefault("username", unquote(user))
+        if sep:
+            common.setdefault("password", unquote(pw))
+    for qkey in ("sentinel_username", "sentinel_password"):
+        if qkey in query:
+            common.setdefault(qkey, query.pop(qkey))
+    if "read_from_replicas" in query:
+        common.setdefault("read_from_replicas", _as_bool(query.pop("read_from_replicas")))
+    for qkey in list(query):
+        if qkey.startswith("ssl_"):
+            extra[qkey] = query.pop(qkey)
+    if query:
+        raise ImproperlyConfigured(f"{argument}: unknown URL parameter(s) {', '.join(sorted(query))}")
+    ssl = scheme.startswith("rediss")
+    path = [p for p in parts.path.split("/") if p]
+
+    if scheme in _SCHEME_SENTINEL:
+        if not path:
+            raise ImproperlyConfigured(
+                f"{argument}: a {scheme}:// URL needs the service name: {scheme}://h1:26379,h2:26379/<service>/<db>"
+            )
+        db = 0
+        if len(path) > 1:
+            if not path[1].isdigit() or len(path) > 2:
+                raise ImproperlyConfigured(f"{argument}: the db in {scheme}://.../<service>/<db> must be an integer")
+            db = int(path[1])
+        return ConnectionSpec(
+            topology="sentinel",
+            nodes=hosts,
+            service=unquote(path[0]),
+            db=int(common.pop("db", db)),
+            ssl=ssl,
+            extra=tuple(sorted(extra.items())),
+            **common,
+        )
+
+    if scheme in _SCHEME_CLUSTER:
+        if path and path != ["0"]:
+            raise ImproperlyConfigured(f"{argument}: Redis Cluster has only db 0, got /{'/'.join(path)}")
+        common.pop("db", None)
+        return ConnectionSpec(topology="cluster", nodes=hosts, ssl=ssl, extra=tuple(sorted(extra.items())), **common)
+
+    raise ImproperlyConfigured(
+        f"{argument}: unsupported scheme {scheme!r} (expected redis://, rediss://, unix://, "
+        "redis+sentinel:// or redis+cluster://)"
+    )
+
+
+def cache_config(alias: str) -> dict[str, Any]:
+    """The ``CACHES`` entry of a Redis alias; clear errors for unknown or non-Redis aliases."""
+    caches = getattr(settings, "CACHES", {}) or {}
+    if alias not in caches:
+        known = ", ".join(sorted(caches)) or "none"
+        raise ImproperlyConfigured(f"cache alias {alias!r} is not in CACHES (known aliases: {known})")
+    config = caches[alias]
+    backend = config.get("BACKEND", "")
+    if backend not in BACKEND_DIALECTS and not _is_our_backend_subclass(backend):
+        raise ImproperlyConfigured(
+            f"cache alias {alias!r} uses {backend!r}, which is not a Redis backend; use "
+            f"{OUR_BACKEND!r}, 'django_redis.cache.RedisCache' or Django's "
+            "'django.core.cache.backends.redis.RedisCache'"
+        )
+    return config  # type: ignore[no-any-return]
+
+
+def _is_our_backend_subclass(path: str) -> bool:
+    if not path or "." not in path:
+        return False
+    try:
+        from django.utils.module_loading import import_string
+
+        cls = import_string(path)
+        from .cache.backend import RedisCache
+
+        return isinstance(cls, type) and issubclass(cls, RedisCache)
+    except Exception:
+        return False
+
+
+def spec_for_alias(alias: str) -> ConnectionSpec:
+    spec = _alias_specs.get(alias)
+    if spec is None:
+        config = cache_config(alias)
+        dialect = BACKEND_DIALECTS.get(config["BACKEND"], "upper")
+        spec = parse(
+            config.get("LOCATION", ""),
+            config.get("OPTIONS") or {},
+            dialect=dialect,
+            argument=f"CACHES[{alias!r}]['LOCATION']",
+        )
+        _alias_specs[alias] = spec
+    return spec
+
+
+# ---------------------------------------------------------------------------------------
+# Building clients
+# ---------------------------------------------------------------------------------------
+
+
+def _host_port(node: str) -> tuple[str, int]:
+    host, _, port = node.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+_lock = threading.RLock()
+_fake_servers: dict[str, Any] = {}
+
+
+def _fake_server(spec: ConnectionSpec) -> tuple[Any, int]:
+    """(shared FakeServer named by the URL's host, db from its path): fakeredis://name/db."""
+    import fakeredis
+
+    parts = urlsplit(spec.nodes[0])
+    path = parts.path.strip("/")
+    with _lock:
+        if parts.netloc not in _fake_servers:
+            _fake_servers[parts.netloc] = fakeredis.FakeServer()
+        return _fake_servers[parts.netloc], int(path) if path.isdigit() else 0
+
+
+def _build_sync(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
+    if spec.fake:
+        import fakeredis
+
+        server, db = _fake_server(spec)
+        return fakeredis.FakeRedis(server=server, db=db)
+    kw = spec.kwargs
+    retry = _retry_for(spec)
+    if spec.topology == "standalone":
+        url = spec.nodes[0 if replica_index is None else replica_index]
+        url_kw: dict[str, Any] = dict(redis.connection.parse_url(url))
+        url_kw.update(kw)
+        for k in ("username", "password"):
+            if k in url_kw and url_kw[k] is None:
+                url_kw.pop(k)
+        if spec.db is not None:
+            url_kw["db"] = spec.db
+        pool = redis.ConnectionPool(retry=retry, **url_kw)
+        return redis.Redis(connection_pool=pool)
+    if spec.topology == "sentinel":
+        sentinel = redis.sentinel.Sentinel(
+            [_host_port(n) for n in spec.nodes],
+            sentinel_kwargs=_sentinel_kwargs(spec),
+            ssl=spec.ssl,
+            retry=retry,
+            db=spec.db or 0,
+            **kw,
+        )
+        service = spec.service or ""
+        return sentinel.master_for(service) if replica_index is None else sentinel.slave_for(service)
+    return redis.cluster.RedisCluster(
+        startup_nodes=[redis.cluster.ClusterNode(*_host_port(n)) for n in spec.nodes],
+        ssl=spec.ssl,
+        retry=retry,
+        **_replica_reads(spec.read_from_replicas or replica_index is not None),
+        **kw,
+    )
+
+
+def _replica_reads(enabled: bool) -> dict[str, Any]:
+    """Cluster replica reads: redis-py >= 5.3 wants a load-balancing strategy, older a flag."""
+    if not enabled:
+        return {}
+    try:
+        from redis.cluster import LoadBalancingStrategy
+    except ImportError:  # redis-py < 5.3
+        return {"read_from_replicas": True}
+    return {"load_balancing_strategy": LoadBalancingStrategy.ROUND_ROBIN_REPLICAS}
+
+
+def _sentinel_kwargs(spec: ConnectionSpec) -> dict[str, Any]:
+    skw: dict[str, Any] = {
+        "socket_timeout": spec.socket_timeout,
+        "socket_connect_timeout": spec.socket_connect_timeout,
+        "ssl": spec.ssl,
+    }
+    if spec.sentinel_username is not None:
+        skw["username"] = spec.sentinel_username
+    if spec.sentinel_password is not None:
+        skw["password"] = spec.sentinel_password
+    if spec.ssl:
+        skw.update({k: v for k, v in spec.extra if k.startswith("ssl_")})
+    return skw
+
+
+def _build_async(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
+    if spec.fake:
+        import fakeredis
+
+        server, db = _fake_server(spec)
+        return fakeredis.FakeAsyncRedis(server=server, db=db)
+    kw = spec.kwargs
+    retry = _async_retry_for(spec)
+    if spec.topology == "standalone":
+        url = spec.nodes[0 if replica_index is None else replica_index]
+        url_kw: dict[str, Any] = dict(redis.asyncio.connection.parse_url(url))
+        url_kw.update(kw)
+        for k in ("username", "password"):
+            if k in url_kw and url_kw[k] is None:
+                url_kw.pop(k)
+        if spec.db is not None:
+            url_kw["db"] = spec.db
+        pool = redis.asyncio.ConnectionPool(retry=retry, **url_kw)
+        return redis.asyncio.Redis(connection_pool=pool)
+    if spec.topology == "sentinel":
+        sentinel = redis.asyncio.sentinel.Sentinel(
+            [_host_port(n) for n in spec.nodes],
+            sentinel_kwargs=_sentinel_kwargs(spec),
+            ssl=spec.ssl,
+            retry=retry,
+            db=spec.db or 0,
+            **kw,
+        )
+        service = spec.service or ""
+        return sentinel.master_for(service) if replica_index is None else sentinel.slave_for(service)
+    return redis.asyncio.cluster.RedisCluster(
+        startup_nodes=[redis.asyncio.cluster.ClusterNode(*_host_port(n)) for n in spec.nodes],
+        ssl=spec.ssl,
+        retry=retry,
+        **_replica_reads(spec.read_from_replicas or replica_index is not None),
+        **kw,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Registry
+# ---------------------------------------------------------------------------------------
+
+_alias_specs: dict[str, ConnectionSpec] = {}
+#: (spec, role) -> sync client; role is "primary" or "replica:<n>".
+_sync_clients: dict[tuple[ConnectionSpec, str], Any] = {}
+#: loop -> {(spec, role): async client}; entries vanish with their loop.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[ConnectionSpec, str], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _role(spec: ConnectionSpec, replica: bool) -> tuple[str, int | None]:
+    if not replica:
+        return "primary", None
+    if spec.topology == "standalone":
+        if len(spec.nodes) == 1:
+            return "primary", None
+        index = random.randrange(1, len(spec.nodes))
+        return f"replica:{index}", index
+    if spec.topology == "sentinel":
+        return "replica:0", 0
+    return "replica:0", 0
+
+
+def client_for_spec(spec: ConnectionSpec, *, replica: bool = False) -> Any:
+    """The shared sync client for a spec (built on first use, under a lock)."""
+    role, index = _role(spec, replica)
+    key = (spec, role)
+    client = _sync_clients.get(key)
+    if client is None:
+        with _lock:
+            client = _sync_clients.get(key)
+            if client is None:
+                client = _build_sync(spec, index)
+                _sync_clients[key] = client
+    return client
+
+
+def async_client_for_spec(spec: ConnectionSpec, *, replica: bool = False) -> Any:
+    """The async client for a spec on the running event loop (call from a coroutine)."""
+    loop = asyncio.get_running_loop()
+    role, index = _role(spec, replica)
+    key = (spec, role)
+    per_loop = _async_clients.get(loop)
+    if per_loop is None:
+        with _lock:
+            per_loop = _async_clients.setdefault(loop, {})
+    client = per_loop.get(key)
+    if client is None:
+        # No await between the check and the insert: one client per loop and spec.
+        client = _build_async(spec, index)
+        per_loop[key] = client
+    return client
+
+
+def get_redis(alias: str | None = None, *, replica: bool = False) -> Any:
+    """The shared sync redis-py client for a Django cache alias.
+
+    ``alias`` defaults to ``REDIS_PATTERNS["USING"]`` (itself ``"default"``).
+    ``replica=True`` returns a client reading from a replica when the alias has any
+    (a LOCATION list's later URLs, a Sentinel service's replicas, Cluster replicas);
+    otherwise the primary's client. Returns ``redis.Redis`` or ``redis.cluster.RedisCluster``.
+    """
+    return client_for_spec(spec_for_alias(conf.default_alias(alias)), replica=replica)
+
+
+async def aget_redis(alias: str | None = None, *, replica: bool = False) -> Any:
+    """The ``redis.asyncio`` client for a cache alias on the running event loop."""
+    return async_client_for_spec(spec_for_alias(conf.default_alias(alias)), replica=replica)
+
+
+def client_for_config(location: Any, options: Mapping[str, Any] | None, *, replica: bool = False) -> Any:
+    """Sync client for a backend built from LOCATION/OPTIONS (shares the alias's pool)."""
+    return client_for_spec(parse(location, options), replica=replica)
+
+
+def topology_of(alias: str | None = None) -> Topology:
+    return spec_for_alias(conf.default_alias(alias)).topology
+
+
+def is_cluster(client: Any) -> bool:
+    return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
+
+
+def reset() -> None:
+    """Forget every client (tests, settings changes). Open connections close when collected."""
+    with _lock:
+        _alias_specs.clear()
+        _sync_clients.clear()
+        _async_clients.clear()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("CACHES", conf.SETTING_NAME):
+        with _lock:
+            _alias_specs.clear()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="django_redis_patterns.connections.reset")

@@ -1,0 +1,27 @@
+"""The package's error hierarchy.
+
+Every error this package raises on purpose derives from :class:`RedisPatternsError`,
+so a project can catch one type. Pattern packages subclass these.
+"""
+
+from __future__ import annotations
+
+
+class RedisPatternsError(Exception):
+    """Base class of every error raised by django-redis-patterns."""
+
+
+class ImproperlyConfigured(RedisPatternsError):
+    """A setting or argument is invalid; the message names it."""
+
+
+class RedisUnavailable(RedisPatternsError):
+    """Redis could not be reached (or answered too slowly) for an operation.
+
+    ``alias`` and ``command`` say where; the original redis-py error is ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, alias: str | None = None, command: str | None = None):
+        super().__init__(message)
+        self.alias = alias
+        self.command = command

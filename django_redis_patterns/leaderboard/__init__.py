@@ -1,0 +1,1 @@
+"""Redis leaderboards (django_redis_patterns.leaderboard)."""

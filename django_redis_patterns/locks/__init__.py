@@ -1,0 +1,1 @@
+"""Redis locks (django_redis_patterns.locks)."""

@@ -1,0 +1,106 @@
+"""``manage.py redis_status``: topology, version, role, latency and memory of every Redis alias."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from django_redis_patterns import connections
+from django_redis_patterns.exceptions import ImproperlyConfigured
+
+CLUSTER_SLOTS = 16384
+
+
+def redis_aliases() -> list[str]:
+    return [
+        alias
+        for alias, config in (getattr(settings, "CACHES", {}) or {}).items()
+        if config.get("BACKEND", "") in connections.BACKEND_DIALECTS
+        or connections._is_our_backend_subclass(config.get("BACKEND", ""))
+    ]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def describe(alias: str) -> list[str]:
+    """Lines describing one alias; raises on any failure (the caller prints one line)."""
+    spec = connections.spec_for_alias(alias)
+    client = connections.get_redis(alias)
+    started = time.perf_counter()
+    client.ping()
+    rtt_ms = (time.perf_counter() - started) * 1000
+    lines = [f"{alias}: {spec.topology} {', '.join(spec.display_nodes())}"]
+    if spec.topology == "cluster":
+        info = client.info("server", target_nodes=client.get_random_node())
+        memory = client.info("memory", target_nodes=client.PRIMARIES)
+        used = sum(v.get("used_memory", 0) for v in memory.values())
+        lines.append(
+            f"  version {info['redis_version']}, round trip {rtt_ms:.2f} ms, memory {_human(used)} (primaries)"
+        )
+        covered = 0
+        slots = client.cluster_slots()
+        for (start, end), _ in slots.items():
+            covered += end - start + 1
+        state = "all 16384 slots covered" if covered == CLUSTER_SLOTS else f"only {covered}/16384 slots covered"
+        lines.append(f"  {state}")
+        for node in sorted(client.get_nodes(), key=lambda n: (n.server_type != "primary", n.name)):
+            lines.append(f"  node {node.name} {node.server_type}")
+        return lines
+    info = client.info()
+    role = info.get("role", "?")
+    lines.append(
+        f"  version {info['redis_version']}, role {role}, round trip {rtt_ms:.2f} ms, "
+        f"memory {info.get('used_memory_human', '?')}"
+    )
+    if spec.topology == "sentinel":
+        manager = client.connection_pool.sentinel_manager
+        host, port = manager.discover_master(spec.service)
+        replicas = manager.discover_slaves(spec.service)
+        lines.append(f"  sentinel service {spec.service!r}: primary {host}:{port}")
+        lines.append("  replicas: " + (", ".join(f"{h}:{p}" for h, p in replicas) or "none"))
+    elif len(spec.nodes) > 1:
+        lines.append(f"  replicas configured: {len(spec.nodes) - 1}")
+    return lines
+
+
+def _human(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "K", "M", "G"):
+        if size < 1024:
+            return f"{size:.2f}{unit}"
+        size /= 1024
+    return f"{size:.2f}T"
+
+
+class Command(BaseCommand):
+    help = "Show topology, version, role, round trip and memory of every Redis cache alias."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("aliases", nargs="*", help="Cache aliases to check (default: every Redis alias).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        aliases = options["aliases"] or redis_aliases()
+        if not aliases:
+            raise CommandError("no Redis cache alias in CACHES")
+        failures = []
+        for alias in aliases:
+            try:
+                lines = describe(alias)
+            except ImproperlyConfigured as exc:
+                failures.append(f"{alias}: misconfigured: {exc}")
+                continue
+            except Exception as exc:  # any failure is one line, never a traceback
+                failures.append(f"{alias}: unreachable: {_first_line(exc)}")
+                continue
+            for line in lines:
+                self.stdout.write(line)
+        for line in failures:
+            self.stderr.write(line)
+        if failures:
+            raise SystemExit(1)

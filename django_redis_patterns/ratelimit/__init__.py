@@ -1,0 +1,1 @@
+"""Redis rate limiting (django_redis_patterns.ratelimit)."""

@@ -1,0 +1,1 @@
+"""Redis sessions (django_redis_patterns.sessions)."""

@@ -1,0 +1,1 @@
+"""Models the pattern tests use (leaderboard players, fenced rows)."""
