@@ -28,6 +28,8 @@ import pytest
 
 from django_redis_patterns.testing import servers
 
+pytest_plugins = ["django_redis_patterns.testing.pytest"]
+
 OUR_BACKEND = "django_redis_patterns.cache.RedisCache"
 
 _root = Path(tempfile.mkdtemp(prefix="drp-tests-"))

@@ -229,6 +229,7 @@ def test_sentinel_failover_same_client_writes_again(redis_factory: Any) -> None:
     with override_settings(CACHES=caches(default=group.url)):
         client = get_redis()
         client.set("before", "1")
+        assert client.wait(1, 2000) == 1  # replication is asynchronous: wait for the replica's ack
         old = group.current_primary()
         old.kill()
         killed_at = time.monotonic()
