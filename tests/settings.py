@@ -8,6 +8,11 @@ Set ``DRP_TEST_DATABASE=postgres`` to run on PostgreSQL (127.0.0.1:5432, trust a
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
+
+# The example project's app "arcade" is tested in tests/example; make it importable wherever these settings load.
+sys.path.append(str(Path(__file__).resolve().parent.parent / "example_project"))
 
 SECRET_KEY = "tests-only-not-secret"
 DEBUG = False
@@ -29,6 +34,7 @@ INSTALLED_APPS = [
     "django_redis_patterns.locks",
     "django_redis_patterns.leaderboard",
     "tests.testapp",
+    "arcade",  # the example project (example_project/ is on sys.path, see above): tests/example
 ]
 
 MIDDLEWARE = [

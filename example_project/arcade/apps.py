@@ -1,0 +1,12 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ArcadeConfig(AppConfig):
+    """The example game: players, rounds and season snapshots (the project package is also the app)."""
+
+    name = "arcade"
+    label = "arcade"
+    verbose_name = "Arcade"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,63 @@
+"""``manage.py close_season [--season 2026-W48] [--top 10]``: keep the weekly winners for ever.
+
+Cron may start it on every web server at the same minute. It runs under a Redis lock, so
+one copy does the work while the others exit, and inside the lock it checks whether the
+season is closed already, so a late copy (started after the first one finished) writes
+nothing either: exactly one snapshot per season.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+
+from arcade import boards
+from arcade.models import Player, SeasonSnapshot, SeasonWinner, current_season
+
+
+class Command(BaseCommand):
+    help = "Snapshot the weekly leaderboard's winners into the database, exactly once per season."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--season", default=None, help="ISO week to close, e.g. 2026-W48 (default: this week).")
+        parser.add_argument("--top", type=int, default=10, help="How many winners to keep (default 10).")
+
+    def handle(self, *args: Any, season: str | None, top: int, **options: Any) -> None:
+        season = season or current_season()
+        if not re.fullmatch(r"\d{4}-W\d{2}", season):
+            raise CommandError(f"--season must look like 2026-W48, got {season!r}")
+        if top < 1:
+            raise CommandError(f"--top must be >= 1, got {top}")
+        snapshot = close(season, top)
+        if snapshot is None:
+            self.stdout.write(f"close_season: {season} was closed already; nothing written.")
+        else:
+            self.stdout.write(
+                self.style.SUCCESS(f"close_season: {season} closed, {snapshot.winners.count()} winners kept.")
+            )
+
+
+def close(season: str, top: int, fencing_token: int | None = None) -> SeasonSnapshot | None:
+    """Write the snapshot of ``season``; None when it exists already."""
+    if SeasonSnapshot.objects.filter(season=season).exists():
+        return None
+    winners = boards.top("weekly", top) if season == current_season() else []
+    players = Player.objects.in_bulk([row["player_id"] for row in winners])
+    with transaction.atomic():
+        snapshot = SeasonSnapshot.objects.create(
+            season=season, fencing_token=fencing_token, players=boards.size("weekly") if winners else 0
+        )
+        SeasonWinner.objects.bulk_create(
+            SeasonWinner(
+                snapshot=snapshot,
+                rank=row["rank"],
+                player=players.get(row["player_id"]),
+                player_name=row["name"],
+                score=row["score"],
+            )
+            for row in winners
+        )
+    return snapshot

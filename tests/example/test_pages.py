@@ -1,0 +1,182 @@
+"""Every page and flow of the example site through Django's test client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from arcade.models import Player, Round, SeasonSnapshot, current_season
+from django.core.management import call_command
+
+from tests.example.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def test_home_counts_visits_in_redis(client: Any) -> None:
+    first = client.get("/")
+    second = client.get("/")
+    assert first.status_code == 200
+    assert second.context["visits"] == first.context["visits"] + 1
+
+
+def test_sign_up_creates_a_player_and_logs_in(client: Any) -> None:
+    response = client.post(
+        "/signup/",
+        {"username": "ada", "password1": PASSWORD, "password2": PASSWORD, "region": "na"},
+        follow=True,
+    )
+    assert response.redirect_chain[-1][0] == "/play/"
+    assert response.context["user"].username == "ada"
+    assert Player.objects.get(user__username="ada").region == "na"
+
+
+def test_sign_up_rejects_mismatched_passwords(client: Any) -> None:
+    response = client.post("/signup/", {"username": "ada", "password1": PASSWORD, "password2": "other-pass-99"})
+    assert response.status_code == 200
+    assert response.context["form"].errors
+    assert not Player.objects.exists()
+
+
+def test_log_in_and_out(client: Any, make_player: Any) -> None:
+    make_player("bob")
+    response = client.post("/login/", {"username": "bob", "password": PASSWORD}, follow=True)
+    assert response.context["user"].username == "bob"
+    response = client.post("/logout/", follow=True)
+    assert not response.context["user"].is_authenticated
+
+
+def test_wrong_password_shows_an_error(client: Any, make_player: Any) -> None:
+    make_player("bob")
+    response = client.post("/login/", {"username": "bob", "password": "nope-nope-nope"})
+    assert response.status_code == 200
+    assert b"Wrong username or password" in response.content
+
+
+def test_play_needs_a_login(client: Any) -> None:
+    response = client.get("/play/")
+    assert response.status_code == 302
+    assert response.url.startswith("/login/")
+
+
+def test_playing_a_round_adds_to_both_totals(client: Any, make_player: Any) -> None:
+    player = make_player("cy")
+    client.login(username="cy", password=PASSWORD)
+    response = client.post("/play/", {"score": 120})
+    assert response.status_code == 200
+    assert response.context["played"].score == 120
+    client.post("/play/", {"score": 30})
+    player.refresh_from_db()
+    assert (player.score, player.weekly_score, player.rounds_played, player.week) == (150, 150, 2, current_season())
+    assert sorted(Round.objects.filter(player=player).values_list("score", flat=True)) == [30, 120]
+
+
+def test_play_without_a_score_rolls_one(client: Any, make_player: Any) -> None:
+    player = make_player("cy")
+    client.login(username="cy", password=PASSWORD)
+    client.post("/play/")
+    player.refresh_from_db()
+    assert player.rounds_played == 1
+    assert 0 <= player.score <= 1000
+
+
+def test_play_rejects_an_out_of_range_score(client: Any, make_player: Any) -> None:
+    player = make_player("cy")
+    client.login(username="cy", password=PASSWORD)
+    response = client.post("/play/", {"score": 5000})
+    assert response.status_code == 200
+    assert response.context["form"].errors["score"]
+    player.refresh_from_db()
+    assert player.rounds_played == 0
+
+
+def test_api_play_returns_json(client: Any, make_player: Any) -> None:
+    make_player("dee")
+    client.login(username="dee", password=PASSWORD)
+    response = client.post("/api/play", {"score": 70}, content_type="application/json")
+    assert response.status_code == 200
+    assert response.json()["total"] == 70
+    assert response.json()["rank"] == 1
+
+
+def test_api_play_needs_a_login(client: Any) -> None:
+    response = client.post("/api/play", {"score": 70}, content_type="application/json")
+    assert response.status_code == 401
+
+
+def test_api_play_rejects_bad_json(client: Any, make_player: Any) -> None:
+    make_player("dee")
+    client.login(username="dee", password=PASSWORD)
+    response = client.post("/api/play", "{not json", content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_leaderboard_shows_top_and_my_rank(client: Any, make_player: Any) -> None:
+    for i, score in enumerate([500, 400, 300, 200, 100]):
+        make_player(f"p{i}", score=score)
+    me = make_player("me", score=250)
+    client.login(username="me", password=PASSWORD)
+    response = client.get("/leaderboard/")
+    assert response.status_code == 200
+    assert [row["name"] for row in response.context["top"]] == ["p0", "p1", "p2", "me", "p3", "p4"]
+    assert response.context["me"]["rank"] == 4
+    around = response.context["me"]["around"]
+    assert [row["name"] for row in around] == ["p0", "p1", "p2", "me", "p3", "p4"]
+    assert b"Your rank: <strong>#4</strong>" in response.content
+    assert me.pk == response.context["me"]["player_id"]
+
+
+def test_leaderboard_ties_share_a_rank(client: Any, make_player: Any) -> None:
+    make_player("a", score=300)
+    make_player("b", score=200)
+    make_player("c", score=200)
+    make_player("d", score=100)
+    response = client.get("/leaderboard/")
+    assert [(row["name"], row["rank"]) for row in response.context["top"]] == [("a", 1), ("b", 2), ("c", 2), ("d", 4)]
+
+
+def test_weekly_tab_counts_only_this_weeks_rounds(client: Any, make_player: Any) -> None:
+    make_player("old", score=900)  # played in earlier weeks only
+    fresh = make_player("fresh")
+    client.login(username="fresh", password=PASSWORD)
+    client.post("/play/", {"score": 40})
+    response = client.get("/leaderboard/?board=weekly")
+    assert [(row["name"], row["score"]) for row in response.context["top"]] == [("fresh", 40)]
+    assert response.context["me"]["rank"] == 1
+    fresh.refresh_from_db()
+    assert fresh.weekly_score == 40
+
+
+def test_anonymous_leaderboard_has_no_rank(client: Any, make_player: Any) -> None:
+    make_player("a", score=10)
+    response = client.get("/leaderboard/?board=nonsense")
+    assert response.status_code == 200
+    assert response.context["board"] == "alltime"
+    assert response.context["me"] == {}
+
+
+def test_seasons_page_lists_closed_seasons(client: Any, make_player: Any) -> None:
+    make_player("w", week=current_season(), weekly_score=70, score=70)
+    call_command("close_season", verbosity=0)
+    response = client.get("/seasons/")
+    assert response.status_code == 200
+    assert b"<td>w</td>" in response.content
+    assert SeasonSnapshot.objects.get().winners.get().score == 70
+
+
+def test_devices_needs_a_login(client: Any) -> None:
+    assert client.get("/devices/").status_code == 302
+
+
+def test_admin_pages_open(admin_client: Any, make_player: Any) -> None:
+    make_player("a", score=10)
+    for url in ("/admin/", "/admin/arcade/player/", "/admin/arcade/round/", "/admin/arcade/seasonsnapshot/"):
+        assert admin_client.get(url).status_code == 200, url
+
+
+def test_seed_arcade_creates_players_once(make_player: Any) -> None:
+    call_command("seed_arcade", players=300, batch=128, verbosity=0)
+    assert Player.objects.filter(user__username__startswith="player").count() == 300
+    assert Player.objects.filter(user__username__in=["demo", "admin"]).count() == 2
+    call_command("seed_arcade", players=300, if_empty=True, verbosity=0)
+    assert Player.objects.count() == 302
