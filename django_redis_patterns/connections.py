@@ -534,10 +534,11 @@ def _build_async(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
 # ---------------------------------------------------------------------------------------
 
 _alias_specs: dict[str, ConnectionSpec] = {}
+_alias_clients: dict[str, Any] = {}
 #: (spec, role) -> sync client; role is "primary" or "replica:<n>".
 _sync_clients: dict[tuple[ConnectionSpec, str], Any] = {}
-#: loop -> {(spec, role): async client}; entries vanish with their loop.
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[ConnectionSpec, str], Any]] = (
+#: loop -> {(spec, role) or alias: async client}; entries vanish with their loop.
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -594,12 +595,28 @@ def get_redis(alias: str | None = None, *, replica: bool = False) -> Any:
     (a LOCATION list's later URLs, a Sentinel service's replicas, Cluster replicas);
     otherwise the primary's client. Returns ``redis.Redis`` or ``redis.cluster.RedisCluster``.
     """
-    return client_for_spec(spec_for_alias(conf.default_alias(alias)), replica=replica)
+    alias = alias or conf.core().USING
+    if not replica:
+        # Hot path: one dict lookup (cleared whenever CACHES or REDIS_PATTERNS change).
+        client = _alias_clients.get(alias)
+        if client is None:
+            client = _alias_clients[alias] = client_for_spec(spec_for_alias(alias))
+        return client
+    return client_for_spec(spec_for_alias(alias), replica=True)
 
 
 async def aget_redis(alias: str | None = None, *, replica: bool = False) -> Any:
     """The ``redis.asyncio`` client for a cache alias on the running event loop."""
-    return async_client_for_spec(spec_for_alias(conf.default_alias(alias)), replica=replica)
+    alias = alias or conf.core().USING
+    if replica:
+        return async_client_for_spec(spec_for_alias(alias), replica=True)
+    per_loop = _async_clients.get(asyncio.get_running_loop())
+    client = per_loop.get(alias) if per_loop is not None else None
+    if client is None:
+        client = async_client_for_spec(spec_for_alias(alias))
+        # The loop's dict exists now; alias keys sit beside (spec, role) keys.
+        _async_clients[asyncio.get_running_loop()][alias] = client
+    return client
 
 
 def client_for_config(location: Any, options: Mapping[str, Any] | None, *, replica: bool = False) -> Any:
@@ -619,6 +636,7 @@ def reset() -> None:
     """Forget every client (tests, settings changes). Open connections close when collected."""
     with _lock:
         _alias_specs.clear()
+        _alias_clients.clear()
         _sync_clients.clear()
         _async_clients.clear()
 
@@ -627,6 +645,10 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if setting in ("CACHES", conf.SETTING_NAME):
         with _lock:
             _alias_specs.clear()
+            _alias_clients.clear()
+            for per_loop in _async_clients.values():
+                for key in [k for k in per_loop if isinstance(k, str)]:
+                    del per_loop[key]
 
 
 setting_changed.connect(_on_setting_changed, dispatch_uid="django_redis_patterns.connections.reset")
