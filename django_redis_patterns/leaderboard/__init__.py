@@ -1,1 +1,35 @@
-"""Redis leaderboards (django_redis_patterns.leaderboard)."""
+"""Redis leaderboards (django_redis_patterns.leaderboard).
+
+    from django_redis_patterns.leaderboard import Leaderboard, LeaderboardMixin
+
+``LeaderboardMixin`` is imported lazily: it is a model class, and this package is itself an
+installed app, imported before Django's model registry is ready.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .board import KEEP, Entry, Leaderboard, LeaderboardUnavailable, RankedList
+from .scores import InvalidScore, LeaderboardError
+
+__all__ = [
+    "KEEP",
+    "Entry",
+    "InvalidScore",
+    "Leaderboard",
+    "LeaderboardError",
+    "LeaderboardMixin",
+    "LeaderboardQuerySet",
+    "LeaderboardUnavailable",
+    "ModelLeaderboard",
+    "RankedList",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("LeaderboardMixin", "LeaderboardQuerySet", "ModelLeaderboard"):
+        from . import models
+
+        return getattr(models, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,675 @@
+"""``Leaderboard``: a named board on a Redis sorted set, ranks exact in one round trip.
+
+Keys (``<p>`` is ``REDIS_PATTERNS["LEADERBOARD"]["KEY_PREFIX"]``, default ``lb``)::
+
+    <p>:{<name>}                        all-time board (sorted set of stored scores)
+    <p>:{<name>}:p:<partition>          one partition's board
+    <p>:{<name>}[:p:<part>]:<period>:<start>   period boards (daily:2026-11-27, weekly:<Monday>, monthly:2026-11)
+    <board key>:ds / :dn                dense ranking: distinct scores (zset) / members per score (hash)
+    <p>:{<name>}:pm / :parts            member -> partition (hash) / partitions in use (set)
+    <p>:{<name>}:rebuilding / :meta     rebuild in progress / last rebuild
+
+The ``{name}`` hash tag puts a board and all its companions in one Cluster slot, so every
+write updates all of them in one script and a rebuild can RENAME its result into place.
+
+Ranking modes: ``competition`` (1224), ``dense`` (1223), ``ordinal`` (1234; equal scores
+ordered by member, ascending byte order, in both board orders).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import redis.exceptions
+from django.core.paginator import Page, Paginator
+
+from django_redis_patterns import conf as core_conf
+from django_redis_patterns import connections, scripts
+from django_redis_patterns.exceptions import ImproperlyConfigured, RedisUnavailable
+
+from . import periods as periods_mod
+from . import scores
+from .conf import get as get_settings
+from .scores import InvalidScore, LeaderboardError, Score
+
+logger = logging.getLogger("django_redis_patterns.leaderboard")
+
+Ranking = Literal["competition", "dense", "ordinal"]
+Order = Literal["desc", "asc"]
+RANKINGS = ("competition", "dense", "ordinal")
+PACKAGE = "django_redis_patterns.leaderboard"
+
+_write = scripts.load("write", package=PACKAGE)
+_read = scripts.load("read", package=PACKAGE)
+
+#: ``partition=KEEP`` (the default of writes): leave the member in its current partition.
+KEEP: Any = object()
+
+
+class LeaderboardUnavailable(RedisUnavailable, LeaderboardError):
+    """Redis could not be reached for a leaderboard operation."""
+
+
+@dataclass(slots=True)
+class Entry:
+    """One row of a board. On a model's board ``obj`` is the model instance, and attributes
+    the entry lacks are read from it (``entry.name`` works in templates)."""
+
+    rank: int
+    score: Score
+    member: str
+    obj: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        obj = object.__getattribute__(self, "obj")
+        if obj is None:
+            raise AttributeError(name)
+        return getattr(obj, name)
+
+
+# -- failure reporting: once per incident and alias ----------------------------------
+_down: set[str] = set()
+_down_lock = threading.Lock()
+
+
+def _failed(alias: str, command: str, exc: Exception) -> LeaderboardUnavailable:
+    with _down_lock:
+        first = alias not in _down
+        _down.add(alias)
+    if first:
+        logger.warning("leaderboard: Redis (alias %r) unreachable during %s: %s", alias, command, exc)
+    error = LeaderboardUnavailable(
+        f"leaderboard: Redis (alias {alias!r}) unreachable during {command}: {exc}", alias=alias, command=command
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _recovered(alias: str) -> None:
+    if alias in _down:
+        with _down_lock:
+            if alias not in _down:
+                return
+            _down.discard(alias)
+        logger.info("leaderboard: Redis (alias %r) reachable again", alias)
+
+
+_OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError)
+
+# Redis >= 7.2 answers ZRANK ... WITHSCORE (score and rank in one command); probed once per server.
+_withscore: dict[Any, bool] = {}
+
+
+@dataclass(slots=True)
+class _Call:
+    """One round trip: how to send it (sync or async client) and how to read the reply."""
+
+    command: str
+    send: Callable[[Any, bool], Any]
+    parse: Callable[[Any], Any]
+
+
+def _member(value: Any, argument: str = "member") -> str:
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        if not value:
+            raise LeaderboardError(f"{argument} must not be empty")
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise LeaderboardError(f"{argument} must be a str or int, got {type(value).__name__} {value!r}")
+
+
+def _partition_value(value: Any) -> str:
+    text = _member(value, "partition")
+    # ":" separates key parts; escape it (and the escape character) so values cannot collide.
+    return text.replace("%", "%25").replace(":", "%3A")
+
+
+class Leaderboard:
+    """A board. Views for one partition or one period come from :meth:`partition` and
+    :meth:`period`; they share the board's keys and configuration."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        using: str | None = None,
+        order: Order = "desc",
+        ranking: Ranking = "competition",
+        periods: Sequence[str] = (),
+        partitioned: bool = False,
+        key_prefix: str | None = None,
+    ):
+        if not isinstance(name, str) or not name or any(c in name for c in "{}"):
+            raise ImproperlyConfigured(f"Leaderboard name must be a non-empty str without braces, got {name!r}")
+        if order not in ("desc", "asc"):
+            raise ImproperlyConfigured(f"Leaderboard order must be 'desc' or 'asc', got {order!r}")
+        if ranking not in RANKINGS:
+            raise ImproperlyConfigured(f"Leaderboard ranking must be one of {', '.join(RANKINGS)}, got {ranking!r}")
+        if isinstance(periods, str):
+            raise ImproperlyConfigured("Leaderboard periods must be a list, e.g. ['weekly']")
+        for kind in periods:
+            if kind not in periods_mod.KINDS:
+                raise ImproperlyConfigured(
+                    f"Leaderboard periods must be among {', '.join(periods_mod.KINDS)}, got {kind!r}"
+                )
+        self.name = name
+        self.using = using
+        self.order: Order = order
+        self.ranking: Ranking = ranking
+        self.periods = tuple(dict.fromkeys(periods))
+        self.partitioned = partitioned
+        self._key_prefix = key_prefix
+        # view state
+        self._partition: str | None = None
+        self._period: str | None = None
+        self._at: int | None = None
+
+    def __repr__(self) -> str:
+        view = ""
+        if self._partition is not None:
+            view += f" partition={self._partition!r}"
+        if self._period is not None:
+            view += f" period={self._period!r}" + (f" at={self._at}" if self._at is not None else "")
+        return f"<{type(self).__name__} {self.name!r} {self.order} {self.ranking}{view}>"
+
+    # -- configuration ---------------------------------------------------------------
+    @property
+    def descending(self) -> bool:
+        return self.order == "desc"
+
+    @property
+    def alias(self) -> str:
+        return core_conf.default_alias(self.using, "LEADERBOARD")
+
+    @property
+    def base_key(self) -> str:
+        prefix = self._key_prefix if self._key_prefix is not None else get_settings().KEY_PREFIX
+        return f"{prefix}:{{{self.name}}}"
+
+    @property
+    def key(self) -> str:
+        """The sorted set this view reads, when it is not a period view."""
+        if self._period is not None:
+            raise LeaderboardError("a period board's key depends on the time; it is resolved in Redis")
+        if self._partition is None:
+            return self.base_key
+        return f"{self.base_key}:p:{self._partition}"
+
+    def client(self) -> Any:
+        return connections.get_redis(self.alias)
+
+    async def aclient(self) -> Any:
+        return await connections.aget_redis(self.alias)
+
+    @property
+    def dense(self) -> bool:
+        return self.ranking == "dense"
+
+    @property
+    def partition_value(self) -> str | None:
+        """This view's partition (escaped as in keys), or None for the global board."""
+        return self._partition
+
+    @property
+    def period_kind(self) -> str | None:
+        return self._period
+
+    # -- views ---------------------------------------------------------------------
+    def _view(self, **changes: Any) -> Leaderboard:
+        view = copy.copy(self)
+        for name, value in changes.items():
+            setattr(view, name, value)
+        return view
+
+    def partition(self, value: Any) -> Leaderboard:
+        """The board of one partition (``None``: the global board)."""
+        if value is None:
+            return self._view(_partition=None)
+        if not self.partitioned:
+            raise ImproperlyConfigured(f"{self!r} is not partitioned (pass partitioned=True)")
+        return self._view(_partition=_partition_value(value))
+
+    def period(self, kind: str, at: dt.date | dt.datetime | int | float | None = None) -> Leaderboard:
+        """The ``kind`` board containing ``at`` (default: now, by Redis's clock)."""
+        if kind not in self.periods:
+            raise ImproperlyConfigured(
+                f"{self!r} keeps periods {list(self.periods)}; period({kind!r}) is not one of them"
+            )
+        return self._view(_period=kind, _at=None if at is None else periods_mod.timestamp(at))
+
+    def all_time(self) -> Leaderboard:
+        return self._view(_period=None, _at=None)
+
+    # -- running calls ---------------------------------------------------------------
+    def _run(self, call: _Call) -> Any:
+        alias = self.alias
+        try:
+            reply = call.send(self.client(), False)
+        except _OUTAGES as exc:
+            raise _failed(alias, call.command, exc) from exc
+        except redis.exceptions.ResponseError as exc:
+            raise self._response_error(exc) from exc
+        _recovered(alias)
+        return call.parse(reply)
+
+    async def _arun(self, call: _Call) -> Any:
+        alias = self.alias
+        try:
+            reply = await call.send(await self.aclient(), True)
+        except _OUTAGES as exc:
+            raise _failed(alias, call.command, exc) from exc
+        except redis.exceptions.ResponseError as exc:
+            raise self._response_error(exc) from exc
+        _recovered(alias)
+        return call.parse(reply)
+
+    def _response_error(self, exc: Exception) -> Exception:
+        if "exact range" in str(exc):
+            return InvalidScore(str(exc).split("LEADERBOARD ", 1)[-1])
+        return exc
+
+    def _script(self, script: scripts.Script, args: Sequence[scripts.ArgT]) -> Callable[[Any, bool], Any]:
+        keys = [self.base_key]
+        return lambda client, is_async: (script.acall if is_async else script)(client, keys, args)
+
+    # -- writes ------------------------------------------------------------------------
+    def _partition_arg(self, partition: Any) -> str:
+        if partition is KEEP:
+            partition = KEEP if self._partition is None else self._partition
+            if partition is KEEP:
+                return "k"
+            return "v" + partition
+        if partition is None:
+            return "n"
+        if not self.partitioned:
+            raise ImproperlyConfigured(f"{self!r} is not partitioned; partition= is not accepted")
+        return "v" + _partition_value(partition)
+
+    def write_args(self, op: str, member: Any, value: str, partition: Any = KEEP, at: Any = None) -> list[scripts.ArgT]:
+        """ARGV of the write script (shared by single writes, syncs and async twins)."""
+        return [
+            op,
+            _member(member),
+            value,
+            "1" if self.dense else "0",
+            ",".join(self.periods),
+            "" if at is None else periods_mod.timestamp(at),
+            get_settings().PERIOD_RETAIN,
+            self._partition_arg(partition) if self.partitioned or partition is not KEEP else "-",
+        ]
+
+    def _write_call(self, op: str, member: Any, value: str, partition: Any, at: Any) -> _Call:
+        args = self.write_args(op, member, value, partition, at)
+        descending = self.descending
+        return _Call(
+            f"leaderboard {op}",
+            self._script(_write, args),
+            lambda reply: None if reply is None else scores.decode(reply, descending),
+        )
+
+    def _set_call(self, member: Any, score: Any, partition: Any, at: Any) -> _Call:
+        return self._write_call("set", member, scores.encode(scores.check(score), self.descending), partition, at)
+
+    def _incr_call(self, member: Any, amount: Any, partition: Any, at: Any) -> _Call:
+        return self._write_call(
+            "incr", member, scores.encode(scores.check(amount, "amount"), self.descending), partition, at
+        )
+
+    def _best_call(self, member: Any, score: Any, partition: Any, at: Any) -> _Call:
+        return self._write_call("best", member, scores.encode(scores.check(score), self.descending), partition, at)
+
+    def set_score(self, member: Any, score: Score, *, partition: Any = KEEP, at: Any = None) -> Score:
+        """Set ``member``'s score on the board, its partition board and the current periods."""
+        return self._run(self._set_call(member, score, partition, at))  # type: ignore[no-any-return]
+
+    def incr(self, member: Any, amount: Score = 1, *, partition: Any = KEEP, at: Any = None) -> Score:
+        """Add ``amount`` (period boards get the amount earned in the period). Returns the new score."""
+        return self._run(self._incr_call(member, amount, partition, at))  # type: ignore[no-any-return]
+
+    def set_score_if_better(self, member: Any, score: Score, *, partition: Any = KEEP, at: Any = None) -> Score:
+        """Keep the better of the current and ``score`` (ZADD LT on the stored form, atomic).
+
+        Returns the member's score after the call. Period boards keep the period's best."""
+        return self._run(self._best_call(member, score, partition, at))  # type: ignore[no-any-return]
+
+    def remove(self, member: Any, *, at: Any = None) -> None:
+        """Remove ``member`` from the board, its partition board and the current periods
+        (finished periods keep their history)."""
+        self._run(self._write_call("remove", member, "0", KEEP, at))
+
+    async def aset_score(self, member: Any, score: Score, *, partition: Any = KEEP, at: Any = None) -> Score:
+        return await self._arun(self._set_call(member, score, partition, at))  # type: ignore[no-any-return]
+
+    async def aincr(self, member: Any, amount: Score = 1, *, partition: Any = KEEP, at: Any = None) -> Score:
+        return await self._arun(self._incr_call(member, amount, partition, at))  # type: ignore[no-any-return]
+
+    async def aset_score_if_better(self, member: Any, score: Score, *, partition: Any = KEEP, at: Any = None) -> Score:
+        return await self._arun(self._best_call(member, score, partition, at))  # type: ignore[no-any-return]
+
+    async def aremove(self, member: Any, *, at: Any = None) -> None:
+        await self._arun(self._write_call("remove", member, "0", KEEP, at))
+
+    # -- reads -------------------------------------------------------------------------
+    def _read_args(self, op: str, *extra: scripts.ArgT) -> list[scripts.ArgT]:
+        return [
+            op,
+            self.ranking,
+            self._partition or "",
+            self._period or "",
+            "" if self._at is None else self._at,
+            *extra,
+        ]
+
+    def _rows(self, reply: list[Any]) -> tuple[int, list[Entry]]:
+        descending = self.descending
+        rows = [
+            Entry(int(reply[i + 2]), scores.decode(reply[i + 1], descending), _member(reply[i]))
+            for i in range(1, len(reply), 3)
+        ]
+        return int(reply[0]), rows
+
+    def _rows_call(self, op: str, *extra: scripts.ArgT) -> _Call:
+        return _Call(f"leaderboard {op}", self._script(_read, self._read_args(op, *extra)), self._rows)
+
+    def _range_call(self, start: int, stop: int) -> _Call:
+        return self._rows_call("range", start, stop)
+
+    def _around_call(self, member: Any, n: int, fill: bool) -> _Call:
+        if not isinstance(n, int) or n < 0:
+            raise LeaderboardError(f"n must be a non-negative int, got {n!r}")
+        return self._rows_call("around", self._member_of(member), n, "1" if fill else "0")
+
+    def _by_score_call(self, min: Any, max: Any, offset: int, limit: int | None) -> _Call:
+        low = "-inf" if min is None else scores.check(min, "min")
+        high = "+inf" if max is None else scores.check(max, "max")
+        if self.descending:
+            low, high = (
+                ("-inf" if max is None else scores.encode(high, True)),
+                (  # type: ignore[arg-type]
+                    "+inf" if min is None else scores.encode(low, True)  # type: ignore[arg-type]
+                ),
+            )
+        else:
+            low = low if min is None else scores.encode(low, False)  # type: ignore[arg-type]
+            high = high if max is None else scores.encode(high, False)  # type: ignore[arg-type]
+        return self._rows_call("score", str(low), str(high), offset, -1 if limit is None else limit)
+
+    def _member_of(self, member: Any) -> str:
+        return _member(member)
+
+    def _score_rank_parse(self, reply: list[Any]) -> tuple[Score | None, int | None]:
+        if not reply or reply[0] is None:
+            return None, None
+        return scores.decode(reply[0], self.descending), int(reply[1])
+
+    def _direct_key(self) -> str | None:
+        """The key when Python can name it (not a period view): lets plain commands replace Lua."""
+        return None if self._period is not None else self.key
+
+    def _score_and_rank_call(self, member: Any) -> _Call:
+        name = self._member_of(member)
+        key = self._direct_key()
+        if key is not None and self.ranking == "ordinal" and self._has_withscore():
+            descending = self.descending
+
+            def parse(reply: Any) -> tuple[Score | None, int | None]:
+                if reply is None:
+                    return None, None
+                return scores.decode(reply[1], descending), int(reply[0]) + 1
+
+            return _Call("ZRANK WITHSCORE", lambda c, a: c.zrank(key, name, withscore=True), parse)
+        return _Call("leaderboard member", self._script(_read, self._read_args("member", name)), self._score_rank_parse)
+
+    def _rank_call(self, member: Any) -> _Call:
+        name = self._member_of(member)
+        key = self._direct_key()
+        if key is not None and self.ranking == "ordinal":
+            return _Call("ZRANK", lambda c, a: c.zrank(key, name), lambda r: None if r is None else int(r) + 1)
+        call = self._score_and_rank_call(name)
+        return _Call(call.command, call.send, lambda reply: call.parse(reply)[1])
+
+    def _score_call(self, member: Any) -> _Call:
+        name = self._member_of(member)
+        key = self._direct_key()
+        descending = self.descending
+        if key is not None:
+            return _Call(
+                "ZSCORE",
+                lambda c, a: c.zscore(key, name),
+                lambda r: None if r is None else scores.decode(r, descending),
+            )
+        call = self._score_and_rank_call(name)
+        return _Call(call.command, call.send, lambda reply: call.parse(reply)[0])
+
+    def _count_call(self) -> _Call:
+        key = self._direct_key()
+        if key is not None:
+            return _Call("ZCARD", lambda c, a: c.zcard(key), int)
+        return _Call("leaderboard count", self._script(_read, self._read_args("count")), int)
+
+    def _percentile_call(self, member: Any) -> _Call:
+        def parse(reply: list[Any]) -> float | None:
+            if reply[0] is None:
+                return None
+            better, count = int(reply[1]), int(reply[2])
+            return 100.0 * (count - better) / count
+
+        return _Call(
+            "leaderboard percentile",
+            self._script(_read, self._read_args("percentile", self._member_of(member))),
+            parse,
+        )
+
+    def _has_withscore(self) -> bool:
+        spec = connections.spec_for_alias(self.alias)
+        known = _withscore.get(spec)
+        if known is None:
+            try:
+                self.client().execute_command("ZRANK", self.base_key + ":probe", "x", "WITHSCORE")
+                known = True
+            except redis.exceptions.ResponseError:
+                known = False
+            except _OUTAGES:
+                return False
+            _withscore[spec] = known
+        return known
+
+    # public reads (each exactly one round trip)
+    def score_of(self, member: Any) -> Score | None:
+        return self._run(self._score_call(member))  # type: ignore[no-any-return]
+
+    def rank_of(self, member: Any) -> int | None:
+        """1-based rank in this board's ranking mode; None when absent."""
+        return self._run(self._rank_call(member))  # type: ignore[no-any-return]
+
+    def score_and_rank(self, member: Any) -> tuple[Score | None, int | None]:
+        return self._run(self._score_and_rank_call(member))  # type: ignore[no-any-return]
+
+    def top(self, n: int = 10) -> list[Entry]:
+        if not isinstance(n, int) or n < 0:
+            raise LeaderboardError(f"n must be a non-negative int, got {n!r}")
+        if n == 0:
+            return []
+        return self._materialize(self._run(self._range_call(0, n - 1))[1])
+
+    def entries(self, start: int, stop: int) -> tuple[int, list[Entry]]:
+        """Rows at 0-based positions ``start``..``stop`` (inclusive) and the board's size."""
+        count, rows = self._run(self._range_call(start, stop))
+        return count, self._materialize(rows)
+
+    def page(self, number: int | str = 1, per_page: int = 25) -> Page:
+        """One page as a Django ``Page`` (``.object_list`` of entries, ``.paginator.num_pages``...)."""
+        number = _page_number(number)
+        per_page = _per_page(per_page)
+        start = (number - 1) * per_page
+        count, rows = self.entries(start, start + per_page - 1)
+        paginator = Paginator(RankedList(self, count=count), per_page)
+        paginator.validate_number(number)
+        return Page(rows, number, paginator)
+
+    def ranked(self) -> RankedList:
+        """A sequence for ``django.core.paginator.Paginator(board.ranked(), 25)``."""
+        return RankedList(self)
+
+    def around(self, member: Any, n: int = 5, *, fill: bool = False) -> list[Entry]:
+        """``member`` with ``n`` rows either side; ``fill=True`` keeps 2n+1 rows at the edges.
+        An absent member gives []."""
+        return self._materialize(self._run(self._around_call(member, n, fill))[1])
+
+    def by_score(
+        self, min: Score | None = None, max: Score | None = None, *, offset: int = 0, limit: int | None = None
+    ) -> list[Entry]:
+        """Members with ``min <= score <= max``, in rank order, with ranks."""
+        return self._materialize(self._run(self._by_score_call(min, max, offset, limit))[1])
+
+    def count(self) -> int:
+        return self._run(self._count_call())  # type: ignore[no-any-return]
+
+    def percentile_of(self, member: Any) -> float | None:
+        """Percent of members scoring the same or worse (the leader gets 100.0)."""
+        return self._run(self._percentile_call(member))  # type: ignore[no-any-return]
+
+    def ranks_of(self, members: Iterable[Any]) -> dict[str, tuple[Score | None, int | None]]:
+        """Score and rank of many members in one round trip."""
+        names = [self._member_of(m) for m in members]
+        if not names:
+            return {}
+        descending = self.descending
+
+        def parse(reply: list[Any]) -> dict[str, tuple[Score | None, int | None]]:
+            out: dict[str, tuple[Score | None, int | None]] = {}
+            for i, name in enumerate(names):
+                raw, rank = reply[2 * i], reply[2 * i + 1]
+                out[name] = (None, None) if raw is None else (scores.decode(raw, descending), int(rank))
+            return out
+
+        return self._run(  # type: ignore[no-any-return]
+            _Call("leaderboard members", self._script(_read, self._read_args("members", *names)), parse)
+        )
+
+    def histogram(self, bins: int = 20) -> tuple[int, Score | None, Score | None, list[int]]:
+        """(count, lowest score, highest score, members per equal-width score bin, low to high)."""
+        if not isinstance(bins, int) or not 1 <= bins <= 200:
+            raise LeaderboardError(f"bins must be an int in 1..200, got {bins!r}")
+        descending = self.descending
+
+        def parse(reply: list[Any]) -> tuple[int, Score | None, Score | None, list[int]]:
+            count = int(reply[0])
+            if not count:
+                return 0, None, None, [0] * bins
+            lo, hi = scores.decode(reply[1], descending), scores.decode(reply[2], descending)
+            counts = [int(c) for c in reply[3:]]
+            if descending:  # stored order is reversed: report low score to high score
+                lo, hi, counts = hi, lo, counts[::-1]
+            return count, lo, hi, counts
+
+        return self._run(  # type: ignore[no-any-return]
+            _Call("leaderboard histogram", self._script(_read, self._read_args("histogram", bins)), parse)
+        )
+
+    # async twins of the reads
+    async def ascore_of(self, member: Any) -> Score | None:
+        return await self._arun(self._score_call(member))  # type: ignore[no-any-return]
+
+    async def arank_of(self, member: Any) -> int | None:
+        return await self._arun(self._rank_call(member))  # type: ignore[no-any-return]
+
+    async def ascore_and_rank(self, member: Any) -> tuple[Score | None, int | None]:
+        call = _Call(
+            "leaderboard member",
+            self._script(_read, self._read_args("member", self._member_of(member))),
+            self._score_rank_parse,
+        )
+        return await self._arun(call)  # type: ignore[no-any-return]
+
+    async def atop(self, n: int = 10) -> list[Entry]:
+        if n <= 0:
+            return []
+        return await self._amaterialize((await self._arun(self._range_call(0, n - 1)))[1])
+
+    async def aaround(self, member: Any, n: int = 5, *, fill: bool = False) -> list[Entry]:
+        return await self._amaterialize((await self._arun(self._around_call(member, n, fill)))[1])
+
+    async def aby_score(
+        self, min: Score | None = None, max: Score | None = None, *, offset: int = 0, limit: int | None = None
+    ) -> list[Entry]:
+        return await self._amaterialize((await self._arun(self._by_score_call(min, max, offset, limit)))[1])
+
+    async def acount(self) -> int:
+        return await self._arun(self._count_call())  # type: ignore[no-any-return]
+
+    async def apercentile_of(self, member: Any) -> float | None:
+        return await self._arun(self._percentile_call(member))  # type: ignore[no-any-return]
+
+    # -- hooks for model boards ---------------------------------------------------------
+    def _materialize(self, rows: list[Entry]) -> list[Entry]:
+        return rows
+
+    async def _amaterialize(self, rows: list[Entry]) -> list[Entry]:
+        return rows
+
+    # -- maintenance -------------------------------------------------------------------
+    def delete(self) -> None:
+        """Drop the board (all-time, partitions and companions; period boards expire on their own)."""
+        from .rebuild import delete_board
+
+        delete_board(self)
+
+
+class RankedList:
+    """The board as a sequence for Django's ``Paginator``: ``count()`` is one ZCARD, a slice
+    is one ranked range read."""
+
+    def __init__(self, board: Leaderboard, *, count: int | None = None):
+        self.board = board
+        self._count = count
+
+    def count(self) -> int:
+        if self._count is None:
+            self._count = self.board.count()
+        return self._count
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, int):
+            rows = self[index : index + 1]
+            if not rows:
+                raise IndexError(index)
+            return rows[0]
+        start, stop, step = index.start or 0, index.stop, index.step
+        if step not in (None, 1) or start < 0 or (stop is not None and stop < 0):
+            raise LeaderboardError("RankedList supports only forward slices")
+        if stop is not None and stop <= start:
+            return []
+        count, rows = self.board.entries(start, -1 if stop is None else stop - 1)
+        self._count = count
+        return rows
+
+
+def _page_number(number: int | str) -> int:
+    try:
+        value = int(number)
+    except (TypeError, ValueError):
+        raise LeaderboardError(f"number must be a page number, got {number!r}") from None
+    if value < 1:
+        raise LeaderboardError(f"number must be >= 1, got {number!r}")
+    return value
+
+
+def _per_page(per_page: int) -> int:
+    if not isinstance(per_page, int) or isinstance(per_page, bool) or not 1 <= per_page <= 10_000:
+        raise LeaderboardError(f"per_page must be an int in 1..10000, got {per_page!r}")
+    return per_page

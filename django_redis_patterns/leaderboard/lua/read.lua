@@ -1,0 +1,150 @@
+-- Leaderboard read: rows with ranks, a member's score and rank, counts; always one call.
+-- KEYS[1]  board base key, e.g. "lb:{scores}"; the board read is derived from it (same slot)
+-- ARGV[1]  op: "range" | "around" | "score" | "member" | "members" | "count" | "percentile" | "histogram"
+-- ARGV[2]  ranking: "competition" | "dense" | "ordinal"
+-- ARGV[3]  partition value ("" = the global board)
+-- ARGV[4]  period: "" (all-time) | "daily" | "weekly" | "monthly"
+-- ARGV[5]  unix seconds choosing the period ("" = Redis TIME)
+-- ARGV[6..] op arguments:
+--            range: start stop            around: member n fill("1"/"0")
+--            score: min max offset limit  (stored-score bounds, "(" prefix = exclusive)
+--            member: member               members: member...
+--            percentile: member           histogram: bins
+-- reply    range/around/score: {count, member, score, rank, member, score, rank, ...}
+--          member: {score|false, rank|false}; members: {score|false, rank|false, ...}
+--          count: n; percentile: {score|false, members strictly better|false, count}
+--          histogram: {count, min|false, max|false, n1, n2, ...}
+-- Scores are the stored strings (ascending: descending boards store -score); ranks are
+-- 1-based and computed here so no read costs more than this one call.
+local base = KEYS[1]
+local op, ranking, part, period = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+
+local function civil(days)
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local y = yoe + era * 400
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  if m <= 2 then y = y + 1 end
+  return y, m, d
+end
+
+local key = base
+if part ~= "" then key = key .. ":p:" .. part end
+if period ~= "" then
+  local t
+  if ARGV[5] ~= "" then t = tonumber(ARGV[5]) else t = tonumber(redis.call("TIME")[1]) end
+  local days = math.floor(t / 86400)
+  local label
+  if period == "daily" then
+    label = string.format("%04d-%02d-%02d", civil(days))
+  elseif period == "weekly" then
+    label = string.format("%04d-%02d-%02d", civil(days - (days + 3) % 7))
+  elseif period == "monthly" then
+    local y, m = civil(days)
+    label = string.format("%04d-%02d", y, m)
+  else
+    return redis.error_reply("unknown period " .. period)
+  end
+  key = key .. ":" .. period .. ":" .. label
+end
+
+-- Rank of the first row holding stored score s at 0-based position pos.
+local function first_rank(s, pos)
+  if ranking == "ordinal" then return pos + 1 end
+  if ranking == "dense" then return redis.call("ZCOUNT", key .. ":ds", "-inf", "(" .. s) + 1 end
+  return redis.call("ZCOUNT", key, "-inf", "(" .. s) + 1
+end
+
+-- rows: flat {member, score, ...} starting at 0-based position start
+local function ranked(rows, start, out)
+  local rank, prev = 0, nil
+  for i = 1, #rows, 2 do
+    local s = rows[i + 1]
+    local pos = start + (i - 1) / 2
+    if prev == nil then
+      rank = first_rank(s, pos)
+    elseif s ~= prev or ranking == "ordinal" then
+      if ranking == "dense" then rank = rank + 1 else rank = pos + 1 end
+    end
+    prev = s
+    out[#out + 1] = rows[i]
+    out[#out + 1] = s
+    out[#out + 1] = rank
+  end
+  return out
+end
+
+local function score_rank(member)
+  local s = redis.call("ZSCORE", key, member)
+  if not s then return false, false end
+  if ranking == "ordinal" then return s, redis.call("ZRANK", key, member) + 1 end
+  return s, first_rank(s, 0)
+end
+
+local count = redis.call("ZCARD", key)
+
+if op == "range" then
+  local start, stop = tonumber(ARGV[6]), tonumber(ARGV[7])
+  return ranked(redis.call("ZRANGE", key, start, stop, "WITHSCORES"), start, {count})
+elseif op == "around" then
+  local pos = redis.call("ZRANK", key, ARGV[6])
+  if not pos then return {count} end
+  local n = tonumber(ARGV[7])
+  local start, stop = pos - n, pos + n
+  if ARGV[8] == "1" then -- keep 2n+1 rows at the edges of the board
+    if start < 0 then stop = stop - start; start = 0 end
+    if stop > count - 1 then start = math.max(0, start - (stop - count + 1)); stop = count - 1 end
+  end
+  if start < 0 then start = 0 end
+  return ranked(redis.call("ZRANGE", key, start, stop, "WITHSCORES"), start, {count})
+elseif op == "score" then
+  local rows = redis.call("ZRANGE", key, ARGV[6], ARGV[7], "BYSCORE", "LIMIT", ARGV[8], ARGV[9], "WITHSCORES")
+  if #rows == 0 then return {count} end
+  local start = redis.call("ZRANK", key, rows[1])
+  return ranked(rows, start, {count})
+elseif op == "member" then
+  local s, r = score_rank(ARGV[6])
+  return {s, r}
+elseif op == "members" then
+  local out = {}
+  for i = 6, #ARGV do
+    local s, r = score_rank(ARGV[i])
+    out[#out + 1] = s
+    out[#out + 1] = r
+  end
+  return out
+elseif op == "count" then
+  return count
+elseif op == "percentile" then
+  local s = redis.call("ZSCORE", key, ARGV[6])
+  if not s then return {false, false, count} end
+  return {s, redis.call("ZCOUNT", key, "-inf", "(" .. s), count}
+elseif op == "histogram" then
+  if count == 0 then return {0, false, false} end
+  local lo = redis.call("ZRANGE", key, 0, 0, "WITHSCORES")[2]
+  local hi = redis.call("ZRANGE", key, -1, -1, "WITHSCORES")[2]
+  local out = {count, lo, hi}
+  local bins = tonumber(ARGV[6])
+  local a, b = tonumber(lo), tonumber(hi)
+  local width = (b - a) / bins
+  -- bin edges go to ZCOUNT as strings built by Redis-safe %.17g
+  local prev = "-inf"
+  for i = 1, bins do
+    local edge
+    if i == bins or width == 0 then edge = "+inf" else edge = "(" .. string.format("%.17g", a + width * i) end
+    local c = redis.call("ZCOUNT", key, prev, edge)
+    out[#out + 1] = c
+    if edge == "+inf" then
+      for _ = i + 1, bins do out[#out + 1] = 0 end
+      break
+    end
+    prev = string.sub(edge, 2)
+  end
+  return out
+end
+return redis.error_reply("unknown op " .. op)

@@ -1,0 +1,406 @@
+"""``LeaderboardMixin``: a model whose rows are kept on a Redis leaderboard.
+
+::
+
+    class Player(LeaderboardMixin, models.Model):
+        score = models.IntegerField(default=0)
+        region = models.CharField(max_length=8)
+
+        class Leaderboard:
+            score_field = "score"
+            ranking = "competition"            # or "dense", "ordinal"
+            periods = ["weekly"]
+            partition_by = "region"
+            include = lambda player: player.active   # or a Q object
+
+    Player.leaderboard.top(10)                 # entries: .rank .score .member .obj (+ the obj's attributes)
+    player.leaderboard_rank
+
+How the board follows the table:
+
+* ``post_save``/``post_delete`` schedule a sync with ``transaction.on_commit`` (a rolled-back
+  transaction or savepoint never reaches Redis). The sync re-reads the row *after* commit
+  and writes that value, so ``score=F("score") + 1`` and out-of-order commits converge.
+  A save whose ``update_fields`` leave out every field the board uses does nothing.
+* ``QuerySet.update``/``bulk_create``/``bulk_update`` send no signals: the default manager's
+  :class:`LeaderboardQuerySet` schedules the same sync for the rows they touched.
+  ``Player.leaderboard.sync(queryset)`` syncs any rows by hand.
+* Redis down during a sync: the database write has already committed and stays; the miss is
+  logged (warning once per outage, then each miss at info) and retried with the next sync
+  in this process; ``manage.py leaderboard_rebuild --check`` shows drift, a rebuild repairs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, ClassVar
+
+import redis.exceptions
+from django.db import models, router, transaction
+from django.db.models import Q
+from django.db.models.signals import class_prepared, post_delete, post_save
+
+from django_redis_patterns import scripts
+from django_redis_patterns.exceptions import ImproperlyConfigured
+
+from . import scores
+from .board import _OUTAGES, KEEP, Entry, Leaderboard, LeaderboardUnavailable, _failed, _recovered, _write
+from .conf import get as get_settings
+
+logger = logging.getLogger("django_redis_patterns.leaderboard")
+
+_CONFIG_FIELDS = {
+    "name",
+    "using",
+    "score_field",
+    "order",
+    "ranking",
+    "periods",
+    "partition_by",
+    "include",
+    "key_prefix",
+}
+#: Pks whose sync failed, retried with the next successful sync (bounded).
+_MAX_PENDING = 10_000
+
+
+class ModelLeaderboard(Leaderboard):
+    """The board of a model: members are ``str(pk)``; reads return entries whose ``.obj`` is
+    the row (fetched in one query per read)."""
+
+    def __init__(self, model: type[models.Model], config: type | None):
+        options = {k: v for k, v in vars(config).items() if not k.startswith("_")} if config else {}
+        unknown = sorted(set(options) - _CONFIG_FIELDS)
+        label = model._meta.label
+        if unknown:
+            raise ImproperlyConfigured(
+                f"{label}.Leaderboard has unknown option(s) {', '.join(unknown)}; "
+                f"valid: {', '.join(sorted(_CONFIG_FIELDS))}"
+            )
+        self.model = model
+        self.score_field = self._field(options.get("score_field", "score"), "score_field").attname
+        partition_by = options.get("partition_by")
+        self.partition_attname = None if partition_by is None else self._field(partition_by, "partition_by").attname
+        include = options.get("include")
+        if isinstance(include, staticmethod):
+            include = include.__func__
+        if include is not None and not (callable(include) or isinstance(include, Q | dict)):
+            raise ImproperlyConfigured(f"{label}.Leaderboard.include must be a callable, a Q or a dict of filters")
+        self.include: Callable[[Any], bool] | Q | None = Q(**include) if isinstance(include, dict) else include
+        super().__init__(
+            options.get("name") or label.lower(),
+            using=options.get("using"),
+            order=options.get("order", "desc"),
+            ranking=options.get("ranking", "competition"),
+            periods=list(options.get("periods", ())),
+            partitioned=partition_by is not None,
+            key_prefix=options.get("key_prefix"),
+        )
+        self._pending: set[Any] = set()
+        self._pending_lock = threading.Lock()
+
+    def _field(self, name: Any, option: str) -> Any:
+        try:
+            return self.model._meta.get_field(name)
+        except Exception:
+            raise ImproperlyConfigured(
+                f"{self.model._meta.label}.Leaderboard.{option} = {name!r} is not a field of the model"
+            ) from None
+
+    # -- which fields a save must touch to matter ----------------------------------------
+    def relevant(self, fields: Iterable[str] | None) -> bool:
+        if fields is None or self.include is not None:
+            return True
+        names = set(fields)
+        wanted = {self.score_field, self.score_field.removesuffix("_id")}
+        if self.partition_attname:
+            wanted |= {self.partition_attname, self.partition_attname.removesuffix("_id")}
+        return bool(names & wanted)
+
+    # -- members <-> rows ---------------------------------------------------------------
+    def _member_of(self, member: Any) -> str:
+        if isinstance(member, models.Model):
+            if member.pk is None:
+                raise scores.LeaderboardError(f"{member!r} has no primary key yet")
+            return str(member.pk)
+        return super()._member_of(member)
+
+    def _pks(self, rows: Sequence[Entry]) -> dict[str, Any]:
+        pk_field = self.model._meta.pk
+        out: dict[str, Any] = {}
+        for entry in rows:
+            try:
+                out[entry.member] = pk_field.to_python(entry.member)  # type: ignore[union-attr]
+            except Exception:  # a member that is no pk of this model: treated as stale
+                continue
+        return out
+
+    def _attach(self, rows: list[Entry], objects: dict[Any, Any], pks: dict[str, Any]) -> tuple[list[Entry], list[str]]:
+        kept, stale = [], []
+        for entry in rows:
+            obj = objects.get(pks.get(entry.member))
+            if obj is None:
+                stale.append(entry.member)
+                continue
+            entry.obj = obj
+            kept.append(entry)
+        return kept, stale
+
+    def _materialize(self, rows: list[Entry]) -> list[Entry]:
+        if not rows:
+            return rows
+        pks = self._pks(rows)
+        objects = self.model._base_manager.in_bulk(list(pks.values()))
+        kept, stale = self._attach(rows, objects, pks)
+        if stale:
+            self._remove_stale(stale)
+        return kept
+
+    async def _amaterialize(self, rows: list[Entry]) -> list[Entry]:
+        if not rows:
+            return rows
+        pks = self._pks(rows)
+        objects = await self.model._base_manager.ain_bulk(list(pks.values()))
+        kept, stale = self._attach(rows, objects, pks)
+        if stale:
+            for member in stale:
+                await self.aremove(member)
+        return kept
+
+    def _remove_stale(self, members: list[str]) -> None:
+        # Rows deleted behind the board's back (raw SQL, another process while Redis was down).
+        logger.info("leaderboard %s: removing %d member(s) whose rows are gone: %s", self.name, len(members), members)
+        try:
+            self._pipeline_writes([self.write_args("remove", m, "0") for m in members])
+        except LeaderboardUnavailable:
+            pass
+
+    # -- writing rows ---------------------------------------------------------------------
+    def db_queryset(self, using: str | None = None) -> models.QuerySet[Any]:
+        """The rows that belong on the board (``include`` applied when it is a Q)."""
+        qs = self.model._base_manager.using(using or router.db_for_read(self.model)).all()
+        if isinstance(self.include, Q):
+            qs = qs.filter(self.include)
+        return qs
+
+    def rows(self, queryset: models.QuerySet[Any]) -> Iterable[tuple[str, Any, Any]]:
+        """(member, score or None to remove, partition value) for each row of ``queryset``."""
+        if callable(self.include):
+            for obj in queryset.iterator(chunk_size=2000):
+                value = getattr(obj, self.score_field) if self.include(obj) else None
+                part = getattr(obj, self.partition_attname) if self.partition_attname else None
+                yield str(obj.pk), value, part
+            return
+        if isinstance(self.include, Q):
+            included = queryset.filter(self.include)
+            fields = ["pk", self.score_field] + ([self.partition_attname] if self.partition_attname else [])
+            wanted = set(queryset.values_list("pk", flat=True)) if queryset.query.where else None
+            seen = set()
+            for row in included.values_list(*fields).iterator(chunk_size=2000):
+                seen.add(row[0])
+                yield str(row[0]), row[1], row[2] if self.partition_attname else None
+            for pk in (wanted or set()) - seen:
+                yield str(pk), None, None
+            return
+        fields = ["pk", self.score_field] + ([self.partition_attname] if self.partition_attname else [])
+        for row in queryset.values_list(*fields).iterator(chunk_size=2000):
+            yield str(row[0]), row[1], row[2] if self.partition_attname else None
+
+    def row_args(self, member: str, value: Any, part: Any) -> list[scripts.ArgT] | None:
+        """Write-script ARGV for one row (None: invalid score, logged and skipped)."""
+        if value is None:
+            return self.write_args("remove", member, "0")
+        try:
+            stored = scores.encode(scores.check(value, self.score_field), self.descending)
+        except scores.InvalidScore as exc:
+            logger.error("leaderboard %s: row %s not synced: %s", self.name, member, exc)
+            return None
+        return self.write_args("set", member, stored, part if self.partitioned else KEEP)
+
+    def _pipeline_writes(self, all_args: list[list[scripts.ArgT]]) -> None:
+        """Run many write-script calls, pipelined in batches (each call is atomic on its own)."""
+        if not all_args:
+            return
+        client = self.client()
+        keys = [self.base_key]
+        batch = get_settings().BATCH_SIZE
+        try:
+            for i in range(0, len(all_args), batch):
+                chunk = all_args[i : i + batch]
+                for attempt in range(2):
+                    pipe = client.pipeline(transaction=False)
+                    for args in chunk:
+                        pipe.evalsha(_write.sha, 1, *keys, *args)
+                    replies = pipe.execute(raise_on_error=False)
+                    missing = [r for r in replies if isinstance(r, redis.exceptions.NoScriptError)]
+                    if missing and attempt == 0:
+                        # A new or restarted server: load once, then resend (writes are idempotent).
+                        _write(client, keys, chunk[0])
+                        continue
+                    errors = [r for r in replies if isinstance(r, Exception)]
+                    if errors:
+                        raise errors[0]
+                    break
+        except _OUTAGES as exc:
+            raise _failed(self.alias, "leaderboard sync", exc) from exc
+        _recovered(self.alias)
+
+    def sync_pks(self, pks: Iterable[Any], using: str | None = None) -> int:
+        """Write the committed state of these rows (absent/excluded rows are removed)."""
+        with self._pending_lock:
+            wanted = set(pks) | self._pending
+            self._pending.clear()
+        if not wanted:
+            return 0
+        try:
+            qs = self.model._base_manager.using(using or router.db_for_read(self.model)).filter(pk__in=wanted)
+            found: dict[str, list[scripts.ArgT] | None] = {}
+            for member, value, part in self.rows(qs):
+                found[member] = self.row_args(member, value, part)
+            all_args = [a for a in found.values() if a is not None]
+            all_args += [self.write_args("remove", str(pk), "0") for pk in wanted if str(pk) not in found]
+            self._pipeline_writes(all_args)
+        except LeaderboardUnavailable:
+            with self._pending_lock:
+                if len(self._pending) + len(wanted) <= _MAX_PENDING:
+                    self._pending |= wanted
+            logger.info(
+                "leaderboard %s: %d row(s) not synced (Redis down), will retry; leaderboard_rebuild repairs drift",
+                self.name,
+                len(wanted),
+            )
+            raise
+        return len(wanted)
+
+    def sync(self, queryset: models.QuerySet[Any] | None = None) -> int:
+        """Write these rows' current values now (default: every row). Returns rows written.
+
+        Not atomic for the whole board: use ``manage.py leaderboard_rebuild`` to replace it."""
+        qs = queryset if queryset is not None else self.model._base_manager.all()
+        all_args = [a for m, v, p in self.rows(qs) if (a := self.row_args(m, v, p)) is not None]
+        self._pipeline_writes(all_args)
+        return len(all_args)
+
+    def schedule(self, pks: Iterable[Any], using: str) -> None:
+        """Sync these rows once the current transaction on ``using`` commits."""
+        pks = [pk for pk in pks if pk is not None]
+        if pks:
+            transaction.on_commit(functools.partial(_sync_after_commit, self, pks, using), using=using, robust=True)
+
+
+def _sync_after_commit(board: ModelLeaderboard, pks: list[Any], using: str) -> None:
+    try:
+        board.sync_pks(pks, using=using)
+    except LeaderboardUnavailable:
+        pass  # logged; pks kept for retry
+    except Exception:
+        logger.exception("leaderboard %s: sync of %s failed", board.name, pks)
+
+
+class _BoardDescriptor:
+    """``Model.leaderboard``: the model's board, built once per concrete model."""
+
+    def __get__(self, instance: Any, owner: type[models.Model]) -> ModelLeaderboard:
+        return board_for(owner)
+
+
+_boards: dict[type, ModelLeaderboard] = {}
+_boards_lock = threading.Lock()
+
+
+def board_for(model: type[models.Model]) -> ModelLeaderboard:
+    concrete = model._meta.concrete_model or model
+    if model._meta.abstract:
+        raise AttributeError(f"{model.__name__} is abstract; leaderboard belongs to concrete models")
+    board = _boards.get(concrete)
+    if board is None:
+        with _boards_lock:
+            board = _boards.get(concrete)
+            if board is None:
+                board = _boards[concrete] = ModelLeaderboard(
+                    concrete, concrete.__dict__.get("Leaderboard") or getattr(concrete, "Leaderboard", None)
+                )
+    return board
+
+
+class LeaderboardQuerySet(models.QuerySet):  # type: ignore[type-arg]
+    """Re-syncs rows changed by ``update``/``bulk_create``/``bulk_update`` after commit."""
+
+    def update(self, **kwargs: Any) -> int:
+        board = board_for(self.model)
+        if not board.relevant(kwargs):
+            return super().update(**kwargs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            pks = list(self.values_list("pk", flat=True))
+            count = super().update(**kwargs)
+            board.schedule(pks, self.db)
+        return count
+
+    update.alters_data = True  # type: ignore[attr-defined]
+
+    def bulk_create(self, objs: Iterable[Any], *args: Any, **kwargs: Any) -> list[Any]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        pks = [obj.pk for obj in created if obj.pk is not None]
+        if len(pks) < len(created):
+            logger.warning(
+                "leaderboard %s: bulk_create returned %d row(s) without a pk; run leaderboard_rebuild to add them",
+                board_for(self.model).name,
+                len(created) - len(pks),
+            )
+        board_for(self.model).schedule(pks, self.db)
+        return created
+
+    def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any) -> int:
+        objs = list(objs)
+        count = super().bulk_update(objs, fields, *args, **kwargs)
+        board = board_for(self.model)
+        if board.relevant(fields):
+            board.schedule([obj.pk for obj in objs], self.db)
+        return count
+
+
+class LeaderboardMixin(models.Model):
+    """Abstract base: keeps the model's rows on a leaderboard (see module docs)."""
+
+    leaderboard: ClassVar[_BoardDescriptor] = _BoardDescriptor()  # type: ignore[assignment]
+
+    objects = LeaderboardQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def leaderboard_rank(self) -> int | None:
+        """This row's rank (None when not on the board); one round trip."""
+        return board_for(type(self)).rank_of(self)
+
+    @property
+    def leaderboard_score(self) -> scores.Score | None:
+        return board_for(type(self)).score_of(self)
+
+
+def _on_save(sender: type[models.Model], instance: Any, using: str, update_fields: Any = None, **kwargs: Any) -> None:
+    board = board_for(sender)
+    if update_fields is not None and not board.relevant(update_fields):
+        return
+    board.schedule([instance.pk], using)
+
+
+def _on_delete(sender: type[models.Model], instance: Any, using: str, **kwargs: Any) -> None:
+    board_for(sender).schedule([instance.pk], using)
+
+
+def _connect(sender: type[models.Model], **kwargs: Any) -> None:
+    # Per concrete subclass: the abstract mixin's own class creation is too early (its
+    # subclasses' _meta does not exist yet), class_prepared is the first safe moment.
+    if not issubclass(sender, LeaderboardMixin) or sender._meta.abstract:
+        return
+    uid = f"django_redis_patterns.leaderboard:{sender._meta.label_lower}"
+    post_save.connect(_on_save, sender=sender, dispatch_uid=uid, weak=False)
+    post_delete.connect(_on_delete, sender=sender, dispatch_uid=uid, weak=False)
+
+
+class_prepared.connect(_connect, dispatch_uid="django_redis_patterns.leaderboard.connect")

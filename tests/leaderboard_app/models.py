@@ -1,0 +1,60 @@
+"""Models for the leaderboard tests: one per configuration the tests exercise."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from django_redis_patterns.leaderboard import LeaderboardMixin
+
+
+class Player(LeaderboardMixin, models.Model):
+    name = models.CharField(max_length=50)
+    score = models.IntegerField(default=0)
+    region = models.CharField(max_length=8, default="eu")
+    nickname = models.CharField(max_length=50, blank=True)
+
+    class Leaderboard:
+        score_field = "score"
+        ranking = "competition"
+        periods = ["daily", "weekly"]
+        partition_by = "region"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Runner(LeaderboardMixin, models.Model):
+    """Lower time is better; only finished runs count (include as a Q)."""
+
+    name = models.CharField(max_length=50)
+    seconds = models.FloatField(null=True)
+    finished = models.BooleanField(default=True)
+
+    class Leaderboard:
+        score_field = "seconds"
+        order = "asc"
+        ranking = "dense"
+        include = Q(finished=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Team(LeaderboardMixin, models.Model):
+    """include as a callable."""
+
+    name = models.CharField(max_length=50)
+    points = models.IntegerField(default=0)
+    active = models.BooleanField(default=True)
+
+    class Leaderboard:
+        score_field = "points"
+        ranking = "ordinal"
+
+        @staticmethod
+        def include(team: Team) -> bool:
+            return team.active
+
+    def __str__(self) -> str:
+        return self.name
