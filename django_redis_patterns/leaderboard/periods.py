@@ -21,7 +21,7 @@ def timestamp(at: dt.date | dt.datetime | int | float) -> int:
         return int(at)
     if isinstance(at, dt.datetime):
         if at.tzinfo is None:
-            at = at.replace(tzinfo=dt.timezone.utc)
+            at = at.replace(tzinfo=dt.UTC)
         return int(at.timestamp())
     if isinstance(at, dt.date):
         return calendar.timegm(at.timetuple())
