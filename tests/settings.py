@@ -78,6 +78,8 @@ if os.environ.get("DRP_TEST_DATABASE") == "postgres":
             "HOST": "127.0.0.1",
             "PORT": "5432",
             "USER": "postgres",
+            # One test database per run, so parallel runs on one machine never collide.
+            "TEST": {"NAME": f"test_drp_{os.getpid()}"},
         }
     }
 else:
