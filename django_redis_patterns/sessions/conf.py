@@ -7,8 +7,32 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class SessionSettings:
-    #: Cache alias; None falls back to REDIS_PATTERNS["USING"].
+    #: Not used by the session engine: it reads Django's own ``SESSION_CACHE_ALIAS``
+    #: (one setting for one thing). Kept because every section has it.
     USING: str | None = None
+    #: Prefix of every key the engine writes; the cache alias's ``KEY_PREFIX`` (if any)
+    #: goes in front of it. Never put a ``{hash tag}`` here: every session would land in one
+    #: Cluster slot.
+    KEY_PREFIX: str = "session:"
+    #: Redis unreachable: ``"raise"`` (``SessionUnavailable``, a 500 for the request) or
+    #: ``"anonymous"`` (the request carries on with an empty session that is never saved;
+    #: nothing stored is touched, the cookie is kept).
+    ON_ERROR: str = "raise"
+    #: After each write, ``WAIT`` until this many replicas acknowledged it (0: don't wait).
+    MIN_REPLICAS: int = 0
+    #: Seconds ``WAIT`` may block; keep it well below the alias's socket timeout.
+    MIN_REPLICAS_TIMEOUT: float = 0.5
+    #: Fewer replicas than ``MIN_REPLICAS`` acknowledged in time: ``"log"`` (a warning, the
+    #: request succeeds) or ``"raise"`` (``SessionNotReplicated``; the write did happen on
+    #: the primary).
+    ON_REPLICATION_TIMEOUT: str = "log"
+    #: Keep the per-user session index (``user_sessions()``, ``logout_everywhere()``...).
+    INDEX: bool = True
+    #: Seconds between refreshes of a session's index entry ("last seen" granularity).
+    INDEX_REFRESH: int = 60
+    #: Dotted path of ``f(request) -> str | None`` giving the client's IP for the index;
+    #: None reads ``REMOTE_ADDR`` (behind a proxy, point this at your own function).
+    CLIENT_IP: str | None = None
 
 
 def get() -> SessionSettings:

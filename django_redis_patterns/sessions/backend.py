@@ -1,0 +1,397 @@
+"""``SESSION_ENGINE = "django_redis_patterns.sessions.backend"``: sessions in Redis.
+
+The cache alias is Django's ``SESSION_CACHE_ALIAS``; its client comes from the
+connection layer, so standalone (with replicas), Sentinel and Cluster all work.
+
+Cost per request: a request that reads, changes and saves its session sends one ``GET``
+and one ``SET ... XX PX <age>`` (Django's cache engine: two GETs and a SET). Creating is
+``SET ... NX PX`` retried on the (astronomically rare) key collision; updating is
+``SET ... XX`` so a session deleted meanwhile (logout elsewhere, revocation) is never
+brought back: ``UpdateError``, as Django's middleware expects. The Redis TTL is always
+``get_expiry_age()``. Data is Django's signed encoding with ``SESSION_SERIALIZER``.
+
+A session that belongs to a user is also kept in that user's index (see :mod:`.index`);
+that costs one more call at login and at most once per ``INDEX_REFRESH`` seconds.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
+from django.utils.crypto import get_random_string
+
+from .. import connections
+from . import index, records, replication
+from .errors import SessionUnavailable, guard
+from .runtime import Runtime, current
+
+#: ``django.contrib.auth``'s session key for the user id (not imported: auth is optional).
+AUTH_USER_KEY = "_auth_user_id"
+#: Collisions of 32 random [a-z0-9] characters do not happen; a loop that keeps failing
+#: means something else is wrong, so it stops early instead of Django's 10,000 tries.
+CREATE_ATTEMPTS = 10
+
+logger = logging.getLogger("django_redis_patterns.sessions")
+
+
+class SessionStore(SessionBase):
+    """Redis session store with native async twins (``aload``, ``asave``...)."""
+
+    def __init__(self, session_key: str | None = None, *, ip: str | None = None, user_agent: str | None = None):
+        super().__init__(session_key)
+        #: Client details recorded in the user's session index (set by the middleware or the login signal).
+        self.client_ip = ip
+        self.user_agent = user_agent
+        #: Header of what was loaded (None: nothing loaded / new session).
+        self._header: records.Header | None = None
+        #: Set when Redis failed under ON_ERROR="anonymous": no further Redis calls.
+        self._unavailable = False
+        #: During cycle_key: the key being replaced (the index carries its details over).
+        self._replacing = ""
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @property
+    def _rt(self) -> Runtime:
+        return current()
+
+    def _redis_key(self, key: str) -> str:
+        return records.session_key(self._rt.prefix, key)
+
+    def _validate_session_key(self, key: Any) -> bool:
+        # Only keys this engine could have issued reach Redis: junk cookies cost nothing.
+        return records.valid_key(key)
+
+    def _degrade(self, exc: SessionUnavailable) -> None:
+        """ON_ERROR="anonymous": swallow (already logged once per incident); else re-raise."""
+        if self._rt.on_error != "anonymous":
+            raise exc
+        self._unavailable = True
+
+    def _decode_record(self, raw: bytes | None) -> dict[str, Any]:
+        if raw is None:
+            self._session_key = None
+            self._header = None
+            return {}
+        unpacked = records.unpack(raw)
+        if unpacked is None:
+            logger.warning(
+                "Session data in Redis is not in this engine's format (cache alias %r); using an empty session",
+                self._rt.alias,
+            )
+            self._header = None
+            return {}
+        self._header, payload = unpacked
+        return self.decode(payload)
+
+    def decode(self, session_data: str) -> dict[str, Any]:
+        # Django logs a bad signature; a good signature over undecodable data it drops silently.
+        data = super().decode(session_data)
+        if not data and session_data:
+            try:
+                from django.core import signing
+
+                signing.loads(session_data, salt=self.key_salt, serializer=self.serializer)
+            except signing.BadSignature:
+                pass  # already logged by Django
+            except Exception as exc:
+                logger.warning("Session data could not be deserialized (%s); using an empty session", exc)
+        return data  # type: ignore[no-any-return]
+
+    def _expiry_ms(self, data: dict[str, Any]) -> int:
+        return int(self.get_expiry_age(expiry=data.get("_session_expiry"))) * 1000
+
+    def _index_plan(self, data: dict[str, Any], ttl_ms: int) -> tuple[str | None, bool]:
+        """(user id to index under, whether the index entry must be written now)."""
+        rt = self._rt
+        uid = data.get(AUTH_USER_KEY) if rt.index else None
+        if uid is None:
+            return None, False
+        uid = str(uid)
+        h = self._header
+        if h is None or h.uid != uid:
+            return uid, True
+        now_ms = int(time.time() * 1000)
+        # Refresh "last seen" now and then, and whenever the session now outlives its entry.
+        return uid, now_ms - h.indexed_at >= rt.refresh_ms or now_ms + ttl_ms > h.score + rt.refresh_ms
+
+    def _unrefreshed_header(self, uid: str | None, refresh: bool) -> records.Header:
+        if uid is None:
+            return records.ANONYMOUS
+        if refresh or self._header is None:  # a new key: indexed right after it is stored
+            return records.Header(uid=uid)  # indexed_at 0: if that fails, the next save indexes it
+        return self._header
+
+    def _meta(self) -> tuple[str, str]:
+        return self.client_ip or "", self.user_agent or ""
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def load(self) -> dict[str, Any]:
+        key = self.session_key
+        if key is None or self._unavailable:
+            return {}
+        rt = self._rt
+        try:
+            with guard(rt.alias, "GET"):
+                raw = connections.get_redis(rt.alias).get(self._redis_key(key))
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            return {}
+        return self._decode_record(raw)
+
+    def exists(self, session_key: str | None) -> bool:
+        if not records.valid_key(session_key) or self._unavailable:
+            return False
+        rt = self._rt
+        try:
+            with guard(rt.alias, "EXISTS"):
+                return bool(connections.get_redis(rt.alias).exists(self._redis_key(session_key)))  # type: ignore[arg-type]
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            return False
+
+    def create(self) -> None:
+        for _ in range(CREATE_ATTEMPTS):
+            self._session_key = get_random_string(32, records.VALID_KEY_CHARS_STR)
+            self._header = None  # a new key is in no index yet
+            try:
+                self.save(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
+
+    def save(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return self.create()
+        if self._unavailable:
+            return None
+        try:
+            self._save(must_create)
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            if must_create:
+                self._session_key = None
+        return None
+
+    def _save(self, must_create: bool) -> None:
+        rt = self._rt
+        client = connections.get_redis(rt.alias)
+        key = self.session_key
+        assert key is not None
+        data = self._get_session(no_load=must_create)
+        ttl_ms = self._expiry_ms(data)
+        old = self._header
+        if ttl_ms <= 0:  # already expired: nothing to keep
+            if not must_create:
+                self.delete(key)
+            return
+        uid, refresh = self._index_plan(data, ttl_ms)
+        ip, ua = self._meta()
+        if refresh and not must_create:  # index first: it must never miss a live session
+            now = index.touch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
+        else:
+            header = self._unrefreshed_header(uid, refresh)
+        value = records.pack(header, self.encode(data))
+        redis_key = self._redis_key(key)
+        flag = {"nx": True} if must_create else {"xx": True}
+        with guard(rt.alias, "SET"):
+            stored = replication.write(
+                rt, client, redis_key, "SET", lambda t: t.set(redis_key, value, px=ttl_ms, **flag)
+            )
+        if not stored:
+            if must_create:
+                raise CreateError
+            if refresh:
+                index.remove(rt, client, uid, [key])  # type: ignore[arg-type]
+            raise UpdateError
+        self._header = header
+        if refresh and must_create:
+            # A new key can only be indexed once it is ours (SET NX won), so after the SET.
+            now = index.touch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            self._header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
+        if old is not None and old.uid and old.uid != uid:
+            index.remove(rt, client, old.uid, [key])
+
+    def delete(self, session_key: str | None = None) -> None:
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        if not records.valid_key(session_key) or self._unavailable:
+            return
+        rt = self._rt
+        client = connections.get_redis(rt.alias)
+        redis_key = self._redis_key(session_key)
+        try:
+            with guard(rt.alias, "GETDEL"):
+                raw = replication.write(rt, client, redis_key, "GETDEL", lambda t: t.getdel(redis_key))
+            header = records.header_of_prefix(raw)
+            if header is not None and header.uid:  # session first, then its index entry
+                index.remove(rt, client, header.uid, [session_key])
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+        if session_key == self.session_key:
+            self._header = None
+
+    def cycle_key(self) -> None:
+        self._replacing = self.session_key or ""
+        try:
+            super().cycle_key()  # create() the new key with the data, then delete() the old one
+        finally:
+            self._replacing = ""
+
+    def touch_index(self) -> bool:
+        """Refresh this session's "last seen" in its user's index if due; True if written.
+
+        For requests that read but do not save the session (the middleware calls this).
+        """
+        if self.session_key is None or self._unavailable or not hasattr(self, "_session_cache"):
+            return False
+        data = self._session_cache
+        ttl_ms = self._expiry_ms(data)
+        uid, refresh = self._index_plan(data, ttl_ms)
+        if not refresh or self._header is None or ttl_ms <= 0:
+            return False
+        # Only the entry's details; the session's TTL is not extended by reading it.
+        rt = self._rt
+        ip, ua = self._meta()
+        try:
+            index.touch(rt, connections.get_redis(rt.alias), uid, self.session_key, ttl_ms, ip, ua)  # type: ignore[arg-type]
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            return False
+        return True
+
+    @classmethod
+    def clear_expired(cls) -> None:
+        """Nothing to do: Redis expires sessions itself (and the index prunes itself)."""
+
+    # -- async twins (redis.asyncio, no thread hops) ---------------------------------------
+
+    async def aload(self) -> dict[str, Any]:
+        key = self.session_key
+        if key is None or self._unavailable:
+            return {}
+        rt = self._rt
+        try:
+            with guard(rt.alias, "GET"):
+                raw = await (await connections.aget_redis(rt.alias)).get(self._redis_key(key))
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            return {}
+        return self._decode_record(raw)
+
+    async def aexists(self, session_key: str | None) -> bool:
+        if not records.valid_key(session_key) or self._unavailable:
+            return False
+        rt = self._rt
+        try:
+            with guard(rt.alias, "EXISTS"):
+                client = await connections.aget_redis(rt.alias)
+                return bool(await client.exists(self._redis_key(session_key)))  # type: ignore[arg-type]
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            return False
+
+    async def acreate(self) -> None:
+        for _ in range(CREATE_ATTEMPTS):
+            self._session_key = get_random_string(32, records.VALID_KEY_CHARS_STR)
+            self._header = None  # a new key is in no index yet
+            try:
+                await self.asave(must_create=True)
+            except CreateError:
+                continue
+            self.modified = True
+            return
+        raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
+
+    async def asave(self, must_create: bool = False) -> None:
+        if self.session_key is None:
+            return await self.acreate()
+        if self._unavailable:
+            return None
+        try:
+            await self._asave(must_create)
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            if must_create:
+                self._session_key = None
+        return None
+
+    async def _asave(self, must_create: bool) -> None:
+        rt = self._rt
+        client = await connections.aget_redis(rt.alias)
+        key = self.session_key
+        assert key is not None
+        data = await self._aget_session(no_load=must_create)
+        ttl_ms = self._expiry_ms(data)
+        old = self._header
+        if ttl_ms <= 0:
+            if not must_create:
+                await self.adelete(key)
+            return
+        uid, refresh = self._index_plan(data, ttl_ms)
+        ip, ua = self._meta()
+        if refresh and not must_create:
+            now = await index.atouch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
+        else:
+            header = self._unrefreshed_header(uid, refresh)
+        value = records.pack(header, self.encode(data))
+        redis_key = self._redis_key(key)
+        flag = {"nx": True} if must_create else {"xx": True}
+        with guard(rt.alias, "SET"):
+            stored = await replication.awrite(
+                rt, client, redis_key, "SET", lambda t: t.set(redis_key, value, px=ttl_ms, **flag)
+            )
+        if not stored:
+            if must_create:
+                raise CreateError
+            if refresh:
+                await index.aremove(rt, client, uid, [key])  # type: ignore[arg-type]
+            raise UpdateError
+        self._header = header
+        if refresh and must_create:
+            now = await index.atouch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            self._header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
+        if old is not None and old.uid and old.uid != uid:
+            await index.aremove(rt, client, old.uid, [key])
+
+    async def adelete(self, session_key: str | None = None) -> None:
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        if not records.valid_key(session_key) or self._unavailable:
+            return
+        rt = self._rt
+        redis_key = self._redis_key(session_key)
+        try:
+            client = await connections.aget_redis(rt.alias)
+            with guard(rt.alias, "GETDEL"):
+                raw = await replication.awrite(rt, client, redis_key, "GETDEL", lambda t: t.getdel(redis_key))
+            header = records.header_of_prefix(raw)
+            if header is not None and header.uid:
+                await index.aremove(rt, client, header.uid, [session_key])
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+        if session_key == self.session_key:
+            self._header = None
+
+    async def acycle_key(self) -> None:
+        self._replacing = self.session_key or ""
+        try:
+            await super().acycle_key()
+        finally:
+            self._replacing = ""
+
+    @classmethod
+    async def aclear_expired(cls) -> None:
+        """Nothing to do (see :meth:`clear_expired`)."""
