@@ -3,12 +3,40 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
 class RatelimitSettings:
     #: Cache alias; None falls back to REDIS_PATTERNS["USING"].
     USING: str | None = None
+    #: False turns every limit off (decorator, middleware, DRF throttle, get_usage).
+    ENABLE: bool = True
+    #: Default algorithm: gcra, fixed_window, sliding_window, sliding_log, token_bucket, leaky_bucket.
+    ALGORITHM: str = "gcra"
+    #: Prefix of every Redis key the limiter writes.
+    KEY_PREFIX: str = "rl"
+    #: Redis unreachable: True lets requests through, False (like django-ratelimit) limits them.
+    FAIL_OPEN: bool = False
+    #: Status of a request limited because Redis was unreachable (FAIL_OPEN False): 503 or 429.
+    UNAVAILABLE_STATUS: int = 503
+    #: CIDRs of reverse proxies whose X-Forwarded-For entries are believed (walked right to left).
+    TRUSTED_PROXIES: tuple[str, ...] | list[str] = ()
+    #: Read the client IP from this META key (or a callable/dotted path ``(request) -> str``) instead.
+    IP_META_KEY: Any = None
+    #: Prefix lengths that group client addresses into one bucket.
+    IPV4_MASK: int = 32
+    IPV6_MASK: int = 64
+    #: fixed_window: offset each key's window start (no synchronized reset at :00).
+    FIXED_WINDOW_STAGGER: bool = True
+    #: Middleware rules: dicts with path | regex, rate, key, methods, algorithm, burst, cost, group,
+    #: exempt_paths, exempt_ips, exempt_if. See docs/ratelimit.md.
+    RULES: tuple[dict[str, Any], ...] | list[dict[str, Any]] = ()
+    #: Response headers on limited routes: None, "draft" (RateLimit/RateLimit-Policy), "legacy"
+    #: (X-RateLimit-*), or "both". Retry-After is always sent on 429/503.
+    HEADERS: str | None = None
+    #: Dotted path of the view rendering a limited request (default: 429 HTML or problem+json).
+    VIEW: str | None = None
 
 
 def get() -> RatelimitSettings:

@@ -1,0 +1,372 @@
+"""The limiter: ``hit`` / ``peek`` / ``reset`` a key against one or more rates, one round trip.
+
+    from django_redis_patterns.ratelimit import Limiter
+
+    usage = Limiter().hit("login:" + username, "5/m;20/h")
+    if not usage.allowed:
+        ...  # usage.retry_after seconds
+
+Sync and async share everything but the I/O: :meth:`Limiter._call` builds the script's
+keys and arguments, :meth:`Usage.from_reply` parses the answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import Any
+
+import redis.exceptions
+
+from django_redis_patterns import conf, connections
+
+from . import algorithms
+from .conf import get as settings
+from .exceptions import RatelimitConfigError
+from .rates import Rate, RateSpec, parse
+from .usage import RateUsage, Usage
+
+logger = logging.getLogger("django_redis_patterns.ratelimit")
+
+#: Errors meaning "Redis is unreachable or too slow", handled by the FAIL_OPEN policy.
+#: A ResponseError (a script bug, WRONGTYPE) is not one of them: it propagates.
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+    redis.exceptions.ReadOnlyError,
+)
+
+_down: set[str] = set()
+_down_lock = threading.Lock()
+
+
+def _note_failure(alias: str, command: str, exc: BaseException) -> None:
+    with _down_lock:
+        first = alias not in _down
+        _down.add(alias)
+    if first:  # once per incident, not once per request
+        logger.error(
+            "rate limiter: Redis unreachable (alias %r, command %s): %s; failing %s until it answers again",
+            alias,
+            command,
+            exc,
+            "open" if settings().FAIL_OPEN else "closed",
+        )
+
+
+def _note_success(alias: str) -> None:
+    if alias in _down:
+        with _down_lock:
+            recovered = alias in _down
+            _down.discard(alias)
+        if recovered:
+            logger.warning("rate limiter: Redis reachable again (alias %r)", alias)
+
+
+def digest(key: str) -> str:
+    """Hash of a key value: no raw user data (usernames, IPs) ends up in Redis key names."""
+    return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+
+
+class Limiter:
+    """Check keys against rates with one algorithm, on one Redis alias.
+
+    ``algorithm``: one of :data:`algorithms.ALGORITHMS` (default: the ``ALGORITHM``
+    setting, itself ``"gcra"``). ``burst`` (gcra only): hits allowed at once, default the
+    rate's limit. ``fail_open`` overrides the ``FAIL_OPEN`` setting.
+    """
+
+    def __init__(
+        self,
+        algorithm: str | None = None,
+        *,
+        using: str | None = None,
+        burst: int | None = None,
+        fail_open: bool | None = None,
+    ):
+        self.algorithm = algorithms.get(algorithm)
+        if burst is not None and (isinstance(burst, bool) or not isinstance(burst, int) or burst < 1):
+            raise RatelimitConfigError(f"burst must be an int >= 1, got {burst!r}")
+        if burst is not None and self.algorithm.name != "gcra":
+            raise RatelimitConfigError(f"burst applies to algorithm='gcra' only, not {self.algorithm.name!r}")
+        self.burst = burst
+        self.using = using
+        self.fail_open = fail_open
+
+    def __repr__(self) -> str:
+        return f"<Limiter {self.algorithm.name} using={self.alias!r}>"
+
+    @property
+    def alias(self) -> str:
+        return conf.default_alias(self.using, "RATELIMIT")
+
+    def keys(self, key: str, rates: tuple[Rate, ...]) -> list[str]:
+        """Redis keys of ``key`` under ``rates``: one per window length, all in one hash slot.
+
+        The window length is in the name, the limit is not: raising ``5/m`` to ``10/m``
+        keeps the current counts instead of silently resetting them.
+        """
+        prefix = settings().KEY_PREFIX
+        tag = digest(key)
+        return [f"{prefix}:{{{tag}}}:{self.algorithm.code}:{r.period_us}" for r in rates]
+
+    def _call(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Any:
+        if not isinstance(key, str):
+            raise RatelimitConfigError(f"key must be a str, got {key!r}")
+        rates = rate if isinstance(rate, tuple) and all(isinstance(r, Rate) for r in rate) else parse(rate)
+        if not rates:
+            raise RatelimitConfigError(f"rate {rate!r} sets no limit; pass a rate such as '5/m'")
+        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
+            raise RatelimitConfigError(f"cost must be an int >= 1, got {cost!r}")
+        for r in rates:
+            capacity = self.algorithm.capacity(r, self.burst)
+            if cost > capacity:
+                raise RatelimitConfigError(f"cost={cost} can never pass rate {r} (at most {capacity} at once)")
+        stagger = settings().FIXED_WINDOW_STAGGER
+        tag = digest(key)
+        args: list[int | str] = [mode, cost]
+        for r in rates:
+            args += [r.limit, r.period_us, self.algorithm.extra(r, tag, burst=self.burst, stagger=stagger)]
+        return rates, self.keys(key, rates), args
+
+    def _unavailable(self, rates: tuple[Rate, ...], exc: BaseException, command: str) -> Usage:
+        _note_failure(self.alias, command, exc)
+        fail_open = settings().FAIL_OPEN if self.fail_open is None else self.fail_open
+        binding = min(rates, key=lambda r: r.period)
+        return Usage(
+            allowed=fail_open,
+            limit=binding.limit,
+            remaining=0,
+            # Fail closed: ask clients to come back in a second rather than a whole window.
+            retry_after=0.0 if fail_open else 1.0,
+            reset_after=0.0,
+            rates=tuple(RateUsage(r, 0, 0.0 if fail_open else 1.0, 0.0) for r in rates),
+            algorithm=self.algorithm.name,
+            unavailable=True,
+        )
+
+    # -- sync ---------------------------------------------------------------------------
+    def _run(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
+        rates, keys, args = self._call(key, rate, cost, mode)
+        try:
+            reply = self.algorithm.script(connections.get_redis(self.alias), keys, args)
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}")
+        _note_success(self.alias)
+        return Usage.from_reply(reply, rates, self.algorithm.name)
+
+    def hit(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
+        """Count ``cost`` against every rate if all of them allow it (else count nothing)."""
+        return self._run(key, rate, cost, "1")
+
+    def peek(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
+        """Would a hit of ``cost`` be allowed now? Counts nothing."""
+        return self._run(key, rate, cost, "0")
+
+    def reset(self, key: str, rate: RateSpec | tuple[Rate, ...]) -> Usage:
+        """Forget ``key``'s history under ``rate`` (e.g. after a successful login): one DEL."""
+        rates, keys, _ = self._call(key, rate, 1, "0")
+        try:
+            connections.get_redis(self.alias).delete(*keys)  # one command: the keys share a slot
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(rates, exc, "DEL")
+        _note_success(self.alias)
+        return self._fresh(rates)
+
+    def _fresh(self, rates: tuple[Rate, ...]) -> Usage:
+        per_rate = tuple(RateUsage(r, self.algorithm.capacity(r, self.burst), 0.0, 0.0) for r in rates)
+        binding = min(per_rate, key=lambda r: r.remaining)
+        return Usage(True, binding.rate.limit, binding.remaining, 0.0, 0.0, per_rate, self.algorithm.name)
+
+    # -- async (redis.asyncio, no thread hop) -------------------------------------------
+    async def _arun(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
+        rates, keys, args = self._call(key, rate, cost, mode)
+        try:
+            client = await connections.aget_redis(self.alias)
+            reply = await self.algorithm.script.acall(client, keys, args)
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}")
+        _note_success(self.alias)
+        return Usage.from_reply(reply, rates, self.algorithm.name)
+
+    async def ahit(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
+        return await self._arun(key, rate, cost, "1")
+
+    async def apeek(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
+        return await self._arun(key, rate, cost, "0")
+
+    async def areset(self, key: str, rate: RateSpec | tuple[Rate, ...]) -> Usage:
+        rates, keys, _ = self._call(key, rate, 1, "0")
+        try:
+            await (await connections.aget_redis(self.alias)).delete(*keys)
+        except UNAVAILABLE_ERRORS as exc:
+            return self._unavailable(rates, exc, "DEL")
+        _note_success(self.alias)
+        return self._fresh(rates)
+
+
+# ---------------------------------------------------------------------------------------
+# Request-level API with django-ratelimit's signatures (django_ratelimit.core)
+# ---------------------------------------------------------------------------------------
+
+#: Sentinel for "every HTTP method" (the same value as django-ratelimit's, so theirs works too).
+ALL = (None,)
+UNSAFE = ["DELETE", "PATCH", "POST", "PUT"]
+
+
+def method_matches(request: Any, method: Any) -> bool:
+    if method == ALL or method is None:
+        return True
+    methods = [method] if isinstance(method, str) else list(method)
+    return request.method in [m.upper() for m in methods]
+
+
+def _group_of(group: str | None, fn: Any) -> str:
+    if group is not None:
+        return group
+    if fn is None:
+        raise RatelimitConfigError("get_usage needs group= or fn= to name the limit")
+    return f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}"
+
+
+_limiters: dict[tuple[Any, ...], Limiter] = {}
+
+
+def limiter_for(algorithm: str | None, using: str | None = None, burst: int | None = None) -> Limiter:
+    """A shared Limiter per (algorithm, alias, burst); the ALGORITHM setting is read per call."""
+    key = (algorithm or settings().ALGORITHM, using, burst)
+    found = _limiters.get(key)
+    if found is None:
+        found = _limiters[key] = Limiter(key[0], using=using, burst=burst)
+    return found
+
+
+def prepare(
+    request: Any, group: str | None, fn: Any, key: Any, rate: Any, method: Any
+) -> tuple[str, tuple[Rate, ...]] | None:
+    """(bucket identity, rates) for a request, or None when no limit applies to it."""
+    from .keys import key_function
+    from .rates import resolve
+
+    if not settings().ENABLE or not method_matches(request, method):
+        return None
+    group = _group_of(group, fn)
+    if key is None:
+        raise RatelimitConfigError(f"ratelimit group {group!r}: key= is required (e.g. key='ip')")
+    rates = resolve(rate, group, request)
+    if not rates:
+        return None
+    value = key_function(key)(group, request)
+    if value is None:
+        return None
+    identity = f"{group}\x00{value}"
+    if not (method == ALL or method is None):
+        # Limits on different methods of one group count separately (django-ratelimit does too).
+        methods = [method] if isinstance(method, str) else list(method)
+        identity += "\x00" + ",".join(sorted(m.upper() for m in methods))
+    return identity, rates
+
+
+def attach(request: Any, usage: Usage) -> None:
+    """Record usage on the request: ``request.ratelimit`` is the most restrictive one seen."""
+    usages = getattr(request, "ratelimit_usages", None)
+    if usages is None:
+        usages = []
+        try:
+            request.ratelimit_usages = usages
+        except AttributeError:
+            return
+    usages.append(usage)
+    current = getattr(request, "ratelimit", None)
+    if current is None or (usage.allowed, usage.remaining) < (current.allowed, current.remaining):
+        request.ratelimit = usage
+
+
+def get_usage(
+    request: Any,
+    group: str | None = None,
+    fn: Any = None,
+    key: Any = None,
+    rate: Any = None,
+    method: Any = ALL,
+    increment: bool = False,
+    *,
+    algorithm: str | None = None,
+    cost: int = 1,
+    burst: int | None = None,
+    using: str | None = None,
+) -> Usage | None:
+    """django-ratelimit's ``get_usage``: None when no limit applies, else a :class:`Usage`.
+
+    ``increment=False`` peeks: ``should_limit`` then says whether a hit now would be refused
+    (django-ratelimit's peek only says so once the count is already over the limit, #76).
+    """
+    prepared = prepare(request, group, fn, key, rate, method)
+    if prepared is None:
+        return None
+    identity, rates = prepared
+    limiter = limiter_for(algorithm, using, burst)
+    usage = limiter.hit(identity, rates, cost=cost) if increment else limiter.peek(identity, rates, cost=cost)
+    attach(request, usage)
+    return usage
+
+
+async def aget_usage(
+    request: Any,
+    group: str | None = None,
+    fn: Any = None,
+    key: Any = None,
+    rate: Any = None,
+    method: Any = ALL,
+    increment: bool = False,
+    *,
+    algorithm: str | None = None,
+    cost: int = 1,
+    burst: int | None = None,
+    using: str | None = None,
+) -> Usage | None:
+    """:func:`get_usage` for async code, on ``redis.asyncio``."""
+    prepared = prepare(request, group, fn, key, rate, method)
+    if prepared is None:
+        return None
+    identity, rates = prepared
+    limiter = limiter_for(algorithm, using, burst)
+    if increment:
+        usage = await limiter.ahit(identity, rates, cost=cost)
+    else:
+        usage = await limiter.apeek(identity, rates, cost=cost)
+    attach(request, usage)
+    return usage
+
+
+def is_ratelimited(
+    request: Any,
+    group: str | None = None,
+    fn: Any = None,
+    key: Any = None,
+    rate: Any = None,
+    method: Any = ALL,
+    increment: bool = False,
+    **options: Any,
+) -> bool:
+    """django-ratelimit's ``is_ratelimited``: True when the request is (or would be) over a limit."""
+    usage = get_usage(request, group, fn, key, rate, method, increment, **options)
+    return usage is not None and usage.should_limit
+
+
+async def ais_ratelimited(
+    request: Any,
+    group: str | None = None,
+    fn: Any = None,
+    key: Any = None,
+    rate: Any = None,
+    method: Any = ALL,
+    increment: bool = False,
+    **options: Any,
+) -> bool:
+    usage = await aget_usage(request, group, fn, key, rate, method, increment, **options)
+    return usage is not None and usage.should_limit

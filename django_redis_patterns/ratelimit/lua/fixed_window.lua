@@ -1,0 +1,51 @@
+-- Fixed window: a counter per window; the window start may be offset per key (staggered).
+-- KEYS[i]   hash {w = window number, c = count} of rate i; every KEYS entry shares one {hash tag}
+-- ARGV[1]   "1" = hit (count when every rate allows), "0" = peek (count nothing)
+-- ARGV[2]   cost (integer >= 1)
+-- ARGV[3i], ARGV[3i+1], ARGV[3i+2]   rate i: limit, period (µs), offset of the window start (µs)
+-- reply     {allowed, now_us, remaining_1, retry_after_us_1, reset_after_us_1, ...}
+-- The stored window number (not only the key's TTL) decides when a count is stale, so a
+-- script that runs just as the key expires cannot add to the previous window.
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local hit = ARGV[1] == '1'
+local cost = tonumber(ARGV[2])
+local allowed = 1
+local reply = {0, now}
+local windows, counts = {}, {}
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[3 * i])
+  local period = tonumber(ARGV[3 * i + 1])
+  local offset = tonumber(ARGV[3 * i + 2])
+  local w = math.floor((now - offset) / period)
+  local wend = (w + 1) * period + offset
+  local st = redis.call('HMGET', KEYS[i], 'w', 'c')
+  local c = 0
+  if st[1] and tonumber(st[1]) == w then c = tonumber(st[2]) end
+  windows[i] = w
+  counts[i] = c + cost
+  local remaining, retry
+  if c + cost <= limit then
+    retry = 0
+    if hit then remaining = limit - c - cost else remaining = limit - c end
+  else
+    allowed = 0
+    remaining = limit - c
+    if remaining < 0 then remaining = 0 end
+    retry = wend - now
+  end
+  reply[3 * i] = remaining
+  reply[3 * i + 1] = retry
+  reply[3 * i + 2] = wend - now
+end
+reply[1] = allowed
+if allowed == 1 and hit then
+  for i = 1, #KEYS do
+    local period = tonumber(ARGV[3 * i + 1])
+    local offset = tonumber(ARGV[3 * i + 2])
+    local wend = (windows[i] + 1) * period + offset
+    redis.call('HSET', KEYS[i], 'w', string.format('%.0f', windows[i]), 'c', counts[i])
+    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.ceil((wend - now) / 1000) + 1))
+  end
+end
+return reply

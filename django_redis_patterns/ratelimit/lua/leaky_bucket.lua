@@ -1,0 +1,48 @@
+-- Leaky bucket as a meter: each hit pours `cost` in; the bucket drains at limit/period and
+-- holds `limit`; a hit that would overflow it is refused (nothing is queued).
+-- KEYS[i]   hash {l = level, t = time of l (µs)} of rate i; every KEYS entry shares one {hash tag}
+-- ARGV[1]   "1" = hit (count when every rate allows), "0" = peek (count nothing)
+-- ARGV[2]   cost (integer >= 1)
+-- ARGV[3i], ARGV[3i+1], ARGV[3i+2]   rate i: limit (capacity), period (µs), unused (0)
+-- reply     {allowed, now_us, remaining_1, retry_after_us_1, reset_after_us_1, ...}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local hit = ARGV[1] == '1'
+local cost = tonumber(ARGV[2])
+local allowed = 1
+local reply = {0, now}
+local levels = {}
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[3 * i])
+  local period = tonumber(ARGV[3 * i + 1])
+  local st = redis.call('HMGET', KEYS[i], 'l', 't')
+  local level = 0
+  if st[1] then
+    level = tonumber(st[1]) - math.max(0, now - tonumber(st[2])) * limit / period
+    if level < 0 then level = 0 end
+  end
+  local remaining, retry
+  if level + cost <= limit then
+    retry = 0
+    if hit then level = level + cost end
+  else
+    allowed = 0
+    retry = math.max(1, math.ceil((level + cost - limit) * period / limit))
+  end
+  levels[i] = level
+  remaining = math.floor(limit - level)
+  if remaining < 0 then remaining = 0 end
+  reply[3 * i] = remaining
+  reply[3 * i + 1] = retry
+  reply[3 * i + 2] = math.ceil(level * period / limit)
+end
+reply[1] = allowed
+if allowed == 1 and hit then
+  for i = 1, #KEYS do
+    local limit = tonumber(ARGV[3 * i])
+    local period = tonumber(ARGV[3 * i + 1])
+    redis.call('HSET', KEYS[i], 'l', string.format('%.17g', levels[i]), 't', string.format('%.0f', now))
+    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.ceil(levels[i] * period / limit / 1000) + 1))
+  end
+end
+return reply

@@ -1,0 +1,47 @@
+-- Token bucket: `limit` tokens, refilled continuously at limit/period; a hit takes `cost`.
+-- KEYS[i]   hash {k = tokens, t = time of k (µs)} of rate i; every KEYS entry shares one {hash tag}
+-- ARGV[1]   "1" = hit (count when every rate allows), "0" = peek (count nothing)
+-- ARGV[2]   cost (integer >= 1)
+-- ARGV[3i], ARGV[3i+1], ARGV[3i+2]   rate i: limit (capacity), period (µs), unused (0)
+-- reply     {allowed, now_us, remaining_1, retry_after_us_1, reset_after_us_1, ...}
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local hit = ARGV[1] == '1'
+local cost = tonumber(ARGV[2])
+local allowed = 1
+local reply = {0, now}
+local tokens = {}
+for i = 1, #KEYS do
+  local limit = tonumber(ARGV[3 * i])
+  local period = tonumber(ARGV[3 * i + 1])
+  local st = redis.call('HMGET', KEYS[i], 'k', 't')
+  local k = limit
+  if st[1] then
+    k = tonumber(st[1]) + math.max(0, now - tonumber(st[2])) * limit / period
+    if k > limit then k = limit end
+  end
+  local remaining, retry
+  if k >= cost then
+    retry = 0
+    if hit then k = k - cost end
+    remaining = math.floor(k)
+  else
+    allowed = 0
+    remaining = math.floor(k)
+    retry = math.max(1, math.ceil((cost - k) * period / limit))
+  end
+  tokens[i] = k
+  reply[3 * i] = remaining
+  reply[3 * i + 1] = retry
+  reply[3 * i + 2] = math.ceil((limit - k) * period / limit)
+end
+reply[1] = allowed
+if allowed == 1 and hit then
+  for i = 1, #KEYS do
+    local limit = tonumber(ARGV[3 * i])
+    local period = tonumber(ARGV[3 * i + 1])
+    redis.call('HSET', KEYS[i], 'k', string.format('%.17g', tokens[i]), 't', string.format('%.0f', now))
+    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.ceil((limit - tokens[i]) * period / limit / 1000) + 1))
+  end
+end
+return reply

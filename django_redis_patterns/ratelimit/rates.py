@@ -1,0 +1,133 @@
+"""Rate specifications: ``"5/m"``, ``"100/5m"``, ``"10/s;1000/d"``, ``(count, seconds)``.
+
+Parsing is strict: anything else raises :class:`RateError` naming the offending value,
+so a typo in a decorator fails at import time and one in settings fails the system check.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django_redis_patterns.exceptions import ImproperlyConfigured
+
+#: Seconds per unit; django-ratelimit reads only the first letter, so "5/minute" keeps working.
+UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "seconds": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "minutes": 60,
+    "h": 3600,
+    "hour": 3600,
+    "hours": 3600,
+    "d": 86400,
+    "day": 86400,
+    "days": 86400,
+}
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-zA-Z]+)\s*$")
+
+
+class RateError(ImproperlyConfigured, ValueError):
+    """A rate that cannot be parsed; the message quotes it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rate:
+    """``limit`` requests per ``period`` seconds."""
+
+    limit: int
+    period: float
+
+    @property
+    def period_us(self) -> int:
+        return round(self.period * 1_000_000)
+
+    @property
+    def label(self) -> str:
+        """Short name of the window ("1s", "5m", "1d", "2.5s"), used in headers and keys."""
+        for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+            if self.period >= seconds and self.period % seconds == 0:
+                return f"{int(self.period // seconds)}{unit}"
+        return f"{self.period:g}s"
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.label}"
+
+
+RateSpec = str | tuple[int, float] | Rate | Sequence[Any] | None
+#: ``rate=`` of the decorator: a spec, or a callable ``(group, request)`` returning one.
+RateArg = RateSpec | Callable[[str, Any], RateSpec]
+
+
+def _one(value: Any, whole: Any) -> Rate:
+    if isinstance(value, Rate):
+        return value
+    if isinstance(value, tuple) and len(value) == 2 and not isinstance(value[0], str | tuple):
+        count, seconds = value
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise RateError(f"rate {whole!r}: the count must be an int >= 1, got {count!r}")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+            raise RateError(f"rate {whole!r}: the period must be a number of seconds > 0, got {seconds!r}")
+        return Rate(count, float(seconds))
+    if isinstance(value, str):
+        match = _RATE_RE.match(value)
+        if not match:
+            raise RateError(
+                f"rate {whole!r}: {value!r} is not '<count>/<unit>' or '<count>/<n><unit>' (e.g. '5/m', '100/5m')"
+            )
+        count, multiplier, unit = match.groups()
+        seconds = UNITS.get(unit.lower())
+        if seconds is None:
+            raise RateError(f"rate {whole!r}: unknown unit {unit!r} in {value!r}; use s, m, h or d")
+        n = int(multiplier) if multiplier else 1
+        if int(count) < 1 or n < 1:
+            raise RateError(f"rate {whole!r}: count and multiplier must be >= 1 in {value!r}")
+        return Rate(int(count), float(seconds * n))
+    raise RateError(f"rate {whole!r}: expected a string like '5/m' or a (count, seconds) tuple, got {value!r}")
+
+
+def parse(value: RateSpec) -> tuple[Rate, ...]:
+    """Parse a rate spec into its rates (empty tuple for ``None``: no limit).
+
+    Several rates (``"10/s;1000/d"`` or a list) are checked together, all-or-nothing;
+    two rates with the same window are an error (one of them would never matter, and
+    they would share a counter).
+    """
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts: list[Any] = [p for p in value.split(";") if p.strip()]
+        if not parts:
+            raise RateError(f"rate {value!r} is empty")
+    elif isinstance(value, Rate) or (isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], int)):
+        parts = [value]
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+        if not parts:
+            raise RateError(f"rate {value!r} is empty")
+    else:
+        raise RateError(f"rate {value!r}: expected a string like '5/m', a (count, seconds) tuple, or a list of them")
+    rates = tuple(_one(p, value) for p in parts)
+    periods = [r.period_us for r in rates]
+    if len(set(periods)) != len(periods):
+        raise RateError(f"rate {value!r}: two rates share one window; keep the stricter one")
+    if any(p < 1000 for p in periods):
+        raise RateError(f"rate {value!r}: the shortest window is 1 ms")
+    return rates
+
+
+def resolve(rate: RateArg, group: str, request: Any) -> tuple[Rate, ...]:
+    """The rates for one request: calls a callable ``(group, request)``; dotted paths are imported."""
+    if callable(rate) and not isinstance(rate, Rate):
+        rate = rate(group, request)
+    elif isinstance(rate, str) and "/" not in rate and "." in rate:
+        from django.utils.module_loading import import_string
+
+        rate = import_string(rate)(group, request)
+    return parse(rate)  # type: ignore[arg-type]
