@@ -1,0 +1,193 @@
+"""What the sync and async locks share: keys, script arguments, reply parsing, timing.
+
+Only the I/O differs between :class:`~.lock.Lock` and :class:`~.lock.AsyncLock`; every
+decision (how long to wait, what TTL a renewal sets, when a handle counts as lost) is made
+here, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+import math
+import secrets
+import threading
+import time
+from typing import Any
+
+import redis.exceptions
+
+from django_redis_patterns import conf as core_conf
+from django_redis_patterns import connections, scripts
+
+from . import conf
+from .exceptions import LockUnavailable
+from .owner import OwnerInfo, text, this_process
+
+logger = logging.getLogger("django_redis_patterns.locks")
+
+PACKAGE = "django_redis_patterns.locks"
+ACQUIRE = scripts.load("acquire", package=PACKAGE)
+RELEASE = scripts.load("release", package=PACKAGE)
+EXTEND = scripts.load("extend", package=PACKAGE)
+FENCE_FLOOR = scripts.load("fence_floor", package=PACKAGE)
+
+#: How long an unclaimed wake-up stays in the list (ms). A waiter that was between its
+#: failed attempt and its BLPOP when the release came still finds it.
+WAKE_TTL_MS = 2000
+#: Shortest blocking wait sent to Redis (seconds).
+MIN_SLICE = 0.01
+
+#: Errors meaning "Redis is not there right now" (as opposed to a bug or a bad argument).
+UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    redis.exceptions.ClusterDownError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.TryAgainError,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class LockKeys:
+    """The keys of one lock name; all share the ``{name}`` hash tag (one Cluster slot)."""
+
+    lock: str
+    fence: str
+    owner: str
+    wake: str
+
+    @classmethod
+    def for_name(cls, name: str, prefix: str | None = None) -> LockKeys:
+        base = f"{conf.get().KEY_PREFIX if prefix is None else prefix}{{{name}}}"
+        return cls(base, f"{base}:fence", f"{base}:owner", f"{base}:wake")
+
+
+def validate_name(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"lock name must be a non-empty string, got {name!r}")
+    if "{" in name or "}" in name:
+        # The name becomes the {hash tag}; a brace inside would split the lock's keys over slots.
+        raise ValueError(f"lock name must not contain '{{' or '}}', got {name!r}")
+    return name
+
+
+def validate_seconds(argument: str, value: Any, *, allow_none: bool = True, allow_zero: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{argument} must be a number of seconds, got {value!r}")
+    if value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(f"{argument} must be > 0{' or 0' if allow_zero else ''}, got {value!r}")
+    return float(value)
+
+
+def to_ms(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def new_token() -> str:
+    return secrets.token_hex(16)
+
+
+def acquire_args(token: str, ttl_ms: int, period_ms: int) -> list[Any]:
+    host, pid, argv = this_process()
+    return [token, ttl_ms, period_ms, host, pid, argv]
+
+
+@dataclasses.dataclass(frozen=True)
+class Attempt:
+    """The parsed reply of acquire.lua."""
+
+    acquired: bool
+    fence: int | None = None
+    ttl_ms: int = 0
+    redis_now_ms: int | None = None
+    #: When not acquired: how long the current holder's lock still lives (ms, -2: gone).
+    pttl_ms: int = 0
+    owner: OwnerInfo | None = None
+
+    @property
+    def acquired_at(self) -> datetime.datetime | None:
+        if self.redis_now_ms is None:
+            return None
+        return datetime.datetime.fromtimestamp(self.redis_now_ms / 1000, tz=datetime.UTC)
+
+
+def parse_acquire(reply: list[Any]) -> Attempt:
+    if int(reply[0]) == 1:
+        return Attempt(True, fence=int(reply[1]), ttl_ms=int(reply[2]), redis_now_ms=int(reply[3]))
+    pttl = int(reply[1])
+    return Attempt(False, pttl_ms=pttl, owner=OwnerInfo.from_flat(list(reply[2:]), pttl if pttl >= 0 else None))
+
+
+def release_args(token: str, *, force: bool = False) -> list[Any]:
+    return [token, WAKE_TTL_MS, "force" if force else "compare"]
+
+
+def extend_args(token: str, ms: int, *, keep_longer: bool = False, renewal: bool = False) -> list[Any]:
+    return [token, ms, "max" if keep_longer else "set", 1 if renewal else 0]
+
+
+def wait_limit(alias: str) -> float:
+    """Longest single BLPOP: WAIT_SLICE, and below the socket timeout so it never fires first."""
+    limit = conf.get().WAIT_SLICE
+    socket_timeout = connections.spec_for_alias(alias).socket_timeout
+    if socket_timeout:
+        limit = min(limit, socket_timeout / 2)
+    return max(MIN_SLICE, limit)
+
+
+def wait_slice(attempt: Attempt, deadline: float | None, limit: float) -> float | None:
+    """Seconds to block on the wake-up list before trying again; None when the deadline passed.
+
+    A waiter sleeps at most until the holder's lock would expire (the holder may have died
+    without releasing: that is the polling fallback) and at most ``limit``.
+    """
+    wait = limit
+    if attempt.pttl_ms >= 0:
+        wait = min(wait, attempt.pttl_ms / 1000 + 0.002)
+    if deadline is not None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return None
+        wait = min(wait, left)
+    return max(MIN_SLICE, wait)
+
+
+def resolve_alias(using: str | None) -> str:
+    return core_conf.default_alias(using, "LOCKS")
+
+
+# -- incidents ----------------------------------------------------------------------------
+_down: set[str] = set()
+_down_lock = threading.Lock()
+
+
+def unavailable(exc: BaseException, *, name: str, alias: str, command: str) -> LockUnavailable:
+    """Wrap a redis-py error, logging once per incident (until the alias answers again)."""
+    with _down_lock:
+        first = alias not in _down
+        _down.add(alias)
+    if first:
+        logger.warning("Redis alias %r unreachable for lock %r (%s): %s", alias, name, command, exc)
+    return LockUnavailable(
+        f"cannot reach Redis (cache alias {alias!r}) to {command} lock {name!r}: {exc}",
+        name=name,
+        alias=alias,
+        command=command,
+    )
+
+
+def answered(alias: str) -> None:
+    if _down:
+        with _down_lock:
+            if alias in _down:
+                _down.discard(alias)
+                logger.warning("Redis alias %r answers again (locks)", alias)
+
+
+def decode(value: Any) -> str | None:
+    return None if value is None else text(value)

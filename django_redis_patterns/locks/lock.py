@@ -1,0 +1,682 @@
+"""Locks on one Redis (standalone, Sentinel or Cluster): :class:`Lock` and :class:`AsyncLock`.
+
+Acquire is ``SET NX PX`` plus ``INCR`` of a per-name fencing counter in one Lua call;
+release is compare-token-and-delete (and wakes one waiter); extend is
+compare-token-and-PEXPIRE. A lock object may be shared: each thread (``Lock``) or task
+(``AsyncLock``) gets its own hold with its own token, so one can never release another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+from django_redis_patterns import connections
+
+from . import core, signals
+from .exceptions import LockError, LockLost, LockNotAcquired, LockUnavailable
+from .owner import OwnerInfo
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _HandleBase:
+    """One acquisition: its token, fencing token and what is known about it."""
+
+    #: The Lock, AsyncLock or Redlock this is a hold of.
+    lock: Any
+
+    def __init__(self, lock: Any, token: str, attempt: core.Attempt, started: float, alias: str):
+        self.lock = lock
+        self.name = lock.name
+        self.alias = alias
+        self.token = token
+        #: Strictly increasing per lock name across all holders (see docs/locks.md for limits).
+        self.fencing_token: int = attempt.fence or 0
+        #: When the lock was taken, by the Redis clock (UTC).
+        self.acquired_at = attempt.acquired_at
+        self.renewals = 0
+        self._started = started
+        self._ttl_ms = attempt.ttl_ms
+        #: Local monotonic time by which the lock has certainly expired in Redis unless
+        #: extended: measured from *before* the acquire call was sent.
+        self._expires = started + attempt.ttl_ms / 1000
+        self._period_end = self._expires if lock.period else None
+        self._lost = False
+        self._released = False
+        self._closing = False
+
+    @property
+    def held(self) -> bool:
+        """True while this holder still owns the lock as far as it can know without asking Redis."""
+        return not self._lost and not self._released and time.monotonic() < self._expires
+
+    @property
+    def lost(self) -> bool:
+        """True once the lock is known (renewal refused) or bound (TTL passed) to be gone."""
+        return self._lost or (not self._released and time.monotonic() >= self._expires)
+
+    @property
+    def released(self) -> bool:
+        return self._released
+
+    @property
+    def period_over(self) -> bool:
+        """Slot mode: whether the period the lock was taken in has ended."""
+        return self._period_end is not None and time.monotonic() >= self._period_end
+
+    def __repr__(self) -> str:
+        state = "released" if self._released else "lost" if self.lost else "held"
+        return f"<{type(self).__name__} {self.name!r} fencing_token={self.fencing_token} {state}>"
+
+    # -- decisions shared by sync and async -------------------------------------------
+    def _next_wait(self) -> float:
+        return min(self.lock.ttl, self._ttl_ms / 1000) / 3
+
+    def _renewal_ms(self) -> int | None:
+        """TTL the next renewal sets; None once ``max_hold`` is reached (let it expire)."""
+        ms = core.to_ms(self.lock.ttl)
+        if self.lock.max_hold is not None:
+            left = self.lock.max_hold - (time.monotonic() - self._started)
+            if left <= 0:
+                return None
+            ms = min(ms, core.to_ms(left))
+        return ms
+
+    def _extended(self, started: float, ms: int, renewal: bool) -> None:
+        self._ttl_ms = ms
+        self._expires = started + ms / 1000
+        if renewal:
+            self.renewals += 1
+
+    def _mark_lost(self) -> bool:
+        """Record the loss once; returns True the first time (so the signal goes out once)."""
+        if self._lost or self._closing:
+            return False
+        self._lost = True
+        signals.lock_lost.send(sender=type(self.lock), name=self.name, handle=self)
+        return True
+
+    def _lost_error(self, what: str) -> LockLost:
+        return LockLost(
+            f"lock {self.name!r} (fencing token {self.fencing_token}) was lost before {what}: it expired or "
+            "another holder took it",
+            name=self.name,
+        )
+
+
+class _ThreadRenewal:
+    """Starts and stops the renewer thread of a sync handle (Lock and Redlock)."""
+
+    _renewer: _Renewer | None
+    _closing: bool
+
+    def _start_renewer(self) -> None:
+        self._renewer = _Renewer(self)
+        self._renewer.start()
+
+    def _stop_renewer(self) -> None:
+        self._closing = True
+        if self._renewer is not None:
+            self._renewer.stop()
+            self._renewer = None
+
+
+class LockHandle(_ThreadRenewal, _HandleBase):
+    """A held :class:`Lock`: ``token``, ``fencing_token``, ``held``, ``lost``, ``extend()``, ``release()``."""
+
+    lock: Lock
+
+    def __init__(self, lock: Lock, token: str, attempt: core.Attempt, started: float, alias: str):
+        super().__init__(lock, token, attempt, started, alias)
+        self._renewer: _Renewer | None = None
+
+    def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
+        """Set the lock's TTL to ``ttl`` seconds (default: the lock's ttl). Raises LockLost if not held."""
+        if self._released:
+            raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
+        seconds = self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False)
+        assert seconds is not None
+        started = time.monotonic()
+        args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
+        ms = int(self.lock._run(core.EXTEND, self.alias, [self.lock.keys.lock, self.lock.keys.owner], args, "extend"))
+        if not ms:
+            self._mark_lost()
+            raise self._lost_error("it could be extended")
+        self._extended(started, ms, _renewal)
+
+    def release(self) -> None:
+        """Delete the lock if still ours and wake a waiter. Raises LockLost if it was not ours any more."""
+        if self._released:
+            raise LockError(f"lock {self.name!r} is already released", name=self.name)
+        self._stop_renewer()
+        self._released = True
+        self.lock._forget(self)
+        keys = self.lock.keys
+        done = self.lock._run(
+            core.RELEASE, self.alias, [keys.lock, keys.owner, keys.wake], core.release_args(self.token), "release"
+        )
+        if not int(done) or self._lost:
+            self._closing = False
+            self._mark_lost()
+            raise self._lost_error("it was released")
+        signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
+
+    def detach(self) -> None:
+        """Stop renewing and forget the lock without deleting it: it lives out its TTL.
+
+        Slot mode uses this so the key marks the period as done.
+        """
+        self._stop_renewer()
+        self._released = True
+        self.lock._forget(self)
+
+
+class _Renewer(threading.Thread):
+    """Extends a held lock every ttl/3 until stopped, ``max_hold`` is reached, or the lock is lost."""
+
+    def __init__(self, handle: Any):
+        super().__init__(name=f"lock-renewer:{handle.name}", daemon=True)
+        # A weak reference: an abandoned handle must not be kept alive (and renewed) forever.
+        self._handle = weakref.ref(handle)
+        self._stopped = threading.Event()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self is not threading.current_thread():
+            self.join(timeout=5)
+
+    def run(self) -> None:
+        handle = self._handle()
+        wait = handle._next_wait() if handle else 0
+        del handle
+        while not self._stopped.wait(wait):
+            handle = self._handle()
+            if handle is None or handle._closing:
+                return
+            ms = handle._renewal_ms()
+            if ms is None:
+                return
+            keep_longer = handle.lock.period is not None and not handle.period_over
+            try:
+                handle.extend(ms / 1000, _renewal=True, _keep_longer=keep_longer)
+            except LockLost:
+                return
+            except LockUnavailable:
+                if time.monotonic() >= handle._expires:
+                    handle._mark_lost()
+                    return
+                # Redis is away for now: retry sooner, while the lock may still be alive.
+                wait = max(core.MIN_SLICE, min(1.0, (handle._expires - time.monotonic()) / 3))
+                continue
+            wait = handle._next_wait()
+            del handle
+
+
+class _LockBase:
+    """Parameters, validation and keys shared by :class:`Lock` and :class:`AsyncLock`."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        ttl: float = 30,
+        blocking: bool = True,
+        timeout: float | None = None,
+        renew: bool = False,
+        using: str | None = None,
+        max_hold: float | None = None,
+        period: float | None = None,
+    ):
+        self.name = core.validate_name(name)
+        self.ttl = cast(float, core.validate_seconds("ttl", ttl, allow_none=False))
+        if not isinstance(blocking, bool):
+            raise ValueError(f"blocking must be True or False, got {blocking!r}")
+        self.blocking = blocking
+        self.timeout = core.validate_seconds("timeout", timeout, allow_zero=True)
+        if not isinstance(renew, bool):
+            raise ValueError(f"renew must be True or False, got {renew!r}")
+        self.renew = renew
+        if using is not None and not isinstance(using, str):
+            raise ValueError(f"using must be a cache alias (str) or None, got {using!r}")
+        self.using = using
+        self.max_hold = core.validate_seconds("max_hold", max_hold)
+        #: Slot mode: the TTL runs to the end of the current period of this many seconds.
+        self.period = core.validate_seconds("period", period)
+        self.keys = core.LockKeys.for_name(self.name)
+        #: The holder seen by the last failed attempt of any owner (for messages).
+        self.last_owner: OwnerInfo | None = None
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "ttl": self.ttl,
+            "blocking": self.blocking,
+            "timeout": self.timeout,
+            "renew": self.renew,
+            "using": self.using,
+            "max_hold": self.max_hold,
+            "period": self.period,
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} ttl={self.ttl:g}s>"
+
+    def _acquire_args(self, token: str) -> list[Any]:
+        return core.acquire_args(token, core.to_ms(self.ttl), core.to_ms(self.period) if self.period else 0)
+
+    def _not_acquired(self, timeout: float | None) -> LockNotAcquired:
+        owner = self.last_owner
+        held_by = f" (held {owner.describe()})" if owner else ""
+        how = "without waiting" if timeout is None else f"within {timeout:g}s"
+        return LockNotAcquired(f"lock {self.name!r} could not be acquired {how}{held_by}", name=self.name, owner=owner)
+
+    def _acquired(self, handle: _HandleBase) -> None:
+        signals.lock_acquired.send(sender=type(self), name=self.name, handle=handle)
+
+
+class Lock(_LockBase):
+    """A lock over one Redis; a context manager, a decorator and an ``acquire()``/``release()`` object.
+
+    >>> with lock("reports:nightly", ttl=60, renew=True) as held:
+    ...     write_report(fence=held.fencing_token)
+    """
+
+    def __init__(self, name: str, **kwargs: Any):
+        super().__init__(name, **kwargs)
+        self._holds: dict[int, LockHandle] = {}
+
+    # -- I/O ---------------------------------------------------------------------------
+    def _run(self, script: Any, alias: str, keys: list[str], args: list[Any], command: str) -> Any:
+        try:
+            reply = script(connections.get_redis(alias), keys, args)
+        except core.UNAVAILABLE_ERRORS as exc:
+            raise core.unavailable(exc, name=self.name, alias=alias, command=command) from exc
+        core.answered(alias)
+        return reply
+
+    def _wait(self, alias: str, seconds: float) -> None:
+        try:
+            connections.get_redis(alias).blpop([self.keys.wake], timeout=seconds)
+        except core.UNAVAILABLE_ERRORS as exc:
+            raise core.unavailable(exc, name=self.name, alias=alias, command="wait for") from exc
+
+    # -- API ---------------------------------------------------------------------------
+    def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
+        """Take the lock for the calling thread; False if busy (non-blocking) or not free within ``timeout``.
+
+        Raises :class:`LockUnavailable` when Redis cannot be reached.
+        """
+        return self._acquire(blocking, timeout) is not None
+
+    def _acquire(self, blocking: bool | None, timeout: float | None) -> LockHandle | None:
+        blocking = self.blocking if blocking is None else blocking
+        timeout = self.timeout if timeout is None else core.validate_seconds("timeout", timeout, allow_zero=True)
+        current = self._holds.get(threading.get_ident())
+        if current is not None and not current.released:
+            raise LockError(f"lock {self.name!r} is already held by this thread (locks are not reentrant)")
+        alias = core.resolve_alias(self.using)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        limit = core.wait_limit(alias)
+        token = core.new_token()
+        while True:
+            started = time.monotonic()
+            reply = self._run(
+                core.ACQUIRE,
+                alias,
+                [self.keys.lock, self.keys.fence, self.keys.owner],
+                self._acquire_args(token),
+                "acquire",
+            )
+            attempt = core.parse_acquire(reply)
+            if attempt.acquired:
+                handle = LockHandle(self, token, attempt, started, alias)
+                self._holds[threading.get_ident()] = handle
+                if self.renew:
+                    handle._start_renewer()
+                self._acquired(handle)
+                return handle
+            self.last_owner = attempt.owner
+            if not blocking:
+                return None
+            wait = core.wait_slice(attempt, deadline, limit)
+            if wait is None:
+                return None
+            self._wait(alias, wait)
+
+    def handle(self) -> LockHandle:
+        """The calling thread's hold; LockError if it holds none."""
+        handle = self._holds.get(threading.get_ident())
+        if handle is None:
+            raise LockError(f"lock {self.name!r} is not held by this thread", name=self.name)
+        return handle
+
+    def release(self) -> None:
+        """Release the calling thread's hold (LockError if none; LockLost if it had expired)."""
+        self.handle().release()
+
+    def extend(self, ttl: float | None = None) -> None:
+        self.handle().extend(ttl)
+
+    @property
+    def held(self) -> bool:
+        handle = self._holds.get(threading.get_ident())
+        return handle is not None and handle.held
+
+    @property
+    def token(self) -> str | None:
+        handle = self._holds.get(threading.get_ident())
+        return handle.token if handle else None
+
+    @property
+    def fencing_token(self) -> int | None:
+        handle = self._holds.get(threading.get_ident())
+        return handle.fencing_token if handle else None
+
+    def _forget(self, handle: LockHandle) -> None:
+        for key, value in list(self._holds.items()):
+            if value is handle:
+                del self._holds[key]
+
+    def __enter__(self) -> LockHandle:
+        handle = self._acquire(None, None)
+        if handle is None:
+            raise self._not_acquired(self.timeout if self.blocking else None)
+        return handle
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        handle = self._holds.get(threading.get_ident())
+        if handle is None or handle.released:
+            return
+        exit_handle(handle, exc_type)
+
+    def __call__(self, func: F) -> F:
+        """Decorator: each call runs under the lock (an ``async def`` gets an AsyncLock)."""
+        if inspect.iscoroutinefunction(func):
+            return AsyncLock(self.name, **self._params())(func)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with self:
+                return func(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+
+def exit_handle(handle: LockHandle, exc_type: type[BaseException] | None) -> None:
+    """Release on leaving a ``with`` block: LockLost only if nothing else is propagating."""
+    try:
+        handle.release()
+    except (LockLost, LockUnavailable):
+        if exc_type is None:
+            raise
+        core.logger.warning("lock %r was lost while an exception propagated", handle.name)
+
+
+# ---------------------------------------------------------------------------------------
+# asyncio
+# ---------------------------------------------------------------------------------------
+
+
+class AsyncLockHandle(_HandleBase):
+    """A held :class:`AsyncLock`; ``await extend()``, ``await release()``."""
+
+    lock: AsyncLock
+
+    def __init__(self, lock: AsyncLock, token: str, attempt: core.Attempt, started: float, alias: str):
+        super().__init__(lock, token, attempt, started, alias)
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
+        if self._released:
+            raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
+        seconds = self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False)
+        assert seconds is not None
+        started = time.monotonic()
+        args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
+        ms = int(
+            await self.lock._run(core.EXTEND, self.alias, [self.lock.keys.lock, self.lock.keys.owner], args, "extend")
+        )
+        if not ms:
+            self._mark_lost()
+            raise self._lost_error("it could be extended")
+        self._extended(started, ms, _renewal)
+
+    async def release(self) -> None:
+        if self._released:
+            raise LockError(f"lock {self.name!r} is already released", name=self.name)
+        await self._stop_renewer()
+        self._released = True
+        self.lock._forget(self)
+        keys = self.lock.keys
+        done = await self.lock._run(
+            core.RELEASE, self.alias, [keys.lock, keys.owner, keys.wake], core.release_args(self.token), "release"
+        )
+        if not int(done) or self._lost:
+            self._closing = False
+            self._mark_lost()
+            raise self._lost_error("it was released")
+        signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
+
+    async def detach(self) -> None:
+        await self._stop_renewer()
+        self._released = True
+        self.lock._forget(self)
+
+    def _start_renewer(self) -> None:
+        self._renewer = asyncio.get_running_loop().create_task(_renew_task(weakref.ref(self)))
+
+    async def _stop_renewer(self) -> None:
+        self._closing = True
+        task, self._renewer = self._renewer, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                # Only swallow the renewer's own cancellation, not one aimed at us.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+
+
+async def _renew_task(ref: weakref.ref[AsyncLockHandle]) -> None:
+    handle = ref()
+    wait = handle._next_wait() if handle else 0
+    del handle
+    while True:
+        await asyncio.sleep(wait)
+        handle = ref()
+        if handle is None or handle._closing:
+            return
+        ms = handle._renewal_ms()
+        if ms is None:
+            return
+        keep_longer = handle.lock.period is not None and not handle.period_over
+        try:
+            await handle.extend(ms / 1000, _renewal=True, _keep_longer=keep_longer)
+        except LockLost:
+            return
+        except LockUnavailable:
+            if time.monotonic() >= handle._expires:
+                handle._mark_lost()
+                return
+            wait = max(core.MIN_SLICE, min(1.0, (handle._expires - time.monotonic()) / 3))
+            continue
+        wait = handle._next_wait()
+        del handle
+
+
+class AsyncLock(_LockBase):
+    """:class:`Lock` for asyncio: ``async with alock("x") as held``; holds are per task."""
+
+    def __init__(self, name: str, **kwargs: Any):
+        super().__init__(name, **kwargs)
+        # Per task, not per thread: tasks of one loop share a thread, and a lock object shared
+        # by two tasks must never let one release the other's hold.
+        self._holds: weakref.WeakKeyDictionary[asyncio.Task[Any], AsyncLockHandle] = weakref.WeakKeyDictionary()
+
+    @staticmethod
+    def _owner() -> asyncio.Task[Any]:
+        task = asyncio.current_task()
+        if task is None:
+            raise LockError("AsyncLock must be used from inside an asyncio task")
+        return task
+
+    async def _run(self, script: Any, alias: str, keys: list[str], args: list[Any], command: str) -> Any:
+        try:
+            client = await connections.aget_redis(alias)
+            reply = await script.acall(client, keys, args)
+        except core.UNAVAILABLE_ERRORS as exc:
+            raise core.unavailable(exc, name=self.name, alias=alias, command=command) from exc
+        core.answered(alias)
+        return reply
+
+    async def _wait(self, alias: str, seconds: float) -> None:
+        try:
+            client = await connections.aget_redis(alias)
+            await client.blpop([self.keys.wake], timeout=seconds)
+        except core.UNAVAILABLE_ERRORS as exc:
+            raise core.unavailable(exc, name=self.name, alias=alias, command="wait for") from exc
+
+    async def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
+        return await self._acquire(blocking, timeout) is not None
+
+    async def _acquire(self, blocking: bool | None, timeout: float | None) -> AsyncLockHandle | None:
+        blocking = self.blocking if blocking is None else blocking
+        timeout = self.timeout if timeout is None else core.validate_seconds("timeout", timeout, allow_zero=True)
+        owner = self._owner()
+        current = self._holds.get(owner)
+        if current is not None and not current.released:
+            raise LockError(f"lock {self.name!r} is already held by this task (locks are not reentrant)")
+        alias = core.resolve_alias(self.using)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        limit = core.wait_limit(alias)
+        token = core.new_token()
+        while True:
+            started = time.monotonic()
+            reply = await self._run(
+                core.ACQUIRE,
+                alias,
+                [self.keys.lock, self.keys.fence, self.keys.owner],
+                self._acquire_args(token),
+                "acquire",
+            )
+            attempt = core.parse_acquire(reply)
+            if attempt.acquired:
+                handle = AsyncLockHandle(self, token, attempt, started, alias)
+                self._holds[owner] = handle
+                if self.renew:
+                    handle._start_renewer()
+                self._acquired(handle)
+                return handle
+            self.last_owner = attempt.owner
+            if not blocking:
+                return None
+            wait = core.wait_slice(attempt, deadline, limit)
+            if wait is None:
+                return None
+            await self._wait(alias, wait)
+
+    def handle(self) -> AsyncLockHandle:
+        handle = self._holds.get(self._owner())
+        if handle is None:
+            raise LockError(f"lock {self.name!r} is not held by this task", name=self.name)
+        return handle
+
+    async def release(self) -> None:
+        await self.handle().release()
+
+    async def extend(self, ttl: float | None = None) -> None:
+        await self.handle().extend(ttl)
+
+    @property
+    def held(self) -> bool:
+        handle = self._holds.get(self._owner())
+        return handle is not None and handle.held
+
+    @property
+    def token(self) -> str | None:
+        handle = self._holds.get(self._owner())
+        return handle.token if handle else None
+
+    @property
+    def fencing_token(self) -> int | None:
+        handle = self._holds.get(self._owner())
+        return handle.fencing_token if handle else None
+
+    def _forget(self, handle: AsyncLockHandle) -> None:
+        for key, value in list(self._holds.items()):
+            if value is handle:
+                del self._holds[key]
+
+    async def __aenter__(self) -> AsyncLockHandle:
+        handle = await self._acquire(None, None)
+        if handle is None:
+            raise self._not_acquired(self.timeout if self.blocking else None)
+        return handle
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        handle = self._holds.get(self._owner())
+        if handle is None or handle.released:
+            return
+        try:
+            await handle.release()
+        except (LockLost, LockUnavailable):
+            if exc_type is None:
+                raise
+            core.logger.warning("lock %r was lost while an exception propagated", handle.name)
+
+    def __call__(self, func: F) -> F:
+        if not inspect.iscoroutinefunction(func):
+            raise TypeError(f"AsyncLock decorates async functions; use lock() for {func.__qualname__}")
+
+        @functools.wraps(func)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            async with self:
+                return await func(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+
+def lock(
+    name: str,
+    *,
+    ttl: float = 30,
+    blocking: bool = True,
+    timeout: float | None = None,
+    renew: bool = False,
+    using: str | None = None,
+    max_hold: float | None = None,
+) -> Lock:
+    """A :class:`Lock`: ``with lock("name") as held:`` or ``@lock("name")``.
+
+    ``ttl`` seconds until Redis forgets a holder that died; ``blocking=False`` or a
+    ``timeout`` make a busy lock raise :class:`LockNotAcquired`; ``renew=True`` extends it
+    every ttl/3 in a background thread, for at most ``max_hold`` seconds in total.
+    """
+    return Lock(name, ttl=ttl, blocking=blocking, timeout=timeout, renew=renew, using=using, max_hold=max_hold)
+
+
+def alock(
+    name: str,
+    *,
+    ttl: float = 30,
+    blocking: bool = True,
+    timeout: float | None = None,
+    renew: bool = False,
+    using: str | None = None,
+    max_hold: float | None = None,
+) -> AsyncLock:
+    """An :class:`AsyncLock`: ``async with alock("name") as held:`` (same options as :func:`lock`)."""
+    return AsyncLock(name, ttl=ttl, blocking=blocking, timeout=timeout, renew=renew, using=using, max_hold=max_hold)
