@@ -1,0 +1,70 @@
+"""Fixtures of the session engine tests: our engine and middleware on the test topology."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from django_redis_patterns import connections
+from django_redis_patterns.sessions.errors import incidents
+
+ENGINE = "django_redis_patterns.sessions.backend"
+MIDDLEWARE = [
+    "django_redis_patterns.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+
+@pytest.fixture(autouse=True)
+def session_engine(settings: Any) -> Iterator[None]:
+    """Every test here uses our engine and middleware, on CACHES["default"] (the topology)."""
+    settings.SESSION_ENGINE = ENGINE
+    settings.SESSION_CACHE_ALIAS = "default"
+    settings.MIDDLEWARE = MIDDLEWARE
+    settings.ROOT_URLCONF = "tests.sessions.urls"
+    incidents.reset()
+    yield
+    incidents.reset()
+
+
+@pytest.fixture
+def sessions_setting(settings: Any) -> Callable[..., None]:
+    """``sessions_setting(MIN_REPLICAS=1, ...)``: set REDIS_PATTERNS["SESSIONS"] keys for this test."""
+
+    def apply(**values: Any) -> None:
+        current = dict(getattr(settings, "REDIS_PATTERNS", None) or {})
+        current["SESSIONS"] = {**current.get("SESSIONS", {}), **values}
+        settings.REDIS_PATTERNS = current
+
+    return apply
+
+
+def point_default_at(settings: Any, location: Any, **options: Any) -> None:
+    """CACHES["default"] -> ``location`` (our backend), clients rebuilt."""
+    config: dict[str, Any] = {"BACKEND": "django_redis_patterns.cache.RedisCache", "LOCATION": location}
+    if options:
+        config["OPTIONS"] = options
+    settings.CACHES = {**settings.CACHES, "default": config}
+    connections.reset()
+
+
+def command_counts(group: Any) -> dict[str, int]:
+    """Calls per command summed over the group's data nodes (INFO commandstats)."""
+    totals: dict[str, int] = {}
+    for client in group.data_clients():
+        with client:
+            for name, stats in client.info("commandstats").items():
+                command = name.removeprefix("cmdstat_")
+                totals[command] = totals.get(command, 0) + int(stats["calls"])
+    return totals
+
+
+def reset_command_counts(group: Any) -> None:
+    for client in group.data_clients():
+        with client:
+            client.config_resetstat()
