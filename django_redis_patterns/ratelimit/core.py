@@ -67,6 +67,12 @@ def _note_success(alias: str) -> None:
             logger.warning("rate limiter: Redis reachable again (alias %r)", alias)
 
 
+def _rates(rate: RateSpec | tuple[Rate, ...]) -> tuple[Rate, ...]:
+    if isinstance(rate, tuple) and rate and all(isinstance(r, Rate) for r in rate):
+        return rate
+    return parse(rate)
+
+
 def digest(key: str) -> str:
     """Hash of a key value: no raw user data (usernames, IPs) ends up in Redis key names."""
     return hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
@@ -104,7 +110,7 @@ class Limiter:
     def alias(self) -> str:
         return conf.default_alias(self.using, "RATELIMIT")
 
-    def keys(self, key: str, rates: tuple[Rate, ...]) -> list[str]:
+    def keys(self, key: str, rate: RateSpec | tuple[Rate, ...]) -> list[str]:
         """Redis keys of ``key`` under ``rates``: one per window length, all in one hash slot.
 
         The window length is in the name, the limit is not: raising ``5/m`` to ``10/m``
@@ -112,12 +118,12 @@ class Limiter:
         """
         prefix = settings().KEY_PREFIX
         tag = digest(key)
-        return [f"{prefix}:{{{tag}}}:{self.algorithm.code}:{r.period_us}" for r in rates]
+        return [f"{prefix}:{{{tag}}}:{self.algorithm.code}:{r.period_us}" for r in _rates(rate)]
 
     def _call(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Any:
         if not isinstance(key, str):
             raise RatelimitConfigError(f"key must be a str, got {key!r}")
-        rates = rate if isinstance(rate, tuple) and all(isinstance(r, Rate) for r in rate) else parse(rate)
+        rates = _rates(rate)
         if not rates:
             raise RatelimitConfigError(f"rate {rate!r} sets no limit; pass a rate such as '5/m'")
         if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:

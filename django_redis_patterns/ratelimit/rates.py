@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django_redis_patterns.exceptions import ImproperlyConfigured
+from .exceptions import RatelimitConfigError
 
 #: Seconds per unit; django-ratelimit reads only the first letter, so "5/minute" keeps working.
 UNITS = {
@@ -33,7 +33,7 @@ UNITS = {
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-zA-Z]+)\s*$")
 
 
-class RateError(ImproperlyConfigured, ValueError):
+class RateError(RatelimitConfigError):
     """A rate that cannot be parsed; the message quotes it."""
 
 
