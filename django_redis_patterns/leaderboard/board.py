@@ -558,6 +558,22 @@ class Leaderboard:
             _Call("leaderboard members", self._script(_read, self._read_args("members", *names)), parse)
         )
 
+    def position_of(self, member: Any) -> int | None:
+        """0-based index of ``member`` in rank order (which page it is on); None when absent."""
+        return self._run(  # type: ignore[no-any-return]
+            _Call(
+                "leaderboard position",
+                self._script(_read, self._read_args("position", self._member_of(member))),
+                lambda r: None if r is None else int(r),
+            )
+        )
+
+    def partitions(self) -> list[str]:
+        """Partition values that have (or had) members, sorted."""
+        key = self.base_key + ":parts"
+        names = self._run(_Call("SMEMBERS", lambda c, a: c.smembers(key), lambda r: r))
+        return sorted(n.decode().replace("%3A", ":").replace("%25", "%") for n in names)
+
     def histogram(self, bins: int = 20) -> tuple[int, Score | None, Score | None, list[int]]:
         """(count, lowest score, highest score, members per equal-width score bin, low to high)."""
         if not isinstance(bins, int) or not 1 <= bins <= 200:

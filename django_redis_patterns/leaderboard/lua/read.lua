@@ -1,6 +1,7 @@
 -- Leaderboard read: rows with ranks, a member's score and rank, counts; always one call.
 -- KEYS[1]  board base key, e.g. "lb:{scores}"; the board read is derived from it (same slot)
 -- ARGV[1]  op: "range" | "around" | "score" | "member" | "members" | "count" | "percentile" | "histogram"
+--          | "position"
 -- ARGV[2]  ranking: "competition" | "dense" | "ordinal"
 -- ARGV[3]  partition value ("" = the global board)
 -- ARGV[4]  period: "" (all-time) | "daily" | "weekly" | "monthly"
@@ -9,11 +10,11 @@
 --            range: start stop            around: member n fill("1"/"0")
 --            score: min max offset limit  (stored-score bounds, "(" prefix = exclusive)
 --            member: member               members: member...
---            percentile: member           histogram: bins
+--            percentile: member           histogram: bins     position: member
 -- reply    range/around/score: {count, member, score, rank, member, score, rank, ...}
 --          member: {score|false, rank|false}; members: {score|false, rank|false, ...}
 --          count: n; percentile: {score|false, members strictly better|false, count}
---          histogram: {count, min|false, max|false, n1, n2, ...}
+--          histogram: {count, min|false, max|false, n1, n2, ...}; position: 0-based index|false
 -- Scores are the stored strings (ascending: descending boards store -score); ranks are
 -- 1-based and computed here so no read costs more than this one call.
 local base = KEYS[1]
@@ -118,6 +119,8 @@ elseif op == "members" then
     out[#out + 1] = r
   end
   return out
+elseif op == "position" then
+  return redis.call("ZRANK", key, ARGV[6])
 elseif op == "count" then
   return count
 elseif op == "percentile" then

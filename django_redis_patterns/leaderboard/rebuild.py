@@ -1,0 +1,220 @@
+"""Rebuild a board from its source of truth, and measure drift without changing anything.
+
+``rebuild`` loads every row into ``<base>:rebuild`` in pipelined batches, then one script
+renames the copy over the live board: readers see the old board until that instant and the
+new one after it, never a partial one. Live writes during the rebuild are mirrored into the
+copy (see ``lua/write.lua``) and loads never overwrite them (ZADD NX), so nothing written
+meanwhile is lost. Period boards are not rebuilt: the database has no history to rebuild
+them from.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.exceptions
+
+from django_redis_patterns import scripts
+
+from . import scores
+from .board import _OUTAGES, PACKAGE, Leaderboard, _failed, _partition_value
+from .conf import get as get_settings
+
+_rebuild = scripts.load("rebuild", package=PACKAGE)
+
+Row = tuple[str, Any, Any]  # (member, score or None = not on the board, partition or None)
+#: Batches sent per pipeline round trip while loading.
+_BATCHES_PER_TRIP = 8
+#: Seconds a rebuild may go without progress before its marker (and copy) expire.
+_MARKER_TTL = 600
+
+
+class RebuildError(scores.LeaderboardError):
+    """A rebuild could not start or finish (another one runs, or the marker was lost)."""
+
+
+@dataclass
+class RebuildResult:
+    members: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.members / self.seconds if self.seconds else float("inf")
+
+
+@dataclass
+class Drift:
+    """How a board differs from its source. ``examples`` holds a few members per kind."""
+
+    rows: int = 0
+    members: int = 0
+    missing: int = 0
+    extra: int = 0
+    mismatched: int = 0
+    wrong_partition: int = 0
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.extra or self.mismatched or self.wrong_partition)
+
+    def note(self, kind: str, member: str) -> None:
+        bucket = self.examples.setdefault(kind, [])
+        if len(bucket) < 5:
+            bucket.append(member)
+
+
+def _source(board: Leaderboard, rows: Iterable[Row] | None) -> Iterable[Row]:
+    if rows is not None:
+        return rows
+    if hasattr(board, "db_queryset"):
+        return board.rows(board.db_queryset())  # type: ignore[attr-defined, no-any-return]
+    raise RebuildError(f"{board!r} has no model: pass rows=[(member, score, partition), ...]")
+
+
+def _encoded(board: Leaderboard, rows: Iterable[Row]) -> Iterator[tuple[str, str, str]]:
+    for member, value, part in rows:
+        if value is None:
+            continue
+        stored = scores.encode(scores.check(value, f"score of {member}"), board.descending)
+        yield str(member), stored, "" if part is None or not board.partitioned else _partition_value(part)
+
+
+def rebuild(
+    board: Leaderboard,
+    rows: Iterable[Row] | None = None,
+    *,
+    force: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> RebuildResult:
+    """Replace ``board`` (all-time and partitions) with ``rows`` (default: the model's table)."""
+    client = board.client()
+    keys = [board.base_key]
+    dense = "1" if board.dense else "0"
+    batch = get_settings().BATCH_SIZE
+    started = time.perf_counter()
+    try:
+        try:
+            _rebuild(client, keys, ["begin", dense, _MARKER_TTL, "1" if force else "0"])
+        except redis.exceptions.ResponseError as exc:
+            raise RebuildError(str(exc).split("LEADERBOARD ", 1)[-1]) from None
+        try:
+            loaded = 0
+            pipe = client.pipeline(transaction=False)
+            queued = 0
+            chunk: list[scripts.ArgT] = ["load", dense]
+            for member, stored, part in _encoded(board, _source(board, rows)):
+                chunk += (member, stored, part)
+                if len(chunk) >= 2 + 3 * batch:
+                    pipe.evalsha(_rebuild.sha, 1, *keys, *chunk)
+                    chunk, queued = ["load", dense], queued + 1
+                    if queued >= _BATCHES_PER_TRIP:
+                        loaded += sum(pipe.execute())
+                        queued = 0
+                        if progress:
+                            progress(loaded)
+            if len(chunk) > 2:
+                pipe.evalsha(_rebuild.sha, 1, *keys, *chunk)
+            if len(pipe):
+                loaded += sum(pipe.execute())
+            if progress:
+                progress(loaded)
+            count = int(_rebuild(client, keys, ["swap", dense]))
+        except BaseException:
+            try:
+                _rebuild(client, keys, ["abort", dense])
+            except Exception:  # the marker and the copy expire on their own
+                pass
+            raise
+    except _OUTAGES as exc:
+        raise _failed(board.alias, "leaderboard rebuild", exc) from exc
+    except redis.exceptions.ResponseError as exc:
+        raise RebuildError(str(exc).split("LEADERBOARD ", 1)[-1]) from None
+    return RebuildResult(count, time.perf_counter() - started)
+
+
+def check(board: Leaderboard, rows: Iterable[Row] | None = None) -> Drift:
+    """Compare the all-time board with ``rows`` (default: the model's table); read-only."""
+    client = board.client()
+    key = board.base_key
+    drift = Drift()
+    batch = get_settings().BATCH_SIZE
+    on_board = 0
+    pending: list[tuple[str, str, str]] = []
+
+    def flush() -> None:
+        nonlocal on_board
+        pipe = client.pipeline(transaction=False)
+        pipe.zmscore(key, [m for m, _, _ in pending])
+        if board.partitioned:
+            pipe.hmget(key + ":pm", [m for m, _, _ in pending])
+        replies = pipe.execute()
+        parts = replies[1] if board.partitioned else [None] * len(pending)
+        for (member, stored, part), raw, have in zip(pending, replies[0], parts, strict=True):
+            if raw is None:
+                drift.missing += 1
+                drift.note("missing", member)
+                continue
+            on_board += 1
+            if scores.encode(scores.decode(raw, False), False) != stored:
+                drift.mismatched += 1
+                drift.note("mismatched", member)
+            if board.partitioned and (have.decode() if have else "") != part:
+                drift.wrong_partition += 1
+                drift.note("wrong_partition", member)
+        pending.clear()
+
+    try:
+        for item in _encoded(board, _source(board, rows)):
+            drift.rows += 1
+            pending.append(item)
+            if len(pending) >= batch:
+                flush()
+        if pending:
+            flush()
+        drift.members = int(client.zcard(key))
+    except _OUTAGES as exc:
+        raise _failed(board.alias, "leaderboard check", exc) from exc
+    drift.extra = drift.members - on_board
+    if drift.extra and len(drift.examples.get("extra", [])) == 0 and drift.members <= 100_000:
+        db_members = {m for m, _, _ in _encoded(board, _source(board, rows))} if rows is None else None
+        if db_members is not None:
+            for raw in client.zscan_iter(key, count=1000):
+                name = raw[0].decode()
+                if name not in db_members:
+                    drift.note("extra", name)
+                    if len(drift.examples["extra"]) >= 5:
+                        break
+    return drift
+
+
+def counts(board: Leaderboard) -> tuple[int, int, int | None]:
+    """(rows that belong on the board, members on it, last rebuild unix time): a cheap drift signal."""
+    rows = _row_count(board)
+    try:
+        pipe = board.client().pipeline(transaction=False)
+        pipe.zcard(board.base_key)
+        pipe.hget(board.base_key + ":meta", "rebuilt_at")
+        members, rebuilt = pipe.execute()
+    except _OUTAGES as exc:
+        raise _failed(board.alias, "leaderboard counts", exc) from exc
+    return rows, int(members), None if rebuilt is None else int(rebuilt)
+
+
+def _row_count(board: Leaderboard) -> int:
+    include = getattr(board, "include", None)
+    qs = board.db_queryset()  # type: ignore[attr-defined]
+    if callable(include):
+        return sum(1 for obj in qs.iterator(chunk_size=2000) if include(obj))
+    return int(qs.count())
+
+
+def delete_board(board: Leaderboard) -> None:
+    try:
+        _rebuild(board.client(), [board.base_key], ["delete", "1" if board.dense else "0"])
+    except _OUTAGES as exc:
+        raise _failed(board.alias, "leaderboard delete", exc) from exc

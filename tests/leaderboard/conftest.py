@@ -1,0 +1,14 @@
+"""Fixtures for the leaderboard tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture
+def redis_ready(topology: Any) -> Iterator[Any]:
+    """An emptied standalone (or parametrized) topology with CACHES["default"] on it."""
+    yield topology
