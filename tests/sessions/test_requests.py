@@ -1,0 +1,234 @@
+"""Request-level: login/logout through the middleware, the user's index, devices page, admin page."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+
+from django_redis_patterns import get_redis
+from django_redis_patterns.sessions import logout_everywhere, revoke_session, user_sessions
+from django_redis_patterns.sessions.admin import UserSessionsAdminMixin, register_user_sessions_admin
+from django_redis_patterns.sessions.backend import SessionStore
+from tests.topologies import all_topologies
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def alice(django_user_model: Any) -> Any:
+    return django_user_model.objects.create_user("alice", password="pw")
+
+
+def _client(ua: str, ip: str = "127.0.0.1") -> Client:
+    return Client(HTTP_USER_AGENT=ua, REMOTE_ADDR=ip)
+
+
+def _login(client: Client, username: str = "alice") -> str:
+    assert client.post("/login/", {"username": username}).status_code == 200
+    return client.cookies["sessionid"].value
+
+
+def _whoami(client: Client) -> dict[str, Any]:
+    return client.get("/whoami/").json()  # type: ignore[no-any-return]
+
+
+@all_topologies
+def test_login_lists_the_session_with_ip_and_browser(topology: Any, alice: Any) -> None:
+    laptop = _client("Firefox on laptop", "10.0.0.1")
+    laptop.get("/bump/")  # an anonymous session first: login must cycle it
+    anonymous_key = laptop.cookies["sessionid"].value
+    key = _login(laptop)
+    assert key != anonymous_key
+    [entry] = user_sessions(alice)
+    assert entry.session_key == key
+    assert (entry.ip, entry.user_agent) == ("10.0.0.1", "Firefox on laptop")
+    assert entry.created is not None and entry.last_seen is not None and entry.expires is not None
+    assert _whoami(laptop)["username"] == "alice"
+
+
+@all_topologies
+def test_two_clients_two_entries_and_logout_everywhere_keeps_current(topology: Any, alice: Any) -> None:
+    laptop, phone = _client("laptop"), _client("phone", "10.0.0.9")
+    laptop_key, phone_key = _login(laptop), _login(phone)
+    listed = user_sessions(alice, current=laptop_key)
+    assert {s.session_key for s in listed} == {laptop_key, phone_key}
+    assert [s.user_agent for s in listed if s.current] == ["laptop"]
+
+    assert logout_everywhere(alice, keep=laptop_key) == 1
+    assert _whoami(phone)["authenticated"] is False  # logged out at its next request
+    assert _whoami(laptop)["authenticated"] is True
+    assert [s.session_key for s in user_sessions(alice)] == [laptop_key]
+
+
+@all_topologies
+def test_logout_removes_the_entry(topology: Any, alice: Any) -> None:
+    laptop, phone = _client("laptop"), _client("phone")
+    _login(laptop)
+    phone_key = _login(phone)
+    laptop.get("/logout/")
+    assert [s.session_key for s in user_sessions(alice)] == [phone_key]
+    # Not only filtered out when read: gone from the index itself.
+    zset = f"session:u:{{{alice.pk}}}:z"
+    assert [m.decode() for m in get_redis("default").zrange(zset, 0, -1)] == [phone_key]
+
+
+@all_topologies
+def test_expired_sessions_leave_the_index(topology: Any, alice: Any) -> None:
+    s = SessionStore()
+    s["_auth_user_id"] = str(alice.pk)
+    s.set_expiry(1)
+    s.save()
+    keeper = SessionStore()
+    keeper["_auth_user_id"] = str(alice.pk)
+    keeper.save()
+    assert len(user_sessions(alice)) == 2
+    deadline = time.monotonic() + 10
+    while get_redis("default").exists(f"session:s:{s.session_key}") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert [x.session_key for x in user_sessions(alice)] == [keeper.session_key]
+    zset = f"session:u:{{{alice.pk}}}:z"
+    assert get_redis("default").zscore(zset, s.session_key) is None  # pruned on read
+
+
+@all_topologies
+def test_cycle_key_of_a_logged_in_session_moves_the_entry(topology: Any, alice: Any) -> None:
+    laptop = _client("laptop", "10.1.1.1")
+    old_key = _login(laptop)
+    [before] = user_sessions(alice)
+    s = SessionStore(old_key)
+    s.load()
+    s.cycle_key()  # e.g. update_session_auth_hash after a password change
+    [after] = user_sessions(alice)
+    assert after.session_key == s.session_key != old_key
+    assert (after.created, after.ip, after.user_agent) == (before.created, "10.1.1.1", "laptop")
+
+
+@all_topologies
+def test_revoke_session_only_touches_that_users_sessions(topology: Any, alice: Any, django_user_model: Any) -> None:
+    bob = django_user_model.objects.create_user("bob", password="pw")
+    alice_client, bob_client = _client("a"), _client("b")
+    _login(alice_client, "alice")
+    bob_key = _login(bob_client, "bob")
+    assert revoke_session(alice, bob_key) is False
+    assert _whoami(bob_client)["authenticated"] is True
+    [entry] = user_sessions(alice)
+    assert revoke_session(alice, entry.ref) is True
+    assert _whoami(alice_client)["authenticated"] is False
+    assert user_sessions(alice) == []
+    with pytest.raises(ValueError, match="session"):
+        revoke_session(alice, "")
+
+
+@all_topologies
+def test_concurrent_logins_are_all_indexed(topology: Any, alice: Any) -> None:
+    """12 sessions become alice's at the same moment (threads on a barrier): the index lists exactly those 12."""
+    barrier = threading.Barrier(12)
+    keys: list[str] = []
+    lock = threading.Lock()
+
+    def go(i: int) -> None:
+        s = SessionStore(ip=f"10.0.0.{i}", user_agent=f"browser {i}")
+        s["cart"] = i
+        s.save()
+        s.cycle_key()  # what login() does, then it stores the user id
+        s["_auth_user_id"] = str(alice.pk)
+        barrier.wait()
+        s.save()
+        with lock:
+            keys.append(s.session_key)  # type: ignore[arg-type]
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    listed = user_sessions(alice)
+    assert sorted(s.session_key for s in listed) == sorted(keys)
+    assert len(keys) == 12
+    assert sorted(s.user_agent for s in listed) == sorted(f"browser {i}" for i in range(12))
+
+
+@all_topologies
+def test_devices_page_lists_and_logs_out_other_devices(topology: Any, alice: Any) -> None:
+    laptop, phone, tablet = _client("Laptop browser"), _client("Phone browser"), _client("Tablet browser")
+    for c in (laptop, phone, tablet):
+        _login(c)
+    page = laptop.get("/devices/")
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "Laptop browser" in html and "Phone browser" in html and "Tablet browser" in html
+    assert laptop.cookies["sessionid"].value not in html  # keys are never shown, refs are
+    phone_ref = next(s.ref for s in user_sessions(alice) if s.user_agent == "Phone browser")
+    response = laptop.post("/devices/revoke/", {"session": phone_ref})
+    assert response.status_code == 302
+    assert _whoami(phone)["authenticated"] is False
+    assert _whoami(tablet)["authenticated"] is True
+    laptop.post("/devices/logout-others/")
+    assert _whoami(tablet)["authenticated"] is False
+    assert _whoami(laptop)["authenticated"] is True
+    assert "/login/" in Client().get("/devices/")["Location"] or Client().get("/devices/").status_code == 302
+
+
+@pytest.fixture
+def sessions_admin() -> Any:
+    from django.contrib.auth import get_user_model
+
+    user_model = get_user_model()
+    original = type(admin.site._registry[user_model])
+    combined = register_user_sessions_admin()
+    _reload_urls()  # a project calls it from admin.py, before its URLconf is imported
+    yield combined
+    admin.site.unregister(user_model)
+    admin.site.register(user_model, original)
+    _reload_urls()
+
+
+def _reload_urls() -> None:
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import tests.sessions.urls
+
+    importlib.reload(tests.sessions.urls)
+    clear_url_caches()
+
+
+@all_topologies
+def test_admin_user_page_links_to_sessions_and_revokes(
+    topology: Any, alice: Any, django_user_model: Any, sessions_admin: Any
+) -> None:
+    assert issubclass(sessions_admin, UserSessionsAdminMixin)
+    assert register_user_sessions_admin() is sessions_admin  # idempotent
+    root = django_user_model.objects.create_superuser("root", password="pw")
+    staff = _client("admin browser")
+    staff.force_login(root)
+    alice_browser = _client("Alice's browser", "10.2.2.2")
+    _login(alice_browser)
+
+    change = staff.get(f"/admin/auth/user/{alice.pk}/change/")
+    assert change.status_code == 200
+    assert f"/admin/auth/user/{alice.pk}/sessions/" in change.content.decode()
+
+    page = staff.get(f"/admin/auth/user/{alice.pk}/sessions/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "Alice&#x27;s browser" in html and "10.2.2.2" in html
+    [entry] = user_sessions(alice)
+    assert staff.post(f"/admin/auth/user/{alice.pk}/sessions/", {"session": entry.ref}).status_code == 302
+    assert _whoami(alice_browser)["authenticated"] is False
+    assert "No active sessions" in staff.get(f"/admin/auth/user/{alice.pk}/sessions/").content.decode()
+
+
+@all_topologies
+def test_admin_sessions_page_needs_user_permissions(
+    topology: Any, alice: Any, django_user_model: Any, sessions_admin: Any
+) -> None:
+    clerk = django_user_model.objects.create_user("clerk", password="pw", is_staff=True)
+    c = _client("clerk")
+    c.force_login(clerk)
+    assert c.get(f"/admin/auth/user/{alice.pk}/sessions/").status_code == 403
