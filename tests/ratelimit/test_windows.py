@@ -1,0 +1,93 @@
+"""Window correctness with short windows (5 per 0.2 s), judged on Redis's own clock.
+
+Every hit's reply carries the server time it was decided at (``usage.now``), so the checks
+below use the same clock as the algorithms: no client clock, no sleeps asserted on.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from django_redis_patterns.ratelimit import Limiter, Usage
+
+N = 5
+T = 0.2
+RATE = (N, T)
+
+#: Most hits any window of length T may contain, per algorithm (documented in docs/ratelimit.md).
+BOUNDS = {
+    "sliding_log": N,  # exact
+    "gcra(burst=1)": N,  # exact and smooth
+    "gcra": 2 * N - 1,  # burst N, then one per T/N: N + (N - 1) inside one T
+    "fixed_window": 2 * N,  # N at the end of one window + N at the start of the next
+    "sliding_window": 2 * N,  # never more than N per fixed window
+    "token_bucket": 2 * N,  # a full bucket + one bucket's worth of refill during T
+    "leaky_bucket": 2 * N,  # same as the token bucket
+}
+#: Algorithms whose retry_after is exact: nothing is allowed before it has passed.
+EXACT_RETRY = {"sliding_log", "gcra(burst=1)", "gcra", "fixed_window", "token_bucket", "leaky_bucket"}
+
+
+def _limiter(variant: str) -> Limiter:
+    if variant == "gcra(burst=1)":
+        return Limiter("gcra", burst=1)
+    return Limiter(variant)
+
+
+def hammer(limiter: Limiter, key: str, seconds: float = 1.2, threads: int = 2) -> list[Usage]:
+    usages: list[Usage] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def loop() -> None:
+        while time.monotonic() < stop:
+            usage = limiter.hit(key, RATE)
+            with lock:
+                usages.append(usage)
+            time.sleep(random.uniform(0, 0.004))
+
+    workers = [threading.Thread(target=loop) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return sorted(usages, key=lambda u: u.now or 0)
+
+
+def most_in_any_window(times: list[float], length: float) -> int:
+    best, start = 0, 0
+    for end in range(len(times)):
+        while times[end] - times[start] >= length:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+@pytest.mark.parametrize("variant", list(BOUNDS))
+def test_window_bound_and_retry_after(topology: Any, variant: str) -> None:
+    usages = hammer(_limiter(variant), f"win-{variant}")
+    allowed = [round(u.now * 1e6) for u in usages if u.allowed]  # type: ignore[operator]
+    refused = [u for u in usages if not u.allowed]
+    assert refused, "the test must actually reach the limit"
+    # Never more than the documented number in any window of length T (integer µs, half-open).
+    assert most_in_any_window(allowed, round(T * 1e6)) <= BOUNDS[variant]
+    # Nobody is told "retry in 0 s" while still limited.
+    assert all(u.retry_after > 0 for u in refused)
+    if variant in EXACT_RETRY:
+        # retry_after is honest: no hit got through before a refused one was told to come back.
+        for u in refused:
+            t = round(u.now * 1e6)  # type: ignore[operator]
+            back = t + round(u.retry_after * 1e6)
+            assert not [a for a in allowed if t < a < back]
+
+
+def test_sliding_log_reaches_exactly_n_per_window(topology: Any) -> None:
+    """The exact algorithms are not just under the bound: a saturated window holds exactly N."""
+    usages = hammer(Limiter("sliding_log"), "full")
+    allowed = [round(u.now * 1e6) for u in usages if u.allowed]  # type: ignore[operator]
+    assert most_in_any_window(allowed, round(T * 1e6)) == N
