@@ -62,11 +62,11 @@ class LeaderboardAdminMixin:
         info = self.opts.app_label, self.opts.model_name  # type: ignore[attr-defined]
         site = self.admin_site  # type: ignore[attr-defined]
         ours = [
-            path("leaderboard/", site.admin_view(self.leaderboard_view), name="%s_%s_leaderboard" % info),
+            path("leaderboard/", site.admin_view(self.leaderboard_view), name="{}_{}_leaderboard".format(*info)),
             path(
                 "leaderboard/rebuild/",
                 site.admin_view(self.leaderboard_rebuild_view),
-                name="%s_%s_leaderboard_rebuild" % info,
+                name="{}_{}_leaderboard_rebuild".format(*info),
             ),
         ]
         # before Django's catch-all "<path:object_id>/"
