@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import django_ratelimit.core
+import django_ratelimit.decorators
+import django_ratelimit.exceptions
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-import django_ratelimit.core
-import django_ratelimit.decorators
-import django_ratelimit.exceptions
 from django_redis_patterns.ratelimit import core as our_core
 from django_redis_patterns.ratelimit import decorators as our_decorators
 from django_redis_patterns.ratelimit import exceptions as our_exceptions

@@ -13,8 +13,8 @@ from django.test import RequestFactory
 from django_redis_patterns.ratelimit import (
     ALL,
     UNSAFE,
-    Ratelimited,
     RatelimitConfigError,
+    Ratelimited,
     Usage,
     aget_usage,
     get_usage,
