@@ -1,35 +1,732 @@
-"""Interim backend: Django's built-in RedisCache reaching Redis through our connection layer.
+"""``RedisCache``: Django's cache API on redis-py, sync and native asyncio, every topology.
 
-Replaced by the full backend of the cache issue (#3).
+    CACHES = {"default": {"BACKEND": "django_redis_patterns.cache.RedisCache",
+                          "LOCATION": "redis://127.0.0.1:6379/0", "OPTIONS": {...}}}
+
+Clients come from :mod:`django_redis_patterns.connections` (one pool per configuration,
+shared with ``get_redis(alias)``; one asyncio client per event loop). Each sync method has
+an ``a``-prefixed twin that awaits the same command on ``redis.asyncio``; the two share the
+key making, encoding (:mod:`.codec`) and reply parsing (the ``_parse_*`` helpers), so
+only the I/O line differs. Failures go through :mod:`.errors`.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
-from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
-from django.core.cache.backends.redis import RedisCacheClient
-from django.utils.functional import cached_property
+from django.conf import settings
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from redis.crc import key_slot
+from redis.exceptions import ResponseError
 
-from .. import connections
+from .. import connections, scripts
+from ..exceptions import ImproperlyConfigured
+from . import stampede as _stampede
+from .codec import Codec
+from .errors import guarded, raise_or_fallback
+
+_incr_script = scripts.load("incr", package="django_redis_patterns.cache")
+_get_pttl_script = scripts.load("get_pttl", package="django_redis_patterns.cache")
+_set_many_script = scripts.load("set_many", package="django_redis_patterns.cache")
+
+# Django warns about keys memcached would refuse; checking every character in Python costs
+# more than the rest of make_key, so only keys this regex flags take Django's slow path.
+_SUSPICIOUS_KEY = re.compile(r"[\x00-\x20\x7f]")
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
+
+CLEAR_MODES = ("scan", "flushdb")
+DEFAULT_ITERSIZE = 1000
+
+#: OPTIONS this backend reads (on top of the connection OPTIONS of connections.parse).
+BACKEND_OPTIONS = frozenset(
+    {
+        "SERIALIZER",
+        "COMPRESSOR",
+        "COMPRESS_MIN_LENGTH",
+        "COMPRESS_LEVEL",
+        "PICKLE_VERSION",
+        "IGNORE_EXCEPTIONS",
+        "LOG_IGNORED_EXCEPTIONS",
+        "CLEAR",
+        "STAMPEDE",
+        "STAMPEDE_BETA",
+        "STAMPEDE_LOCK_TIMEOUT",
+        "REVERSE_KEY_FUNCTION",
+        "CLOSE_CONNECTION",
+    }
+)
+CONNECTION_OPTIONS = frozenset(
+    {
+        "PASSWORD",
+        "USERNAME",
+        "SOCKET_TIMEOUT",
+        "SOCKET_CONNECT_TIMEOUT",
+        "RETRIES",
+        "READ_FROM_REPLICAS",
+        "SENTINEL_USERNAME",
+        "SENTINEL_PASSWORD",
+        "MAX_CONNECTIONS",
+        "CONNECTION_POOL_KWARGS",
+    }
+)
 
 
-class _Client(RedisCacheClient):
-    def __init__(self, servers: Any, location: Any, options: dict[str, Any]) -> None:
-        super().__init__(servers)
-        self._location = location
-        self._options = options
-
-    def get_client(self, key: Any = None, *, write: bool = False) -> Any:
-        return connections.client_for_config(self._location, self._options, replica=not write)
+def glob_escape(text: str) -> str:
+    return _GLOB_SPECIAL.sub(r"\\\1", text)
 
 
-class RedisCache(DjangoRedisCache):
+def _default_reverse_key(key: str) -> str:
+    return key.split(":", 2)[2]
+
+
+def _missing(key: Any) -> ValueError:
+    return ValueError(f"Key {key!r} not found.")
+
+
+def _parse_incr(key: Any, reply: Any) -> int:
+    if reply is None:
+        raise _missing(key)
+    if isinstance(reply, list):
+        error = reply[0].decode() if isinstance(reply[0], bytes) else reply[0]
+        raise TypeError(f"cache value of {key!r} is not an integer, cannot incr/decr it ({error})")
+    return int(reply)
+
+
+def _parse_ttl(reply: int) -> int | None:
+    """django-redis's convention: missing key -> 0, no expiry -> None."""
+    if reply == -2:
+        return 0
+    if reply == -1:
+        return None
+    return int(reply)
+
+
+class RedisCache(BaseCache):
+    """Django cache backend for Redis standalone (+replicas), Sentinel and Cluster."""
+
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
-        super().__init__(server, params)
+        super().__init__(params)
+        options = dict(params.get("OPTIONS") or {})
         self._location = server
-        self._connection_options = params.get("OPTIONS") or {}
+        self._options = options
+        self._spec = connections.parse(server, options)
+        self._codec = Codec(options)
+        self._cluster = self._spec.topology == "cluster"
+        # Reads go to a replica for a LOCATION list (Django's and django-redis's meaning),
+        # and for Sentinel when READ_FROM_REPLICAS is set; a Cluster client routes replica
+        # reads itself (READ_FROM_REPLICAS in the connection spec).
+        self._read_replica = (self._spec.topology == "standalone" and len(self._spec.nodes) > 1) or (
+            self._spec.topology == "sentinel" and self._spec.read_from_replicas
+        )
+        ignore = options.get("IGNORE_EXCEPTIONS", getattr(settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False))
+        self._ignore = bool(ignore)
+        self._clear_mode = options.get("CLEAR", "scan")
+        if self._clear_mode not in CLEAR_MODES:
+            raise ImproperlyConfigured(f"OPTIONS['CLEAR'] must be one of {CLEAR_MODES}, got {self._clear_mode!r}")
+        self._stampede = _stampede.Settings.from_options(options)
+        reverse = options.get("REVERSE_KEY_FUNCTION")
+        if reverse is None:
+            self.reverse_key = _default_reverse_key
+        else:
+            from django.utils.module_loading import import_string
 
-    @cached_property
-    def _cache(self) -> Any:
-        return _Client(self._servers, self._location, self._connection_options)  # type: ignore[attr-defined]
+            self.reverse_key = import_string(reverse) if isinstance(reverse, str) else reverse
+        self._alias: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<RedisCache {self._spec!r} prefix={self.key_prefix!r}>"
+
+    # -- plumbing ----------------------------------------------------------------------
+    @property
+    def alias(self) -> str:
+        """The CACHES alias this backend was built for (Django does not tell backends)."""
+        if self._alias is None:
+            self._alias = self._find_alias()
+        return self._alias
+
+    def _find_alias(self) -> str:
+        for name, config in (getattr(settings, "CACHES", None) or {}).items():
+            if (
+                config.get("LOCATION") == self._location
+                and dict(config.get("OPTIONS") or {}) == self._options
+                and config.get("KEY_PREFIX", "") == self.key_prefix
+                and config.get("VERSION", 1) == self.version
+            ):
+                return str(name)
+        return f"<{', '.join(self._spec.display_nodes())}>"
+
+    def _failed(self, exc: BaseException, command: str, fallback: Any) -> Any:
+        return raise_or_fallback(self.alias, self._ignore, exc, command, fallback)
+
+    def get_client(self, key: Any = None, *, write: bool = True) -> Any:
+        """The shared sync redis-py client (django-redis's ``cache.client.get_client``)."""
+        return connections.client_for_spec(self._spec, replica=not write and self._read_replica)
+
+    def get_async_client(self, *, write: bool = True) -> Any:
+        """The ``redis.asyncio`` client of the running event loop."""
+        return connections.async_client_for_spec(self._spec, replica=not write and self._read_replica)
+
+    def _client(self) -> Any:
+        return connections.client_for_spec(self._spec)
+
+    def _reader(self) -> Any:
+        return connections.client_for_spec(self._spec, replica=self._read_replica)
+
+    def _aclient(self) -> Any:
+        return connections.async_client_for_spec(self._spec)
+
+    def _areader(self) -> Any:
+        return connections.async_client_for_spec(self._spec, replica=self._read_replica)
+
+    def validate_key(self, key: Any) -> None:
+        if len(key) > 250 or _SUSPICIOUS_KEY.search(key):
+            super().validate_key(key)
+
+    def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> int | None:
+        """Whole seconds, like Django's backend (``None``: never expires; 0: expire now)."""
+        ms = self._ttl_ms(timeout)
+        return None if ms is None else ms // 1000
+
+    def _ttl_ms(self, timeout: Any) -> int | None:
+        """Milliseconds to live (``None``: never expires; 0: already expired)."""
+        if timeout is DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        if timeout is None:
+            return None
+        ms = int(timeout * 1000)
+        return ms if ms > 0 else 0
+
+    def make_pattern(self, pattern: str, version: int | None = None, prefix: str | None = None) -> str:
+        """A SCAN MATCH pattern for ``pattern`` under this cache's key prefix and version."""
+        prefix = glob_escape(self.key_prefix if prefix is None else prefix)
+        return str(self.key_func(pattern, prefix, glob_escape(str(version or self.version))))
+
+    def _all_keys_pattern(self) -> str:
+        return str(self.key_func("*", glob_escape(self.key_prefix), "*"))
+
+    def _made_keys(self, keys: Iterable[Any], version: int | None) -> dict[str, Any]:
+        return {self.make_and_validate_key(key, version=version): key for key in keys}
+
+    def _decode_many(self, key_map: Mapping[str, Any], values: list[Any]) -> dict[Any, Any]:
+        decode = self._codec.decode
+        return {original: decode(v) for original, v in zip(key_map.values(), values, strict=False) if v is not None}
+
+    # -- get / set -----------------------------------------------------------------------
+    @guarded("GET", lambda key, default=None, version=None: default)
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        raw = self._reader().get(self.make_and_validate_key(key, version=version))
+        return default if raw is None else self._codec.decode(raw)
+
+    @guarded("GET", lambda key, default=None, version=None: default)
+    async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        raw = await self._areader().get(self.make_and_validate_key(key, version=version))
+        return default if raw is None else self._codec.decode(raw)
+
+    @guarded("SET")
+    def set(
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+    ) -> bool | None:  # type: ignore[override]
+        """Django's ``set`` plus django-redis's ``nx``/``xx`` (then returns whether it wrote)."""
+        if nx and xx:
+            raise ValueError("set(): nx and xx are mutually exclusive")
+        key = self.make_and_validate_key(key, version=version)
+        ms = self._ttl_ms(timeout)
+        client = self._client()
+        if ms == 0:  # expired on arrival: Django deletes instead of writing
+            if nx:
+                return not client.exists(key)
+            deleted = bool(client.delete(key))
+            return deleted if xx else None
+        written = client.set(key, self._codec.encode(value), px=ms, nx=nx, xx=xx)
+        return bool(written) if nx or xx else None
+
+    @guarded("SET")
+    async def aset(
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+    ) -> bool | None:  # type: ignore[override]
+        if nx and xx:
+            raise ValueError("aset(): nx and xx are mutually exclusive")
+        key = self.make_and_validate_key(key, version=version)
+        ms = self._ttl_ms(timeout)
+        client = self._aclient()
+        if ms == 0:
+            if nx:
+                return not await client.exists(key)
+            deleted = bool(await client.delete(key))
+            return deleted if xx else None
+        written = await client.set(key, self._codec.encode(value), px=ms, nx=nx, xx=xx)
+        return bool(written) if nx or xx else None
+
+    @guarded("SET NX")
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return bool(self.set(key, value, timeout, version, nx=True))
+
+    @guarded("SET NX")
+    async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return bool(await self.aset(key, value, timeout, version, nx=True))
+
+    @guarded("PEXPIRE")
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        key = self.make_and_validate_key(key, version=version)
+        ms = self._ttl_ms(timeout)
+        client = self._client()
+        if ms is None:  # PERSIST says 0 for a key that never expired: EXISTS tells, same round trip
+            return any(client.pipeline(transaction=False).persist(key).exists(key).execute())
+        return bool(client.pexpire(key, ms))
+
+    @guarded("PEXPIRE")
+    async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        key = self.make_and_validate_key(key, version=version)
+        ms = self._ttl_ms(timeout)
+        client = self._aclient()
+        if ms is None:
+            return any(await client.pipeline(transaction=False).persist(key).exists(key).execute())
+        return bool(await client.pexpire(key, ms))
+
+    @guarded("DEL")
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return bool(self._client().delete(self.make_and_validate_key(key, version=version)))
+
+    @guarded("DEL")
+    async def adelete(self, key: Any, version: int | None = None) -> bool:
+        return bool(await self._aclient().delete(self.make_and_validate_key(key, version=version)))
+
+    @guarded("EXISTS")
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return bool(self._reader().exists(self.make_and_validate_key(key, version=version)))
+
+    @guarded("EXISTS")
+    async def ahas_key(self, key: Any, version: int | None = None) -> bool:
+        return bool(await self._areader().exists(self.make_and_validate_key(key, version=version)))
+
+    # -- bulk --------------------------------------------------------------------------
+    @guarded("MGET", lambda keys, version=None: {})
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        key_map = self._made_keys(keys, version)
+        if not key_map:
+            return {}
+        client = self._reader()
+        made = list(key_map)
+        values = client.mget_nonatomic(made) if self._cluster else client.mget(made)
+        return self._decode_many(key_map, values)
+
+    @guarded("MGET", lambda keys, version=None: {})
+    async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        key_map = self._made_keys(keys, version)
+        if not key_map:
+            return {}
+        client = self._areader()
+        made = list(key_map)
+        values = await (client.mget_nonatomic(made) if self._cluster else client.mget(made))
+        return self._decode_many(key_map, values)
+
+    def _set_many_plan(
+        self, data: Mapping[Any, Any], timeout: Any, version: int | None
+    ) -> tuple[dict[str, bytes | int], int | None]:
+        encode = self._codec.encode
+        pairs = {self.make_and_validate_key(k, version=version): encode(v) for k, v in data.items()}
+        return pairs, self._ttl_ms(timeout)
+
+    @guarded("SET (many)", lambda data, timeout=None, version=None: list(data))
+    def set_many(
+        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
+        """One round trip: MSET, or one Lua call of ``SET .. PX`` per key (per slot and node on Cluster)."""
+        if not data:
+            return []
+        pairs, ms = self._set_many_plan(data, timeout, version)
+        client = self._client()
+        if ms == 0:
+            client.delete(*pairs)
+        elif self._cluster:
+            if ms is None:
+                client.mset_nonatomic(pairs)
+            else:
+                pipe = client.pipeline(transaction=False)
+                for k, v in pairs.items():
+                    pipe.set(k, v, px=ms)
+                pipe.execute()
+        elif ms is None:
+            client.mset(pairs)
+        else:
+            _set_many_script(client, list(pairs), [ms, *pairs.values()])
+        return []
+
+    @guarded("SET (many)", lambda data, timeout=None, version=None: list(data))
+    async def aset_many(
+        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
+        if not data:
+            return []
+        pairs, ms = self._set_many_plan(data, timeout, version)
+        client = self._aclient()
+        if ms == 0:
+            await client.delete(*pairs)
+        elif self._cluster:
+            if ms is None:
+                await client.mset_nonatomic(pairs)
+            else:
+                pipe = client.pipeline(transaction=False)
+                for k, v in pairs.items():
+                    pipe.set(k, v, px=ms)
+                await pipe.execute()
+        elif ms is None:
+            await client.mset(pairs)
+        else:
+            await _set_many_script.acall(client, list(pairs), [ms, *pairs.values()])
+        return []
+
+    @guarded("DEL (many)", lambda keys, version=None: None)
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        made = [self.make_and_validate_key(k, version=version) for k in keys]
+        if made:
+            self._client().delete(*made)  # Cluster: split per slot, one pipeline
+
+    @guarded("DEL (many)", lambda keys, version=None: None)
+    async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        made = [self.make_and_validate_key(k, version=version) for k in keys]
+        if made:
+            await self._aclient().delete(*made)
+
+    # -- counters ------------------------------------------------------------------------
+    @guarded("INCRBY")
+    def incr(self, key: Any, delta: int = 1, version: int | None = None, *, ignore_key_check: bool = False) -> int:
+        """Atomic, one round trip; ``ValueError`` on a missing key (unless ``ignore_key_check``)."""
+        made = self.make_and_validate_key(key, version=version)
+        client = self._client()
+        if ignore_key_check:
+            return self._incrby(client.incrby, made, key, delta)
+        return _parse_incr(key, _incr_script(client, [made], [int(delta)]))
+
+    @guarded("INCRBY")
+    async def aincr(
+        self, key: Any, delta: int = 1, version: int | None = None, *, ignore_key_check: bool = False
+    ) -> int:
+        made = self.make_and_validate_key(key, version=version)
+        client = self._aclient()
+        if ignore_key_check:
+            try:
+                return int(await client.incrby(made, int(delta)))
+            except ResponseError as exc:
+                raise TypeError(f"cache value of {key!r} is not an integer ({exc})")
+        return _parse_incr(key, await _incr_script.acall(client, [made], [int(delta)]))
+
+    @staticmethod
+    def _incrby(incrby: Any, made: str, key: Any, delta: int) -> int:
+        try:
+            return int(incrby(made, int(delta)))
+        except ResponseError as exc:
+            raise TypeError(f"cache value of {key!r} is not an integer ({exc})")
+
+    def decr(self, key: Any, delta: int = 1, version: int | None = None, *, ignore_key_check: bool = False) -> int:
+        return self.incr(key, -delta, version, ignore_key_check=ignore_key_check)
+
+    async def adecr(
+        self, key: Any, delta: int = 1, version: int | None = None, *, ignore_key_check: bool = False
+    ) -> int:
+        return await self.aincr(key, -delta, version, ignore_key_check=ignore_key_check)
+
+    def _version_keys(self, key: Any, delta: int, version: int | None) -> tuple[int, str, str]:
+        if version is None:
+            version = self.version
+        new_version = version + delta
+        old = self.make_and_validate_key(key, version=version)
+        new = self.make_and_validate_key(key, version=new_version)
+        return new_version, old, new
+
+    def _same_slot(self, a: str, b: str) -> bool:
+        return not self._cluster or key_slot(a.encode()) == key_slot(b.encode())
+
+    @guarded("RENAME")
+    def incr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        """Move the value to the next version, keeping its TTL (Django's default resets it)."""
+        new_version, old, new = self._version_keys(key, delta, version)
+        client = self._client()
+        if self._same_slot(old, new):
+            try:
+                client.rename(old, new)
+            except ResponseError as exc:
+                if "no such key" in str(exc).lower():
+                    raise _missing(key)
+                raise
+            return new_version
+        raw, pttl = _get_pttl_script(client, [old])
+        if raw is None:
+            raise _missing(key)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(new, raw, px=pttl if pttl > 0 else None)
+        pipe.delete(old)
+        pipe.execute()
+        return new_version
+
+    @guarded("RENAME")
+    async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        new_version, old, new = self._version_keys(key, delta, version)
+        client = self._aclient()
+        if self._same_slot(old, new):
+            try:
+                await client.rename(old, new)
+            except ResponseError as exc:
+                if "no such key" in str(exc).lower():
+                    raise _missing(key)
+                raise
+            return new_version
+        raw, pttl = await _get_pttl_script.acall(client, [old])
+        if raw is None:
+            raise _missing(key)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(new, raw, px=pttl if pttl > 0 else None)
+        pipe.delete(old)
+        await pipe.execute()
+        return new_version
+
+    def decr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self.incr_version(key, -delta, version)
+
+    async def adecr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return await self.aincr_version(key, -delta, version)
+
+    # -- get_or_set with stampede protection ---------------------------------------------
+    def get_or_set(
+        self,
+        key: Any,
+        default: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        stampede: str | object | None = _stampede.FROM_OPTIONS,
+    ) -> Any:
+        """Django's ``get_or_set``; a callable ``default`` is recomputed stampede-safely.
+
+        ``stampede="xfetch"`` (default for callables, ``OPTIONS["STAMPEDE"]``) recomputes
+        a key early with a probability that rises as its expiry nears and with how long
+        it took to compute; ``"lock"`` lets one caller recompute while the others keep the
+        current value (or, on a miss, wait up to ``STAMPEDE_LOCK_TIMEOUT``); ``None``:
+        Django's plain behaviour.
+        """
+        return _stampede.get_or_set(self, key, default, timeout, version, stampede)
+
+    async def aget_or_set(
+        self,
+        key: Any,
+        default: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        stampede: str | object | None = _stampede.FROM_OPTIONS,
+    ) -> Any:
+        return await _stampede.aget_or_set(self, key, default, timeout, version, stampede)
+
+    # -- whole-cache operations -----------------------------------------------------------
+    @guarded("CLEAR")
+    def clear(self) -> bool:  # type: ignore[override]
+        """Delete this cache's keys (SCAN + UNLINK on every primary); ``CLEAR="flushdb"`` flushes."""
+        client = self._client()
+        if self._clear_mode == "flushdb":
+            client.flushdb()
+        else:
+            self._delete_matching(client, self._all_keys_pattern(), DEFAULT_ITERSIZE)
+        return True
+
+    @guarded("CLEAR")
+    async def aclear(self) -> bool:  # type: ignore[override]
+        client = self._aclient()
+        if self._clear_mode == "flushdb":
+            await client.flushdb()
+        else:
+            await self._adelete_matching(client, self._all_keys_pattern(), DEFAULT_ITERSIZE)
+        return True
+
+    @guarded("SCAN+UNLINK", lambda *a, **kw: 0)
+    def delete_pattern(
+        self, pattern: str, version: int | None = None, prefix: str | None = None, itersize: int | None = None
+    ) -> int:
+        """Delete keys matching a glob (django-redis's API), SCANning every primary in batches."""
+        match = self.make_pattern(pattern, version=version, prefix=prefix)
+        return self._delete_matching(self._client(), match, itersize or DEFAULT_ITERSIZE)
+
+    @guarded("SCAN+UNLINK", lambda *a, **kw: 0)
+    async def adelete_pattern(
+        self, pattern: str, version: int | None = None, prefix: str | None = None, itersize: int | None = None
+    ) -> int:
+        match = self.make_pattern(pattern, version=version, prefix=prefix)
+        return await self._adelete_matching(self._aclient(), match, itersize or DEFAULT_ITERSIZE)
+
+    @staticmethod
+    def _delete_matching(client: Any, match: str, batch: int) -> int:
+        # scan_iter visits every primary on Cluster; UNLINK splits a batch per slot there.
+        deleted = 0
+        keys: list[bytes] = []
+        for key in client.scan_iter(match=match, count=batch):
+            keys.append(key)
+            if len(keys) >= batch:
+                deleted += client.unlink(*keys)
+                keys = []
+        if keys:
+            deleted += client.unlink(*keys)
+        return deleted
+
+    @staticmethod
+    async def _adelete_matching(client: Any, match: str, batch: int) -> int:
+        deleted = 0
+        keys: list[bytes] = []
+        async for key in client.scan_iter(match=match, count=batch):
+            keys.append(key)
+            if len(keys) >= batch:
+                deleted += await client.unlink(*keys)
+                keys = []
+        if keys:
+            deleted += await client.unlink(*keys)
+        return deleted
+
+    def iter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> Iterator[str]:
+        """Yield this cache's keys matching a glob (SCAN on every primary; never KEYS)."""
+        match = self.make_pattern(search, version=version)
+        try:
+            for key in self._client().scan_iter(match=match, count=itersize or DEFAULT_ITERSIZE):
+                yield self.reverse_key(key.decode())
+        except Exception as exc:
+            from .errors import REDIS_ERRORS
+
+            if not isinstance(exc, REDIS_ERRORS):
+                raise
+            self._failed(exc, "SCAN", None)
+
+    async def aiter_keys(
+        self, search: str, itersize: int | None = None, version: int | None = None
+    ) -> AsyncIterator[str]:
+        match = self.make_pattern(search, version=version)
+        try:
+            async for key in self._aclient().scan_iter(match=match, count=itersize or DEFAULT_ITERSIZE):
+                yield self.reverse_key(key.decode())
+        except Exception as exc:
+            from .errors import REDIS_ERRORS
+
+            if not isinstance(exc, REDIS_ERRORS):
+                raise
+            self._failed(exc, "SCAN", None)
+
+    def keys(self, search: str, version: int | None = None) -> list[str]:
+        """django-redis's ``keys()``, built on SCAN (``KEYS`` blocks the server)."""
+        return list(self.iter_keys(search, version=version))
+
+    # -- expiry (django-redis extras) -----------------------------------------------------
+    @guarded("TTL", lambda *a, **kw: None)
+    def ttl(self, key: Any, version: int | None = None) -> int | None:
+        """Seconds left; ``None`` when the key never expires; 0 when it does not exist."""
+        return _parse_ttl(self._client().ttl(self.make_and_validate_key(key, version=version)))
+
+    @guarded("TTL", lambda *a, **kw: None)
+    async def attl(self, key: Any, version: int | None = None) -> int | None:
+        return _parse_ttl(await self._aclient().ttl(self.make_and_validate_key(key, version=version)))
+
+    @guarded("PTTL", lambda *a, **kw: None)
+    def pttl(self, key: Any, version: int | None = None) -> int | None:
+        """Milliseconds left; ``None`` when the key never expires; 0 when it does not exist."""
+        return _parse_ttl(self._client().pttl(self.make_and_validate_key(key, version=version)))
+
+    @guarded("PTTL", lambda *a, **kw: None)
+    async def apttl(self, key: Any, version: int | None = None) -> int | None:
+        return _parse_ttl(await self._aclient().pttl(self.make_and_validate_key(key, version=version)))
+
+    @guarded("EXPIRE")
+    def expire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        return bool(self._client().expire(self.make_and_validate_key(key, version=version), timeout))
+
+    @guarded("EXPIRE")
+    async def aexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        return bool(await self._aclient().expire(self.make_and_validate_key(key, version=version), timeout))
+
+    @guarded("PEXPIRE")
+    def pexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        return bool(self._client().pexpire(self.make_and_validate_key(key, version=version), timeout))
+
+    @guarded("PEXPIRE")
+    async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        return bool(await self._aclient().pexpire(self.make_and_validate_key(key, version=version), timeout))
+
+    @guarded("EXPIREAT")
+    def expire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        return bool(self._client().expireat(self.make_and_validate_key(key, version=version), when))
+
+    @guarded("EXPIREAT")
+    async def aexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        return bool(await self._aclient().expireat(self.make_and_validate_key(key, version=version), when))
+
+    @guarded("PEXPIREAT")
+    def pexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        return bool(self._client().pexpireat(self.make_and_validate_key(key, version=version), when))
+
+    @guarded("PEXPIREAT")
+    async def apexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        return bool(await self._aclient().pexpireat(self.make_and_validate_key(key, version=version), when))
+
+    @guarded("PERSIST")
+    def persist(self, key: Any, version: int | None = None) -> bool:
+        return bool(self._client().persist(self.make_and_validate_key(key, version=version)))
+
+    @guarded("PERSIST")
+    async def apersist(self, key: Any, version: int | None = None) -> bool:
+        return bool(await self._aclient().persist(self.make_and_validate_key(key, version=version)))
+
+    # -- locks -----------------------------------------------------------------------------
+    def lock(
+        self,
+        key: Any,
+        version: int | None = None,
+        timeout: float | None = 30,
+        sleep: float = 0.1,
+        blocking: bool = True,
+        blocking_timeout: float | None = None,
+        thread_local: bool = True,
+    ) -> Any:
+        """A redis-py ``Lock`` on this cache's key (expires after ``timeout`` seconds)."""
+        return self._client().lock(
+            self.make_and_validate_key(key, version=version),
+            timeout=timeout,
+            sleep=sleep,
+            blocking=blocking,
+            blocking_timeout=blocking_timeout,
+            thread_local=thread_local,
+        )
+
+    async def alock(
+        self,
+        key: Any,
+        version: int | None = None,
+        timeout: float | None = 30,
+        sleep: float = 0.1,
+        blocking: bool = True,
+        blocking_timeout: float | None = None,
+    ) -> Any:
+        """A ``redis.asyncio`` ``Lock`` on this cache's key (use with ``async with``)."""
+        return self._aclient().lock(
+            self.make_and_validate_key(key, version=version),
+            timeout=timeout,
+            sleep=sleep,
+            blocking=blocking,
+            blocking_timeout=blocking_timeout,
+        )
+
+    def close(self, **kwargs: Any) -> None:
+        """Nothing to do: pools are shared by every thread and request (connections.py)."""
+
+    async def aclose(self, **kwargs: Any) -> None:
+        """Nothing to do (see :meth:`close`)."""

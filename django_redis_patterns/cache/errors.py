@@ -1,0 +1,118 @@
+"""What a cache method does when Redis fails: one exception type, or the fallback value.
+
+Every public method of the backend is wrapped by :func:`guarded`. A redis-py error
+(connection refused or reset, timeout, ``READONLY`` during a failover, Cluster down, a
+refused command) becomes:
+
+* with ``OPTIONS["IGNORE_EXCEPTIONS"] = True``: the method's fallback (reads return the
+  caller's default, writes ``False``);
+* otherwise :class:`CacheError`, with the redis-py error as ``__cause__``.
+
+Either way one WARNING per incident goes to the ``django_redis_patterns.cache`` logger,
+naming the alias and the command; the next success ends the incident (logged at INFO).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from redis.exceptions import RedisClusterException, RedisError
+
+from ..exceptions import RedisUnavailable
+
+logger = logging.getLogger("django_redis_patterns.cache")
+
+#: redis-py raises both; RedisClusterException ("cannot connect to any node") is not a RedisError.
+REDIS_ERRORS = (RedisError, RedisClusterException)
+
+
+class CacheError(RedisUnavailable):
+    """A cache operation failed in Redis: unreachable, too slow, read-only, or refused.
+
+    ``alias`` and ``command`` say where; ``__cause__`` is the redis-py exception.
+    """
+
+
+#: aliases currently in an incident; read without the lock on the hot path.
+_failing: set[str] = set()
+_failing_lock = threading.Lock()
+
+
+def record_failure(alias: str, command: str, exc: BaseException, ignored: bool) -> None:
+    with _failing_lock:
+        if alias in _failing:
+            return
+        _failing.add(alias)
+    logger.warning(
+        "cache %r: Redis failed on %s (%s: %s); %s until it answers again",
+        alias,
+        command,
+        type(exc).__name__,
+        exc,
+        "returning defaults (IGNORE_EXCEPTIONS)" if ignored else "raising CacheError",
+        extra={"alias": alias, "command": command},
+    )
+
+
+def record_success(alias: str) -> None:
+    with _failing_lock:
+        if alias not in _failing:
+            return
+        _failing.discard(alias)
+    logger.info("cache %r: Redis answers again", alias, extra={"alias": alias})
+
+
+def in_incident(alias: str) -> bool:
+    return alias in _failing
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(command: str, fallback: Callable[..., Any] = lambda *a, **kw: False) -> Callable[[F], F]:
+    """Wrap a backend method (sync or ``async def``) with the failure policy above.
+
+    ``fallback(*args, **kwargs)`` receives the method's own arguments and returns what
+    the method returns when the error is ignored.
+    """
+
+    def decorate(method: F) -> F:
+        if inspect.iscoroutinefunction(method):
+
+            @functools.wraps(method)
+            async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    result = await method(self, *args, **kwargs)
+                except REDIS_ERRORS as exc:
+                    return self._failed(exc, command, fallback(*args, **kwargs))
+                if _failing:
+                    record_success(self.alias)
+                return result
+
+            return async_wrapper  # type: ignore[return-value]
+
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                result = method(self, *args, **kwargs)
+            except REDIS_ERRORS as exc:
+                return self._failed(exc, command, fallback(*args, **kwargs))
+            if _failing:
+                record_success(self.alias)
+            return result
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def raise_or_fallback(alias: str, ignore: bool, exc: BaseException, command: str, fallback: Any) -> Any:
+    record_failure(alias, command, exc, ignore)
+    if ignore:
+        return fallback
+    raise CacheError(f"cache {alias!r}: Redis failed on {command}: {exc}", alias=alias, command=command) from exc
