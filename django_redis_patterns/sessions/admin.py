@@ -95,7 +95,9 @@ class UserSessionsAdminMixin:
             "original": user,
             "sessions": user_sessions(user, current=request),
             "can_revoke": can_revoke,
-            "change_url": reverse(f"{model_admin.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[user.pk]),
+            "change_url": reverse(
+                f"{model_admin.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[user.pk]
+            ),
         }
         return TemplateResponse(request, self.sessions_template, context)
 

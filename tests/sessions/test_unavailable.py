@@ -1,0 +1,117 @@
+"""Redis unreachable: ON_ERROR="raise" and "anonymous", logged once per incident."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from django_redis_patterns import get_redis
+from django_redis_patterns.sessions import SessionUnavailable
+from django_redis_patterns.sessions.backend import SessionStore
+from tests.sessions.conftest import point_default_at
+
+LOGGER = "django_redis_patterns.sessions"
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno >= logging.ERROR]
+
+
+@pytest.fixture
+def doomed(redis_factory: Any, settings: Any) -> Any:
+    """A server that holds one session (key returned as .key) and that the test may stop."""
+    group = redis_factory("standalone")
+    point_default_at(settings, group.url)
+    s = SessionStore()
+    s["cart"] = ["book"]
+    s.save()
+    group.key = s.session_key
+    return group
+
+
+def test_raise_mode_raises_a_clear_error_logged_once(doomed: Any, caplog: pytest.LogCaptureFixture) -> None:
+    doomed.primary.stop()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        for _ in range(5):
+            with pytest.raises(SessionUnavailable) as info:
+                SessionStore(doomed.key).load()
+            assert info.value.alias == "default" and info.value.command == "GET"
+            assert "session store unavailable (cache alias 'default', GET)" in str(info.value)
+        with pytest.raises(SessionUnavailable):
+            SessionStore().save()
+        with pytest.raises(SessionUnavailable):
+            SessionStore(doomed.key).delete()
+    errors = _errors(caplog)
+    assert len(errors) == 1 and "alias='default'" in errors[0] and "command=GET" in errors[0]
+
+    doomed.primary.start()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert SessionStore().exists("x" * 32) is False  # reachable again: recovery logged once
+        SessionStore(doomed.key).load()
+    assert [r.getMessage() for r in caplog.records] == ["Session store reachable again (alias='default')"]
+
+
+async def test_raise_mode_async(doomed: Any) -> None:
+    doomed.primary.stop()
+    with pytest.raises(SessionUnavailable):
+        await SessionStore(doomed.key).aload()
+    with pytest.raises(SessionUnavailable):
+        await SessionStore().asave()
+
+
+@pytest.mark.django_db
+def test_raise_mode_request_is_a_server_error(doomed: Any, settings: Any) -> None:
+    doomed.primary.stop()
+    client = Client(raise_request_exception=False)
+    client.cookies["sessionid"] = doomed.key
+    assert client.get("/whoami/").status_code == 500
+
+
+@pytest.mark.django_db
+def test_anonymous_mode_request_proceeds_with_an_empty_session(
+    doomed: Any, sessions_setting: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    sessions_setting(ON_ERROR="anonymous")
+    doomed.primary.stop()
+    client = Client()
+    client.cookies["sessionid"] = doomed.key
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        for _ in range(3):
+            response = client.get("/bump/")  # reads and writes the session
+            assert response.status_code == 200
+            assert response.json() == {"n": 1}  # an empty session each time, never saved
+            assert client.cookies["sessionid"].value == doomed.key  # the browser keeps its cookie
+            assert client.get("/whoami/").json()["authenticated"] is False
+    assert len(_errors(caplog)) == 1
+
+
+def test_anonymous_mode_never_touches_stored_data(doomed: Any, sessions_setting: Any, settings: Any) -> None:
+    """Redis stalls during load (paused), comes back before save: the stored session is left alone."""
+    sessions_setting(ON_ERROR="anonymous")
+    point_default_at(settings, doomed.url, SOCKET_TIMEOUT=0.3, RETRIES=0)
+    s = SessionStore(doomed.key)
+    doomed.primary.pause()
+    try:
+        assert dict(s.items()) == {}
+    finally:
+        doomed.primary.resume()
+    s["cart"] = []
+    s.save()
+    s.delete()
+    s.cycle_key()
+    assert SessionStore(doomed.key)["cart"] == ["book"]
+    assert get_redis("default").dbsize() == 1
+
+
+async def test_anonymous_mode_async(doomed: Any, sessions_setting: Any) -> None:
+    sessions_setting(ON_ERROR="anonymous")
+    doomed.primary.stop()
+    s = SessionStore(doomed.key)
+    assert await s.aget("cart") is None
+    await s.aset("cart", [])
+    await s.asave()
+    assert s.session_key == doomed.key
