@@ -108,6 +108,14 @@ _OUTAGES = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSE
 _withscore: dict[Any, bool] = {}
 
 
+def node_client(client: Any, key: str) -> Any:
+    """A client for pipelining scripts on one board: on Cluster, the primary owning the board's
+    slot (redis-py's cluster pipeline refuses EVALSHA; every key of a board shares that slot)."""
+    if connections.is_cluster(client):
+        return client.get_redis_connection(client.get_node_from_key(key))
+    return client
+
+
 @dataclass(slots=True)
 class _Call:
     """One round trip: how to send it (sync or async client) and how to read the reply."""

@@ -47,7 +47,7 @@ from django_redis_patterns import scripts
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from . import scores
-from .board import _OUTAGES, KEEP, Entry, Leaderboard, LeaderboardUnavailable, _failed, _recovered, _write
+from .board import _OUTAGES, KEEP, Entry, Leaderboard, LeaderboardUnavailable, _failed, _recovered, _write, node_client
 from .conf import get as get_settings
 
 logger = logging.getLogger("django_redis_patterns.leaderboard")
@@ -224,10 +224,10 @@ class ModelLeaderboard(Leaderboard):
         """Run many write-script calls, pipelined in batches (each call is atomic on its own)."""
         if not all_args:
             return
-        client = self.client()
         keys = [self.base_key]
         batch = get_settings().BATCH_SIZE
         try:
+            client = node_client(self.client(), self.base_key)
             for i in range(0, len(all_args), batch):
                 chunk = all_args[i : i + batch]
                 for attempt in range(2):

@@ -20,7 +20,7 @@ import redis.exceptions
 from django_redis_patterns import scripts
 
 from . import scores
-from .board import _OUTAGES, PACKAGE, Leaderboard, _failed, _partition_value
+from .board import _OUTAGES, PACKAGE, Leaderboard, _failed, _partition_value, node_client
 from .conf import get as get_settings
 
 _rebuild = scripts.load("rebuild", package=PACKAGE)
@@ -92,12 +92,12 @@ def rebuild(
     progress: Callable[[int], None] | None = None,
 ) -> RebuildResult:
     """Replace ``board`` (all-time and partitions) with ``rows`` (default: the model's table)."""
-    client = board.client()
     keys = [board.base_key]
     dense = "1" if board.dense else "0"
     batch = get_settings().BATCH_SIZE
     started = time.perf_counter()
     try:
+        client = node_client(board.client(), board.base_key)
         try:
             _rebuild(client, keys, ["begin", dense, _MARKER_TTL, "1" if force else "0"])
         except redis.exceptions.ResponseError as exc:
@@ -139,7 +139,6 @@ def rebuild(
 
 def check(board: Leaderboard, rows: Iterable[Row] | None = None) -> Drift:
     """Compare the all-time board with ``rows`` (default: the model's table); read-only."""
-    client = board.client()
     key = board.base_key
     drift = Drift()
     batch = get_settings().BATCH_SIZE
@@ -169,6 +168,7 @@ def check(board: Leaderboard, rows: Iterable[Row] | None = None) -> Drift:
         pending.clear()
 
     try:
+        client = node_client(board.client(), key)
         for item in _encoded(board, _source(board, rows)):
             drift.rows += 1
             pending.append(item)

@@ -50,9 +50,9 @@ class Command(BaseCommand):
         parser.add_argument("--check", action="store_true", help="report drift; change nothing; exit 1 on drift")
         parser.add_argument("--force", action="store_true", help="start even if another rebuild's marker exists")
 
-    def handle(self, *labels: str, **options: Any) -> None:
+    def handle(self, *args: str, **options: Any) -> None:
         verbosity = int(options["verbosity"])
-        boards = [board_for(model) for model in self._models(labels)]
+        boards = [board_for(model) for model in self._models(tuple(options["models"]))]
         if not boards:
             raise CommandError("no model uses LeaderboardMixin")
         drifted = 0
