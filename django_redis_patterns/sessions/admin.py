@@ -57,7 +57,7 @@ class UserSessionsAdminMixin:
         obj = kwargs.get("obj")
         if change and obj is not None and isinstance(response, TemplateResponse):
             # Extend whichever template the admin picked, so a project's own change form keeps working.
-            names = response.template_name
+            names: Any = response.template_name
             parent = select_template([names] if isinstance(names, str) else list(names))
             response.context_data["redis_sessions_parent"] = parent.template  # type: ignore[index, attr-defined]
             response.context_data["redis_sessions_url"] = reverse(  # type: ignore[index]

@@ -21,6 +21,7 @@ import time
 from typing import Any
 
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
+from django.core import signing
 from django.utils.crypto import get_random_string
 
 from .. import connections
@@ -87,14 +88,13 @@ class SessionStore(SessionBase):
         self._header, payload = unpacked
         return self.decode(payload)
 
-    def decode(self, session_data: str) -> dict[str, Any]:
+    def decode(self, session_data: bytes | str) -> dict[str, Any]:
         # Django logs a bad signature; a good signature over undecodable data it drops silently.
         data = super().decode(session_data)
         if not data and session_data:
+            text = session_data if isinstance(session_data, str) else session_data.decode("ascii", "replace")
             try:
-                from django.core import signing
-
-                signing.loads(session_data, salt=self.key_salt, serializer=self.serializer)
+                signing.loads(text, salt=self.key_salt, serializer=self.serializer)
             except signing.BadSignature:
                 pass  # already logged by Django
             except Exception as exc:
@@ -184,7 +184,7 @@ class SessionStore(SessionBase):
         client = connections.get_redis(rt.alias)
         key = self.session_key
         assert key is not None
-        data = self._get_session(no_load=must_create)
+        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
         ttl_ms = self._expiry_ms(data)
         old = self._header
         if ttl_ms <= 0:  # already expired: nothing to keep
@@ -330,7 +330,7 @@ class SessionStore(SessionBase):
         client = await connections.aget_redis(rt.alias)
         key = self.session_key
         assert key is not None
-        data = await self._aget_session(no_load=must_create)
+        data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
         ttl_ms = self._expiry_ms(data)
         old = self._header
         if ttl_ms <= 0:

@@ -18,6 +18,7 @@ the index on their own (pruned by the next write, and the index keys carry a TTL
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -254,6 +255,10 @@ async def auser_sessions(user: Any, *, current: Any = None) -> list[UserSession]
 # -- revoking ---------------------------------------------------------------------------
 
 
+def _del(target: Any, *, keys: tuple[str, ...]) -> Any:
+    return target.delete(*keys)
+
+
 def _delete_sessions(rt: Runtime, client: Any, uid: str, session_keys: list[str]) -> None:
     if not session_keys:
         return
@@ -261,10 +266,10 @@ def _delete_sessions(rt: Runtime, client: Any, uid: str, session_keys: list[str]
     if is_cluster(client):
         for key in keys:  # each WAIT must reach the key's own node
             with guard(rt.alias, "DEL"):
-                replication.write(rt, client, key, "DEL", lambda t, key=key: t.delete(key))
+                replication.write(rt, client, key, "DEL", functools.partial(_del, keys=(key,)))
     else:
         with guard(rt.alias, "DEL"):
-            replication.write(rt, client, keys[0], "DEL", lambda t: t.delete(*keys))
+            replication.write(rt, client, keys[0], "DEL", functools.partial(_del, keys=tuple(keys)))
     remove(rt, client, uid, session_keys)
 
 
@@ -275,10 +280,10 @@ async def _adelete_sessions(rt: Runtime, client: Any, uid: str, session_keys: li
     if is_cluster(client):
         for key in keys:
             with guard(rt.alias, "DEL"):
-                await replication.awrite(rt, client, key, "DEL", lambda t, key=key: t.delete(key))
+                await replication.awrite(rt, client, key, "DEL", functools.partial(_del, keys=(key,)))
     else:
         with guard(rt.alias, "DEL"):
-            await replication.awrite(rt, client, keys[0], "DEL", lambda t: t.delete(*keys))
+            await replication.awrite(rt, client, keys[0], "DEL", functools.partial(_del, keys=tuple(keys)))
     await aremove(rt, client, uid, session_keys)
 
 

@@ -116,6 +116,7 @@ def test_revoke_session_only_touches_that_users_sessions(topology: Any, alice: A
     bob_key = _login(bob_client, "bob")
     assert revoke_session(alice, bob_key) is False
     assert _whoami(bob_client)["authenticated"] is True
+    assert [s.session_key for s in user_sessions(bob)] == [bob_key]
     [entry] = user_sessions(alice)
     assert revoke_session(alice, entry.ref) is True
     assert _whoami(alice_client)["authenticated"] is False
