@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django_redis_patterns.locks",
     "django_redis_patterns.leaderboard",
     "tests.testapp",
+    "tests.locks_app",
     "tests.leaderboard_app",
     "arcade",  # the example project (example_project/ is on sys.path, see above): tests/example
 ]

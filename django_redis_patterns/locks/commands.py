@@ -102,6 +102,7 @@ def run_locked(command: BaseCommand, opts: CommandLockOptions, options: dict[str
         max_hold=opts.max_hold,
         period=opts.period if opts.mode == "slot" else None,
     )
+    lock.log_unavailable = False  # the command reports it, as its one line
     wait = options.get("lock_wait")
     on_busy = "wait" if wait is not None else opts.on_busy
     if wait is None:
@@ -124,6 +125,8 @@ def run_locked(command: BaseCommand, opts: CommandLockOptions, options: dict[str
             line += f" (waited {wait:g}s)" if wait is not None else ""
         _exit(command, settings.BUSY_EXIT_CODE, f"busy: {line}")
     command._drp_lock_held = True  # type: ignore[attr-defined]
+    #: The handle, for the command's own use (e.g. ``self.lock_handle.fencing_token``).
+    command.lock_handle = handle  # type: ignore[attr-defined]
     try:
         result = body()
     except BaseException:

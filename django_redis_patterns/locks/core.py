@@ -166,12 +166,15 @@ _down: set[str] = set()
 _down_lock = threading.Lock()
 
 
-def unavailable(exc: BaseException, *, name: str, alias: str, command: str) -> LockUnavailable:
-    """Wrap a redis-py error, logging once per incident (until the alias answers again)."""
+def unavailable(exc: BaseException, *, name: str, alias: str, command: str, log: bool = True) -> LockUnavailable:
+    """Wrap a redis-py error, logging once per incident (until the alias answers again).
+
+    ``log=False`` when the caller reports the error itself (a LockedCommand's one line).
+    """
     with _down_lock:
         first = alias not in _down
         _down.add(alias)
-    if first:
+    if first and log:
         logger.warning("Redis alias %r unreachable for lock %r (%s): %s", alias, name, command, exc)
     return LockUnavailable(
         f"cannot reach Redis (cache alias {alias!r}) to {command} lock {name!r}: {exc}",

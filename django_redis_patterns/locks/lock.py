@@ -253,6 +253,8 @@ class _LockBase:
         self.keys = core.LockKeys.for_name(self.name)
         #: The holder seen by the last failed attempt of any owner (for messages).
         self.last_owner: OwnerInfo | None = None
+        #: Log unreachable Redis (once per incident); off when the caller reports it itself.
+        self.log_unavailable = True
 
     def _params(self) -> dict[str, Any]:
         return {
@@ -297,7 +299,7 @@ class Lock(_LockBase):
         try:
             reply = script(connections.get_redis(alias), keys, args)
         except core.UNAVAILABLE_ERRORS as exc:
-            raise core.unavailable(exc, name=self.name, alias=alias, command=command) from exc
+            raise core.unavailable(exc, name=self.name, alias=alias, command=command, log=self.log_unavailable) from exc
         core.answered(alias)
         return reply
 
@@ -305,7 +307,9 @@ class Lock(_LockBase):
         try:
             connections.get_redis(alias).blpop([self.keys.wake], timeout=seconds)
         except core.UNAVAILABLE_ERRORS as exc:
-            raise core.unavailable(exc, name=self.name, alias=alias, command="wait for") from exc
+            raise core.unavailable(
+                exc, name=self.name, alias=alias, command="wait for", log=self.log_unavailable
+            ) from exc
 
     # -- API ---------------------------------------------------------------------------
     def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
@@ -536,7 +540,7 @@ class AsyncLock(_LockBase):
             client = await connections.aget_redis(alias)
             reply = await script.acall(client, keys, args)
         except core.UNAVAILABLE_ERRORS as exc:
-            raise core.unavailable(exc, name=self.name, alias=alias, command=command) from exc
+            raise core.unavailable(exc, name=self.name, alias=alias, command=command, log=self.log_unavailable) from exc
         core.answered(alias)
         return reply
 
@@ -545,7 +549,9 @@ class AsyncLock(_LockBase):
             client = await connections.aget_redis(alias)
             await client.blpop([self.keys.wake], timeout=seconds)
         except core.UNAVAILABLE_ERRORS as exc:
-            raise core.unavailable(exc, name=self.name, alias=alias, command="wait for") from exc
+            raise core.unavailable(
+                exc, name=self.name, alias=alias, command="wait for", log=self.log_unavailable
+            ) from exc
 
     async def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
         return await self._acquire(blocking, timeout) is not None

@@ -1,0 +1,104 @@
+"""alock/AsyncLock: the same semantics on redis.asyncio, holds per task."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from django_redis_patterns import get_redis
+from django_redis_patterns.locks import AsyncLock, LockError, LockLost, LockNotAcquired, alock, lock
+from django_redis_patterns.locks.core import LockKeys
+from tests.topologies import all_topologies
+
+
+@all_topologies
+async def test_alock_acquire_release_fencing(topology: Any) -> None:
+    tokens = []
+    for _ in range(2):
+        async with alock("async-report", ttl=5) as held:
+            assert held.held
+            tokens.append(held.fencing_token)
+            with pytest.raises(LockNotAcquired):
+                async with alock("async-report", blocking=False):
+                    pass
+    assert tokens[1] > tokens[0]
+    assert await alock("async-report").acquire(blocking=False) is True
+
+
+@all_topologies
+async def test_two_tasks_sharing_one_lock_object_cannot_release_each_other(topology: Any) -> None:
+    shared = AsyncLock("shared-object", ttl=0.2)
+    a_expired = asyncio.Event()
+    b_holds = asyncio.Event()
+
+    async def task_a() -> str:
+        assert await shared.acquire()
+        await asyncio.sleep(0.4)  # A's lock expires
+        a_expired.set()
+        await b_holds.wait()
+        try:
+            await shared.release()
+        except LockLost:
+            return "A lost"
+        return "A released B's lock"
+
+    async def task_b() -> int:
+        await a_expired.wait()
+        assert await shared.acquire(timeout=5)
+        b_holds.set()
+        await asyncio.sleep(0.05)
+        return int(bool(get_redis().exists(LockKeys.for_name("shared-object").lock)))
+
+    a, b_key_exists = await asyncio.gather(task_a(), task_b())
+    assert a == "A lost"
+    assert b_key_exists == 1
+
+
+async def test_release_from_a_task_that_holds_nothing_fails(topology: Any) -> None:
+    shared = alock("nobody", ttl=5)
+    assert await shared.acquire()
+
+    async def other() -> None:
+        await shared.release()
+
+    with pytest.raises(LockError):
+        await asyncio.create_task(other())
+    assert shared.held
+    await shared.release()
+
+
+@all_topologies
+async def test_async_waiter_woken_and_renewal(topology: Any) -> None:
+    first = alock("async-handover", ttl=30)
+    assert await first.acquire()
+    waiter = asyncio.create_task(_take("async-handover"))
+    await asyncio.sleep(0.05)
+    token = first.fencing_token
+    await first.release()
+    assert await asyncio.wait_for(waiter, 20) > (token or 0)
+
+    async with alock("async-renew", ttl=0.3, renew=True) as held:
+        await asyncio.sleep(1.0)
+        assert held.held and held.renewals >= 2
+        assert lock("async-renew").acquire(blocking=False) is False
+
+
+async def _take(name: str) -> int:
+    async with alock(name, ttl=5, timeout=20) as held:
+        return held.fencing_token
+
+
+async def test_async_lost_raises_on_exit(topology: Any) -> None:
+    with pytest.raises(LockLost):
+        async with alock("async-lost", ttl=5):
+            get_redis().delete(LockKeys.for_name("async-lost").lock)
+
+
+async def test_async_decorator(topology: Any) -> None:
+    @lock("async-decorated", ttl=5)
+    async def job() -> bool:
+        return await alock("async-decorated").acquire(blocking=False)
+
+    assert await job() is False

@@ -1,0 +1,226 @@
+"""Lock over one Redis: acquire/release/extend semantics on every topology."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from redis.crc import key_slot
+
+from django_redis_patterns import get_redis
+from django_redis_patterns.locks import (
+    Lock,
+    LockError,
+    LockLost,
+    LockNotAcquired,
+    lock,
+    lock_acquired,
+    lock_lost,
+    lock_released,
+)
+from django_redis_patterns.locks.core import LockKeys
+from tests.topologies import all_topologies
+
+
+@all_topologies
+def test_acquire_release_and_fencing_tokens_increase(topology: Any) -> None:
+    tokens = []
+    for _ in range(3):
+        with lock("report", ttl=5) as held:
+            assert held.held
+            tokens.append(held.fencing_token)
+        assert not held.held and held.released
+    assert tokens == sorted(tokens) and len(set(tokens)) == 3
+    assert get_redis().exists(LockKeys.for_name("report").lock) == 0
+
+
+@all_topologies
+def test_busy_lock_raises_or_returns_false_with_holder(topology: Any) -> None:
+    with lock("busy", ttl=5) as held:
+        with pytest.raises(LockNotAcquired) as info:
+            with lock("busy", blocking=False):
+                pass
+        owner = info.value.owner
+        assert owner is not None and owner.pid is not None and owner.fencing_token == held.fencing_token
+        assert "could not be acquired without waiting" in str(info.value)
+        assert lock("busy").acquire(blocking=False) is False
+        with pytest.raises(LockNotAcquired):
+            with lock("busy", timeout=0.05):
+                pass
+
+
+@all_topologies
+def test_keys_of_a_lock_share_one_cluster_slot(topology: Any) -> None:
+    keys = LockKeys.for_name("orders:42")
+    assert len({key_slot(k.encode()) for k in (keys.lock, keys.fence, keys.owner, keys.wake)}) == 1
+
+
+@all_topologies
+def test_non_owner_cannot_release_or_extend(topology: Any) -> None:
+    holder = lock("shared", ttl=5)
+    stranger = lock("shared", ttl=5)
+    assert holder.acquire()
+    with pytest.raises(LockError):
+        stranger.release()
+    with pytest.raises(LockError):
+        stranger.extend(100)
+    assert holder.held
+    client = get_redis()
+    key = LockKeys.for_name("shared").lock
+    # The holder's lock expires and someone else takes it: the old handle can neither
+    # release nor extend the new holder's lock.
+    handle = holder.handle()
+    client.delete(key)
+    assert stranger.acquire(blocking=False)
+    new_token = stranger.token
+    with pytest.raises(LockLost):
+        handle.extend(100)
+    assert 0 < client.pttl(key) <= 5000
+    with pytest.raises(LockLost):
+        handle.release()
+    assert client.get(key).decode() == new_token
+    stranger.release()
+
+
+@all_topologies
+def test_extend_sets_ttl(topology: Any) -> None:
+    with lock("extend-me", ttl=2) as held:
+        held.extend(60)
+        assert get_redis().pttl(LockKeys.for_name("extend-me").lock) > 2000
+
+
+@all_topologies
+def test_waiter_is_woken_by_release(topology: Any) -> None:
+    first = lock("handover", ttl=30)
+    assert first.acquire()
+    waiting = threading.Event()
+    got: list[int] = []
+
+    def waiter() -> None:
+        waiting.set()
+        with lock("handover", ttl=30, timeout=20) as held:
+            got.append(held.fencing_token)
+
+    thread = threading.Thread(target=waiter)
+    thread.start()
+    waiting.wait()
+    token = first.fencing_token
+    first.release()
+    thread.join(30)
+    # ttl=30 and timeout=20: only the release's wake-up (or the polling fallback) let it in.
+    assert got and got[0] > token
+
+
+@all_topologies
+def test_waiter_gets_lock_of_holder_that_died(topology: Any) -> None:
+    # A holder that never releases: the waiter's polling fallback takes over at expiry.
+    dead = lock("abandoned", ttl=0.3)
+    assert dead.acquire()
+    with lock("abandoned", timeout=10) as held:
+        assert held.fencing_token == dead.fencing_token + 1
+
+
+def test_socket_timeout_does_not_cut_a_wait_short(settings: Any, standalone_server: Any) -> None:
+    settings.CACHES = {
+        **settings.CACHES,
+        "short": {
+            "BACKEND": "django_redis_patterns.cache.RedisCache",
+            "LOCATION": standalone_server.url,
+            "OPTIONS": {"SOCKET_TIMEOUT": 0.2},
+        },
+    }
+    holder = lock("slow-holder", ttl=30, using="short")
+    assert holder.acquire()
+    release = threading.Timer(1.0, holder.handle().release)  # 5x the socket timeout
+    release.start()
+    with lock("slow-holder", ttl=5, timeout=10, using="short") as held:
+        assert held.held
+    release.join()
+
+
+@all_topologies
+def test_signals_and_owner_metadata(topology: Any) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def on(signal_name: str) -> Any:
+        def receiver(sender: Any, name: str, handle: Any, **kw: Any) -> None:
+            seen.append((signal_name, name))
+
+        return receiver
+
+    receivers = {sig: on(label) for sig, label in ((lock_acquired, "acq"), (lock_released, "rel"), (lock_lost, "lost"))}
+    for sig, receiver in receivers.items():
+        sig.connect(receiver)
+    try:
+        with lock("observed", ttl=5):
+            owner = {
+                k.decode(): v.decode() for k, v in get_redis().hgetall(LockKeys.for_name("observed").owner).items()
+            }
+            import os
+
+            assert owner["pid"] == str(os.getpid()) and owner["renewals"] == "0" and owner["argv"]
+        held = lock("observed", ttl=5)
+        held.acquire()
+        get_redis().delete(LockKeys.for_name("observed").lock)
+        with pytest.raises(LockLost):
+            held.release()
+    finally:
+        for sig, receiver in receivers.items():
+            sig.disconnect(receiver)
+    assert seen == [("acq", "observed"), ("rel", "observed"), ("acq", "observed"), ("lost", "observed")]
+
+
+def test_decorator_runs_each_call_under_the_lock(topology: Any) -> None:
+    calls: list[bool] = []
+
+    @lock("decorated", ttl=5)
+    def job() -> str:
+        calls.append(Lock("decorated").acquire(blocking=False))
+        return "ok"
+
+    assert job() == "ok" and job() == "ok"
+    assert calls == [False, False]
+
+
+def test_lock_object_is_per_thread_and_not_reentrant(topology: Any) -> None:
+    shared = lock("per-thread", ttl=5)
+    assert shared.acquire()
+    with pytest.raises(LockError, match="not reentrant"):
+        shared.acquire()
+    other: list[Any] = []
+
+    def thread_body() -> None:
+        other.append(shared.acquire(blocking=False))
+        try:
+            shared.release()
+        except LockError as exc:
+            other.append(type(exc).__name__)
+
+    t = threading.Thread(target=thread_body)
+    t.start()
+    t.join()
+    assert other == [False, "LockError"]
+    assert shared.held
+    shared.release()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "argument"),
+    [
+        ({"ttl": 0}, "ttl"),
+        ({"ttl": "10"}, "ttl"),
+        ({"timeout": -1}, "timeout"),
+        ({"max_hold": 0}, "max_hold"),
+        ({"blocking": "yes"}, "blocking"),
+    ],
+)
+def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], argument: str) -> None:
+    with pytest.raises(ValueError, match=argument):
+        lock("x", **kwargs)
+
+
+@pytest.mark.parametrize("name", ["", "a{b}", None])
+def test_bad_names(name: Any) -> None:
+    with pytest.raises(ValueError, match="lock name"):
+        lock(name)
