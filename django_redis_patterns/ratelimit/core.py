@@ -111,14 +111,15 @@ class Limiter:
         return conf.default_alias(self.using, "RATELIMIT")
 
     def keys(self, key: str, rate: RateSpec | tuple[Rate, ...]) -> list[str]:
-        """Redis keys of ``key`` under ``rates``: one per window length, all in one hash slot.
+        """Redis keys of ``key`` under ``rate``: one per window length, all in one hash slot.
 
         The window length is in the name, the limit is not: raising ``5/m`` to ``10/m``
         keeps the current counts instead of silently resetting them.
         """
-        prefix = settings().KEY_PREFIX
-        tag = digest(key)
-        return [f"{prefix}:{{{tag}}}:{self.algorithm.code}:{r.period_us}" for r in _rates(rate)]
+        return self._keys(settings().KEY_PREFIX, digest(key), _rates(rate))
+
+    def _keys(self, prefix: str, tag: str, rates: tuple[Rate, ...]) -> list[str]:
+        return [f"{prefix}:{{{tag}}}:{self.algorithm.code}:{r.period_us}" for r in rates]
 
     def _call(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Any:
         if not isinstance(key, str):
@@ -126,18 +127,20 @@ class Limiter:
         rates = _rates(rate)
         if not rates:
             raise RatelimitConfigError(f"rate {rate!r} sets no limit; pass a rate such as '5/m'")
-        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
-            raise RatelimitConfigError(f"cost must be an int >= 1, got {cost!r}")
-        for r in rates:
-            capacity = self.algorithm.capacity(r, self.burst)
-            if cost > capacity:
-                raise RatelimitConfigError(f"cost={cost} can never pass rate {r} (at most {capacity} at once)")
-        stagger = settings().FIXED_WINDOW_STAGGER
+        if cost != 1:
+            if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
+                raise RatelimitConfigError(f"cost must be an int >= 1, got {cost!r}")
+            for r in rates:
+                capacity = self.algorithm.capacity(r, self.burst)
+                if cost > capacity:
+                    raise RatelimitConfigError(f"cost={cost} can never pass rate {r} (at most {capacity} at once)")
+        conf_ = settings()
         tag = digest(key)
+        extra = self.algorithm.extra
         args: list[int | str] = [mode, cost]
         for r in rates:
-            args += [r.limit, r.period_us, self.algorithm.extra(r, tag, burst=self.burst, stagger=stagger)]
-        return rates, self.keys(key, rates), args
+            args += [r.limit, r.period_us, extra(r, tag, burst=self.burst, stagger=conf_.FIXED_WINDOW_STAGGER)]
+        return rates, self._keys(conf_.KEY_PREFIX, tag, rates), args
 
     def _unavailable(self, rates: tuple[Rate, ...], exc: BaseException, command: str) -> Usage:
         _note_failure(self.alias, command, exc)

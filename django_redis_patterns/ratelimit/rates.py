@@ -7,6 +7,7 @@ so a typo in a decorator fails at import time and one in settings fails the syst
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -93,6 +94,19 @@ def _one(value: Any, whole: Any) -> Rate:
 
 
 def parse(value: RateSpec) -> tuple[Rate, ...]:
+    """Parse a rate spec (cached for strings and tuples: decorators parse on every request)."""
+    try:
+        return _parse_cached(value)
+    except TypeError:  # unhashable (a list): parse uncached
+        return _parse(value)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse_cached(value: RateSpec) -> tuple[Rate, ...]:
+    return _parse(value)
+
+
+def _parse(value: RateSpec) -> tuple[Rate, ...]:
     """Parse a rate spec into its rates (empty tuple for ``None``: no limit).
 
     Several rates (``"10/s;1000/d"`` or a list) are checked together, all-or-nothing;
