@@ -103,6 +103,9 @@ _NON_CONNECTION_OPTIONS = {
     "STAMPEDE_BETA",
     "STAMPEDE_LOCK_TIMEOUT",
     "REPLICA_READ_ONLY",
+    "COMPRESS_LEVEL",
+    "REVERSE_KEY_FUNCTION",
+    "ASYNC_BATCHING",
 }
 # Lower-case OPTIONS of Django's built-in backend that are not pool kwargs.
 _LOWER_NON_POOL = {"serializer", "pool_class", "parser_class", "db"}

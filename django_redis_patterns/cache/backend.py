@@ -18,12 +18,13 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, default_key_func
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
 from .. import connections, scripts
 from ..exceptions import ImproperlyConfigured
+from . import batching
 from . import stampede as _stampede
 from .codec import Codec
 from .errors import guarded, raise_or_fallback
@@ -56,6 +57,7 @@ BACKEND_OPTIONS = frozenset(
         "STAMPEDE_LOCK_TIMEOUT",
         "REVERSE_KEY_FUNCTION",
         "CLOSE_CONNECTION",
+        "ASYNC_BATCHING",
     }
 )
 CONNECTION_OPTIONS = frozenset(
@@ -134,6 +136,9 @@ class RedisCache(BaseCache):
             from django.utils.module_loading import import_string
 
             self.reverse_key = import_string(reverse) if isinstance(reverse, str) else reverse
+        self._batching = bool(options.get("ASYNC_BATCHING", True))
+        # A subclass that overrides validate_key() gets it called for every key.
+        self._fast_validate = type(self).validate_key is BaseCache.validate_key
         self._alias: str | None = None
 
     def __repr__(self) -> str:
@@ -181,9 +186,17 @@ class RedisCache(BaseCache):
     def _areader(self) -> Any:
         return connections.async_client_for_spec(self._spec, replica=self._read_replica)
 
-    def validate_key(self, key: Any) -> None:
-        if len(key) > 250 or _SUSPICIOUS_KEY.search(key):
-            super().validate_key(key)
+    def make_and_validate_key(self, key: Any, version: int | None = None) -> str:
+        # Django's make_key + validate_key, without two Python calls and a per-character
+        # loop per key: the default key function inlined, and Django's validation (which
+        # emits its CacheKeyWarning) only for keys a regex flags.
+        if self.key_func is default_key_func:
+            made = f"{self.key_prefix}:{self.version if version is None else version}:{key}"
+        else:
+            made = self.make_key(key, version=version)
+        if not self._fast_validate or len(made) > 250 or _SUSPICIOUS_KEY.search(made):
+            self.validate_key(made)
+        return made
 
     def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> int | None:
         """Whole seconds, like Django's backend (``None``: never expires; 0: expire now)."""
@@ -208,11 +221,19 @@ class RedisCache(BaseCache):
         return str(self.key_func("*", glob_escape(self.key_prefix), "*"))
 
     def _made_keys(self, keys: Iterable[Any], version: int | None) -> dict[str, Any]:
-        return {self.make_and_validate_key(key, version=version): key for key in keys}
+        """made key -> caller's key; the bulk twin of make_and_validate_key (one regex pass)."""
+        if self.key_func is not default_key_func or not self._fast_validate:
+            return {self.make_and_validate_key(key, version=version): key for key in keys}
+        head = f"{self.key_prefix}:{self.version if version is None else version}:"
+        key_map = {f"{head}{key}": key for key in keys}
+        if key_map and (_SUSPICIOUS_KEY.search("\x80".join(key_map)) or max(map(len, key_map)) > 250):
+            for made in key_map:
+                self.validate_key(made)
+        return key_map
 
     def _decode_many(self, key_map: Mapping[str, Any], values: list[Any]) -> dict[Any, Any]:
-        decode = self._codec.decode
-        return {original: decode(v) for original, v in zip(key_map.values(), values, strict=False) if v is not None}
+        decoded = self._codec.decode_many(values)
+        return {k: v for k, v, raw in zip(key_map.values(), decoded, values, strict=True) if raw is not None}
 
     # -- get / set -----------------------------------------------------------------------
     @guarded("GET", lambda key, default=None, version=None: default)
@@ -222,11 +243,15 @@ class RedisCache(BaseCache):
 
     @guarded("GET", lambda key, default=None, version=None: default)
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        raw = await self._areader().get(self.make_and_validate_key(key, version=version))
+        key = self.make_and_validate_key(key, version=version)
+        if self._batching:
+            raw = await batching.get(self._spec, self._read_replica, key)
+        else:
+            raw = await self._areader().get(key)
         return default if raw is None else self._codec.decode(raw)
 
     @guarded("SET")
-    def set(
+    def set(  # type: ignore[override]
         self,
         key: Any,
         value: Any,
@@ -235,7 +260,7 @@ class RedisCache(BaseCache):
         *,
         nx: bool = False,
         xx: bool = False,
-    ) -> bool | None:  # type: ignore[override]
+    ) -> bool | None:
         """Django's ``set`` plus django-redis's ``nx``/``xx`` (then returns whether it wrote)."""
         if nx and xx:
             raise ValueError("set(): nx and xx are mutually exclusive")
@@ -251,7 +276,7 @@ class RedisCache(BaseCache):
         return bool(written) if nx or xx else None
 
     @guarded("SET")
-    async def aset(
+    async def aset(  # type: ignore[override]
         self,
         key: Any,
         value: Any,
@@ -260,7 +285,7 @@ class RedisCache(BaseCache):
         *,
         nx: bool = False,
         xx: bool = False,
-    ) -> bool | None:  # type: ignore[override]
+    ) -> bool | None:
         if nx and xx:
             raise ValueError("aset(): nx and xx are mutually exclusive")
         key = self.make_and_validate_key(key, version=version)
@@ -341,7 +366,8 @@ class RedisCache(BaseCache):
         self, data: Mapping[Any, Any], timeout: Any, version: int | None
     ) -> tuple[dict[str, bytes | int], int | None]:
         encode = self._codec.encode
-        pairs = {self.make_and_validate_key(k, version=version): encode(v) for k, v in data.items()}
+        key_map = self._made_keys(data, version)
+        pairs = {made: encode(data[key]) for made, key in key_map.items()}
         return pairs, self._ttl_ms(timeout)
 
     @guarded("SET (many)", lambda data, timeout=None, version=None: list(data))
@@ -395,13 +421,13 @@ class RedisCache(BaseCache):
 
     @guarded("DEL (many)", lambda keys, version=None: None)
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        made = [self.make_and_validate_key(k, version=version) for k in keys]
+        made = list(self._made_keys(keys, version))
         if made:
             self._client().delete(*made)  # Cluster: split per slot, one pipeline
 
     @guarded("DEL (many)", lambda keys, version=None: None)
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        made = [self.make_and_validate_key(k, version=version) for k in keys]
+        made = list(self._made_keys(keys, version))
         if made:
             await self._aclient().delete(*made)
 

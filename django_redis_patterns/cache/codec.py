@@ -16,12 +16,16 @@ Stored formats (all readable by ``decode``):
 
 from __future__ import annotations
 
+import pickle
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from django.utils.module_loading import import_string
 
 from ..exceptions import ImproperlyConfigured
+from .compressors import IdentityCompressor
+from .serializers import PickleSerializer
 
 SERIALIZERS = {
     "pickle": "django_redis_patterns.cache.serializers.PickleSerializer",
@@ -59,10 +63,16 @@ class Codec:
         self.compressor = _load("COMPRESSOR", options.get("COMPRESSOR", "none"), COMPRESSORS, options)
         self._dumps = self.serializer.dumps
         self._loads = self.serializer.loads
+        if type(self.serializer) is PickleSerializer:  # skip a Python-level call per value
+            self._loads = pickle.loads
         self._compress = self.compressor.compress
         # Our compressors pass uncompressed data through; django-redis's raise on it.
         ours = type(self.compressor).__module__ == "django_redis_patterns.cache.compressors"
-        self._decompress = self.compressor.decompress if ours else self._foreign_decompress
+        self._decompress: Callable[[bytes], bytes] | None = (
+            self.compressor.decompress if ours else self._foreign_decompress
+        )
+        if type(self.compressor) is IdentityCompressor:
+            self._decompress = None
 
     def _foreign_decompress(self, value: bytes) -> bytes:
         try:
@@ -85,7 +95,18 @@ class Codec:
                     pass
             elif first == 0 and raw.startswith(ENVELOPE):
                 return self.decode(raw[ENVELOPE_SIZE:])
-        return self._loads(self._decompress(raw))
+        if self._decompress is not None:
+            raw = self._decompress(raw)
+        return self._loads(raw)
+
+    def decode_many(self, values: list[Any]) -> list[Any]:
+        """``decode`` over a reply list (``None`` stays ``None``), inlined for plain pickles."""
+        decode = self.decode
+        if self._loads is pickle.loads and self._decompress is None:
+            loads = pickle.loads
+            # 0x80 opens every pickle of protocol >= 2 and nothing else stored here.
+            return [None if v is None else loads(v) if v[:1] == b"\x80" else decode(v) for v in values]
+        return [None if v is None else decode(v) for v in values]
 
     # -- stampede envelope -------------------------------------------------------------
     @staticmethod
