@@ -1,0 +1,76 @@
+"""System checks for CACHES entries that use this backend (ids redis_patterns.E050-E059/W050-W059).
+
+* E050: the backend cannot be built from its OPTIONS (bad serializer path, CLEAR mode...).
+* W050: an OPTIONS key nobody reads (a typo such as ``IGNORE_EXCEPTION``).
+* W051: a ``KEY_PREFIX`` with a ``{hash tag}`` on Cluster: every key lands in one slot,
+  so one node takes the whole cache's traffic.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from ..exceptions import RedisPatternsError
+from .backend import BACKEND_OPTIONS, CONNECTION_OPTIONS, RedisCache
+
+_ALSO_ACCEPTED = {  # django-redis options that mean nothing here but must not break a migration
+    "CLIENT_CLASS",
+    "CONNECTION_POOL_CLASS",
+    "CONNECTION_POOL_CLASS_KWARGS",
+    "PARSER_CLASS",
+    "REDIS_CLIENT_CLASS",
+    "REDIS_CLIENT_KWARGS",
+    "CONNECTION_FACTORY",
+    "SENTINELS",
+    "SENTINEL_KWARGS",
+    "REPLICA_READ_ONLY",
+}
+KNOWN_OPTIONS = sorted(BACKEND_OPTIONS | CONNECTION_OPTIONS | _ALSO_ACCEPTED)
+
+
+def _is_ours(backend: str) -> bool:
+    try:
+        cls = import_string(backend)
+    except Exception:
+        return False
+    return isinstance(cls, type) and issubclass(cls, RedisCache)
+
+
+@register(Tags.caches)
+def check_cache_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    for alias, config in (getattr(settings, "CACHES", None) or {}).items():
+        if not _is_ours(config.get("BACKEND", "")):
+            continue
+        options = config.get("OPTIONS") or {}
+        for key in options:
+            if isinstance(key, str) and key.isupper() and key not in KNOWN_OPTIONS and not key.startswith("SSL_"):
+                close = difflib.get_close_matches(key, KNOWN_OPTIONS, n=1)
+                messages.append(
+                    Warning(
+                        f"CACHES[{alias!r}]['OPTIONS'] has a key {key!r} that this backend does not read.",
+                        hint=(f"Did you mean {close[0]!r}? " if close else "") + f"Known: {', '.join(KNOWN_OPTIONS)}.",
+                        id="redis_patterns.W050",
+                    )
+                )
+        try:
+            backend = import_string(config["BACKEND"])(config.get("LOCATION", ""), config)
+        except (RedisPatternsError, ValueError, TypeError, ImportError) as exc:
+            messages.append(Error(f"CACHES[{alias!r}] cannot be used: {exc}", id="redis_patterns.E050", obj=alias))
+            continue
+        prefix = str(config.get("KEY_PREFIX", ""))
+        if backend._cluster and "{" in prefix and "}" in prefix.split("{", 1)[1]:
+            messages.append(
+                Warning(
+                    f"CACHES[{alias!r}]['KEY_PREFIX'] = {prefix!r} contains a hash tag: on Redis Cluster every "
+                    "key of this cache maps to one slot, so one node serves the whole cache.",
+                    hint="Remove the braces from KEY_PREFIX.",
+                    id="redis_patterns.W051",
+                )
+            )
+    return messages
