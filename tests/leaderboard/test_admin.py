@@ -1,0 +1,185 @@
+"""The admin leaderboard page: permissions with Django's client, real use in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.urls import reverse
+
+from django_redis_patterns import get_redis
+from tests.leaderboard_app.models import Player
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+URL = "/admin/leaderboard_app/player/leaderboard/"
+REBUILD = "/admin/leaderboard_app/player/leaderboard/rebuild/"
+
+
+def staff(django_user_model: Any, name: str, *perms: str) -> Any:
+    user = django_user_model.objects.create_user(name, password="pw", is_staff=True)
+    for codename in perms:
+        user.user_permissions.add(Permission.objects.get(codename=codename, content_type__app_label="leaderboard_app"))
+    return user
+
+
+def players(n: int) -> list[Player]:
+    return Player.objects.bulk_create(
+        [Player(name=f"p{i:03d}", score=(i * 7) % 40, region="eu" if i % 3 else "us") for i in range(n)]
+    )
+
+
+def test_urls_are_named_like_admin_urls(redis_ready: Any) -> None:
+    assert reverse("admin:leaderboard_app_player_leaderboard") == URL
+    assert reverse("admin:leaderboard_app_player_leaderboard_rebuild") == REBUILD
+
+
+def test_view_permission_is_enforced(redis_ready: Any, django_user_model: Any, client: Client) -> None:
+    players(3)
+    client.force_login(staff(django_user_model, "nobody"))
+    assert client.get(URL).status_code == 403
+    assert client.post(REBUILD).status_code == 403
+    client.logout()
+    response = client.get(URL)
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_view_only_users_see_the_board_but_cannot_rebuild(
+    redis_ready: Any, django_user_model: Any, client: Client
+) -> None:
+    players(3)
+    get_redis().delete(Player.leaderboard.base_key)  # drift: empty board, 3 rows
+    client.force_login(staff(django_user_model, "viewer", "view_player"))
+    page = client.get(URL)
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'id="leaderboard-drift"' in html and 'id="leaderboard-rebuild"' not in html
+    assert client.post(REBUILD).status_code == 403
+    assert Player.leaderboard.count() == 0
+    assert client.get(REBUILD).status_code in (403, 405)
+
+
+def test_rebuild_needs_post_csrf_and_change_permission(redis_ready: Any, django_user_model: Any) -> None:
+    players(4)
+    get_redis().delete(Player.leaderboard.base_key)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff(django_user_model, "editor", "view_player", "change_player"))
+    assert client.get(REBUILD).status_code == 405
+    assert client.post(REBUILD).status_code == 403  # no CSRF token
+    assert Player.leaderboard.count() == 0
+    html = client.get(URL).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    response = client.post(REBUILD, {"csrfmiddlewaretoken": token}, follow=True)
+    assert response.redirect_chain[-1][0] == URL
+    assert "Leaderboard rebuilt: 4 members" in response.content.decode()
+    assert Player.leaderboard.count() == 4
+
+
+def test_changelist_button_composes_with_other_mixins(redis_ready: Any, django_user_model: Any, client: Client) -> None:
+    client.force_login(staff(django_user_model, "viewer", "view_player"))
+    html = client.get("/admin/leaderboard_app/player/").content.decode()
+    assert 'id="leaderboard-link"' in html and f'href="{URL}"' in html
+    assert 'id="other-tool"' in html  # the other mixin's tool is still there
+
+
+def test_redis_down_shows_an_error_not_a_500(
+    redis_ready: Any, django_user_model: Any, client: Client, redis_factory: Any, settings: Any
+) -> None:
+    from django_redis_patterns import connections
+
+    group = redis_factory("standalone")
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": group.url}}
+    connections.reset()
+    group.servers[0].kill()
+    client.force_login(staff(django_user_model, "viewer", "view_player"))
+    response = client.get(URL)
+    assert response.status_code == 200
+    assert 'id="leaderboard-unavailable"' in response.content.decode()
+
+
+def test_admin_page_in_a_real_browser(
+    redis_ready: Any, django_user_model: Any, live_server: Any, browser: Any, artifact: Any, settings: Any
+) -> None:
+    import django.contrib.admin
+
+    # staticfiles is not installed in the test settings: the live server serves STATIC_ROOT,
+    # so point it at the admin's own assets for styled screenshots.
+    settings.STATIC_ROOT = str(Path(django.contrib.admin.__file__).parent / "static")
+    players(60)
+    django_user_model.objects.create_superuser("admin", "a@example.com", "pw")
+    page = browser.new_page()
+    response = page.goto(live_server.url + "/admin/login/?next=/admin/leaderboard_app/player/")
+    assert response.status == 200, page.content()[:3000]
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "pw")
+    page.click("input[type=submit]")
+    page.wait_for_url("**/admin/leaderboard_app/player/")
+    assert page.locator("#other-tool").count() == 1
+    page.click("#leaderboard-link")
+    page.wait_for_url("**" + URL)
+    assert "Leaderboard" in page.locator(".breadcrumbs").inner_text()
+
+    # list: 25 rows, best first, ranks in competition order, names linking to change pages
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 25
+    ranks = [int(t) for t in page.locator("#result_list td.rank").all_inner_texts()]
+    scores = [int(t) for t in page.locator("#result_list td.score").all_inner_texts()]
+    assert ranks[0] == 1 and scores == sorted(scores, reverse=True)
+    assert ranks == [1 + sum(1 for s in scores if s > score) for score in scores]  # first page: exact
+    first = Player.objects.get(name=page.locator("#result_list tbody th a").first.inner_text())
+    assert page.locator("#result_list tbody th a").first.get_attribute("href") == (
+        f"/admin/leaderboard_app/player/{first.pk}/change/"
+    )
+    assert page.locator("#leaderboard-chart rect").count() == 20
+    assert page.locator("#leaderboard-drift").count() == 0
+    page.screenshot(path=artifact("01-list"), full_page=True)
+
+    # paginate
+    page.click("#leaderboard-paginator a:text-is('3')")
+    page.wait_for_url("**page=3")
+    assert page.locator("#result_list tbody tr").count() == 10
+    assert page.locator("#leaderboard-paginator .this-page").inner_text() == "3"
+
+    # search jumps to the member's neighbourhood
+    worst = Player.objects.order_by("score", "-pk").first()
+    assert worst is not None
+    page.fill("#id_q", worst.name)
+    page.click("#leaderboard-search")
+    page.wait_for_load_state()
+    highlighted = page.locator("#result_list tr.me")
+    assert highlighted.count() == 1 and worst.name in highlighted.inner_text()
+    assert page.locator("#leaderboard-paginator .this-page").inner_text() == "3"
+    page.fill("#id_q", "no-such-player")
+    page.click("#leaderboard-search")
+    page.wait_for_load_state()
+    assert page.locator("#leaderboard-search-miss").count() == 1
+
+    # switch period, then partition
+    page.fill("#id_q", "")
+    page.select_option("#id_period", label=page.locator("#id_period option", has_text="this week").inner_text())
+    page.wait_for_url("**period=weekly*")
+    assert page.locator("#result_list tbody tr").count() == 25
+    page.select_option("#id_partition", "us")
+    page.wait_for_url("**partition=us*")
+    assert "period=weekly" in page.url
+    assert page.locator("#leaderboard-paginator").inner_text().strip().endswith("20 members")
+    page.screenshot(path=artifact("02-weekly-us"), full_page=True)
+
+    # drift, then rebuild from the banner
+    client = get_redis()
+    for player in Player.objects.all()[:5]:
+        client.zrem(Player.leaderboard.base_key, str(player.pk))
+    page.goto(live_server.url + URL)
+    banner = page.locator("#leaderboard-drift")
+    assert "55" in banner.inner_text() and "60" in banner.inner_text()
+    page.screenshot(path=artifact("03-drift"), full_page=True)
+    page.click("#leaderboard-rebuild")
+    page.wait_for_url("**" + URL)
+    assert "Leaderboard rebuilt: 60 members" in page.locator(".messagelist").inner_text()
+    assert page.locator("#leaderboard-drift").count() == 0
+    assert Player.leaderboard.count() == 60
+    page.screenshot(path=artifact("04-rebuilt"), full_page=True)
