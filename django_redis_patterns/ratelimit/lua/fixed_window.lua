@@ -1,5 +1,5 @@
 -- Fixed window: a counter per window; the window start may be offset per key (staggered).
--- KEYS[i]   hash {w = window number, c = count} of rate i; every KEYS entry shares one {hash tag}
+-- KEYS[i]   string "<window number>:<count>" of rate i; every KEYS entry shares one {hash tag}
 -- ARGV[1]   "1" = hit (count when every rate allows), "0" = peek (count nothing)
 -- ARGV[2]   cost (integer >= 1)
 -- ARGV[3i], ARGV[3i+1], ARGV[3i+2]   rate i: limit, period (µs), offset of the window start (µs)
@@ -12,18 +12,22 @@ local hit = ARGV[1] == '1'
 local cost = tonumber(ARGV[2])
 local allowed = 1
 local reply = {0, now}
-local windows, counts = {}, {}
+local windows, counts, ends = {}, {}, {}
 for i = 1, #KEYS do
   local limit = tonumber(ARGV[3 * i])
   local period = tonumber(ARGV[3 * i + 1])
   local offset = tonumber(ARGV[3 * i + 2])
   local w = math.floor((now - offset) / period)
   local wend = (w + 1) * period + offset
-  local st = redis.call('HMGET', KEYS[i], 'w', 'c')
   local c = 0
-  if st[1] and tonumber(st[1]) == w then c = tonumber(st[2]) end
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local sw, sc = string.match(v, '^(%d+):(%d+)$')
+    if tonumber(sw) == w then c = tonumber(sc) end
+  end
   windows[i] = w
   counts[i] = c + cost
+  ends[i] = wend
   local remaining, retry
   if c + cost <= limit then
     retry = 0
@@ -41,11 +45,8 @@ end
 reply[1] = allowed
 if allowed == 1 and hit then
   for i = 1, #KEYS do
-    local period = tonumber(ARGV[3 * i + 1])
-    local offset = tonumber(ARGV[3 * i + 2])
-    local wend = (windows[i] + 1) * period + offset
-    redis.call('HSET', KEYS[i], 'w', string.format('%.0f', windows[i]), 'c', counts[i])
-    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.ceil((wend - now) / 1000) + 1))
+    redis.call('SET', KEYS[i], string.format('%.0f:%d', windows[i], counts[i]),
+      'PX', string.format('%.0f', math.ceil((ends[i] - now) / 1000) + 1))
   end
 end
 return reply

@@ -1,6 +1,6 @@
 -- Leaky bucket as a meter: each hit pours `cost` in; the bucket drains at limit/period and
 -- holds `limit`; a hit that would overflow it is refused (nothing is queued).
--- KEYS[i]   hash {l = level, t = time of l (µs)} of rate i; every KEYS entry shares one {hash tag}
+-- KEYS[i]   string "<level>:<time of level, µs>" of rate i; every KEYS entry shares one {hash tag}
 -- ARGV[1]   "1" = hit (count when every rate allows), "0" = peek (count nothing)
 -- ARGV[2]   cost (integer >= 1)
 -- ARGV[3i], ARGV[3i+1], ARGV[3i+2]   rate i: limit (capacity), period (µs), unused (0)
@@ -15,10 +15,11 @@ local levels = {}
 for i = 1, #KEYS do
   local limit = tonumber(ARGV[3 * i])
   local period = tonumber(ARGV[3 * i + 1])
-  local st = redis.call('HMGET', KEYS[i], 'l', 't')
   local level = 0
-  if st[1] then
-    level = tonumber(st[1]) - math.max(0, now - tonumber(st[2])) * limit / period
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local sl, st = string.match(v, '^([^:]+):(%d+)$')
+    level = tonumber(sl) - math.max(0, now - tonumber(st)) * limit / period
     if level < 0 then level = 0 end
   end
   local remaining, retry
@@ -41,8 +42,8 @@ if allowed == 1 and hit then
   for i = 1, #KEYS do
     local limit = tonumber(ARGV[3 * i])
     local period = tonumber(ARGV[3 * i + 1])
-    redis.call('HSET', KEYS[i], 'l', string.format('%.17g', levels[i]), 't', string.format('%.0f', now))
-    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.ceil(levels[i] * period / limit / 1000) + 1))
+    redis.call('SET', KEYS[i], string.format('%.17g:%.0f', levels[i], now),
+      'PX', string.format('%.0f', math.ceil(levels[i] * period / limit / 1000) + 1))
   end
 end
 return reply

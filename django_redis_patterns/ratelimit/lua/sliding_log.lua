@@ -19,7 +19,8 @@ for i = 1, #KEYS do
   local c = redis.call('ZCARD', KEYS[i])
   counts[i] = c
   local remaining, retry, reset = limit - c, 0, 0
-  if c > 0 then
+  -- a granted hit's reset is a full period (set below); otherwise the newest entry decides
+  if c > 0 and not (hit and c + cost <= limit) then
     local newest = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
     reset = tonumber(newest[2]) + period - now
   end
@@ -38,6 +39,15 @@ for i = 1, #KEYS do
   reply[3 * i + 2] = reset
 end
 reply[1] = allowed
+if allowed == 0 and hit then
+  -- nothing is counted: report each rate's real reset (skipped above for rates that allowed)
+  for i = 1, #KEYS do
+    if counts[i] > 0 and reply[3 * i + 2] == 0 then
+      local newest = redis.call('ZRANGE', KEYS[i], -1, -1, 'WITHSCORES')
+      reply[3 * i + 2] = tonumber(newest[2]) + tonumber(ARGV[3 * i + 1]) - now
+    end
+  end
+end
 if allowed == 1 and hit then
   local score = string.format('%.0f', now)
   for i = 1, #KEYS do

@@ -1,6 +1,6 @@
 -- Sliding window counter: the current window's count plus the previous one's, weighted by
 -- how much of the previous window still overlaps the sliding window ending now.
--- KEYS[i]   hash {w = window number, c = count in w, p = count in w-1}; KEYS share one {hash tag}
+-- KEYS[i]   string "<window number>:<count in it>:<count in the one before>"; KEYS share one {hash tag}
 -- ARGV[1]   "1" = hit (count when every rate allows), "0" = peek (count nothing)
 -- ARGV[2]   cost (integer >= 1)
 -- ARGV[3i], ARGV[3i+1], ARGV[3i+2]   rate i: limit, period (µs), unused (0)
@@ -16,13 +16,16 @@ for i = 1, #KEYS do
   local limit = tonumber(ARGV[3 * i])
   local period = tonumber(ARGV[3 * i + 1])
   local w = math.floor(now / period)
-  local st = redis.call('HMGET', KEYS[i], 'w', 'c', 'p')
   local c, p = 0, 0
-  local sw = tonumber(st[1])
-  if sw == w then
-    c, p = tonumber(st[2]) or 0, tonumber(st[3]) or 0
-  elseif sw == w - 1 then
-    p = tonumber(st[2]) or 0
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local sw, sc, sp = string.match(v, '^(%d+):(%d+):(%d+)$')
+    sw = tonumber(sw)
+    if sw == w then
+      c, p = tonumber(sc), tonumber(sp)
+    elseif sw == w - 1 then
+      p = tonumber(sc)
+    end
   end
   local start = w * period
   local weight = (period - (now - start)) / period
@@ -55,8 +58,8 @@ if allowed == 1 and hit then
   for i = 1, #KEYS do
     local period = tonumber(ARGV[3 * i + 1])
     local s = state[i]
-    redis.call('HSET', KEYS[i], 'w', string.format('%.0f', s[1]), 'c', s[2] + cost, 'p', s[3])
-    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.ceil(2 * period / 1000) + 1))
+    redis.call('SET', KEYS[i], string.format('%.0f:%d:%d', s[1], s[2] + cost, s[3]),
+      'PX', string.format('%.0f', math.ceil(2 * period / 1000) + 1))
   end
 end
 return reply

@@ -1,5 +1,5 @@
 -- Token bucket: `limit` tokens, refilled continuously at limit/period; a hit takes `cost`.
--- KEYS[i]   hash {k = tokens, t = time of k (µs)} of rate i; every KEYS entry shares one {hash tag}
+-- KEYS[i]   string "<tokens>:<time of tokens, µs>" of rate i; every KEYS entry shares one {hash tag}
 -- ARGV[1]   "1" = hit (count when every rate allows), "0" = peek (count nothing)
 -- ARGV[2]   cost (integer >= 1)
 -- ARGV[3i], ARGV[3i+1], ARGV[3i+2]   rate i: limit (capacity), period (µs), unused (0)
@@ -14,10 +14,11 @@ local tokens = {}
 for i = 1, #KEYS do
   local limit = tonumber(ARGV[3 * i])
   local period = tonumber(ARGV[3 * i + 1])
-  local st = redis.call('HMGET', KEYS[i], 'k', 't')
   local k = limit
-  if st[1] then
-    k = tonumber(st[1]) + math.max(0, now - tonumber(st[2])) * limit / period
+  local v = redis.call('GET', KEYS[i])
+  if v then
+    local sk, st = string.match(v, '^([^:]+):(%d+)$')
+    k = tonumber(sk) + math.max(0, now - tonumber(st)) * limit / period
     if k > limit then k = limit end
   end
   local remaining, retry
@@ -40,8 +41,8 @@ if allowed == 1 and hit then
   for i = 1, #KEYS do
     local limit = tonumber(ARGV[3 * i])
     local period = tonumber(ARGV[3 * i + 1])
-    redis.call('HSET', KEYS[i], 'k', string.format('%.17g', tokens[i]), 't', string.format('%.0f', now))
-    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.ceil((limit - tokens[i]) * period / limit / 1000) + 1))
+    redis.call('SET', KEYS[i], string.format('%.17g:%.0f', tokens[i], now),
+      'PX', string.format('%.0f', math.ceil((limit - tokens[i]) * period / limit / 1000) + 1))
   end
 end
 return reply
