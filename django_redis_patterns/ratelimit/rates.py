@@ -44,10 +44,11 @@ class Rate:
 
     limit: int
     period: float
+    #: The period in whole microseconds, the unit of the Lua scripts (computed once).
+    period_us: int = dataclasses.field(init=False, repr=False, compare=False)
 
-    @property
-    def period_us(self) -> int:
-        return round(self.period * 1_000_000)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "period_us", round(self.period * 1_000_000))
 
     @property
     def label(self) -> str:

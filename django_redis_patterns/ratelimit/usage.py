@@ -9,7 +9,8 @@ from typing import Any
 from .rates import Rate
 
 
-@dataclasses.dataclass(frozen=True)
+# Not frozen, with slots: one is built per check, and frozen dataclasses are slow to build.
+@dataclasses.dataclass(slots=True)
 class RateUsage:
     rate: Rate
     #: Hits still allowed now (after this one, for a granted hit).
@@ -20,7 +21,10 @@ class RateUsage:
     reset_after: float
 
 
-@dataclasses.dataclass(frozen=True)
+_COMPAT_KEYS = ("count", "limit", "should_limit", "time_left")
+
+
+@dataclasses.dataclass(slots=True)
 class Usage:
     """The answer of ``hit``/``peek``/``reset``.
 
@@ -56,41 +60,34 @@ class Usage:
         """Whole seconds until the limit lifts (refused) or resets (allowed); at least 1 when refused."""
         return math.ceil(self.retry_after if not self.allowed else self.reset_after)
 
-    _COMPAT_KEYS = ("count", "limit", "should_limit", "time_left")
-
     def __getitem__(self, name: str) -> Any:
-        if name not in self._COMPAT_KEYS:
+        if name not in _COMPAT_KEYS:
             raise KeyError(name)
         return getattr(self, name)
 
     def get(self, name: str, default: Any = None) -> Any:
-        return self[name] if name in self._COMPAT_KEYS else default
+        return self[name] if name in _COMPAT_KEYS else default
 
     @classmethod
     def from_reply(cls, reply: list[Any], rates: tuple[Rate, ...], algorithm: str) -> Usage:
-        allowed = bool(int(reply[0]))
+        allowed = reply[0] == 1
         per_rate = tuple(
-            RateUsage(
-                rate,
-                max(0, int(reply[2 + 3 * i])),
-                int(reply[3 + 3 * i]) / 1e6,
-                max(0, int(reply[4 + 3 * i])) / 1e6,
-            )
+            RateUsage(rate, max(0, reply[2 + 3 * i]), reply[3 + 3 * i] / 1e6, max(0, reply[4 + 3 * i]) / 1e6)
             for i, rate in enumerate(rates)
         )
-        if allowed:
+        if len(per_rate) == 1:
+            binding = per_rate[0]
+        elif allowed:
             binding = min(per_rate, key=lambda r: (r.remaining, -r.reset_after))
-            retry_after = 0.0
         else:
             binding = max(per_rate, key=lambda r: r.retry_after)
-            retry_after = binding.retry_after
         return cls(
-            allowed=allowed,
-            limit=binding.rate.limit,
-            remaining=binding.remaining,
-            retry_after=retry_after,
-            reset_after=binding.reset_after,
-            rates=per_rate,
-            algorithm=algorithm,
-            now=int(reply[1]) / 1e6,
+            allowed,
+            binding.rate.limit,
+            binding.remaining,
+            0.0 if allowed else binding.retry_after,
+            binding.reset_after,
+            per_rate,
+            algorithm,
+            reply[1] / 1e6,
         )
