@@ -30,5 +30,5 @@ class SeasonWinnerInline(admin.TabularInline):
 
 @admin.register(SeasonSnapshot)
 class SeasonSnapshotAdmin(admin.ModelAdmin):
-    list_display = ["season", "closed_at", "players", "fencing_token"]
+    list_display = ["season", "closed_at", "players"]
     inlines = [SeasonWinnerInline]

@@ -1,72 +1,82 @@
-"""The two leaderboards the pages show: "alltime" (Player.score) and "weekly" (this season's score).
+"""The two leaderboards the pages show, both Redis sorted sets:
 
-Rows are plain dicts so the top-50 part can be cached as it is.
+* ``alltime``: ``Player.leaderboard`` -- the model's board, synced from ``Player.score`` by
+  ``LeaderboardMixin`` after each commit.
+* ``weekly``: ``WEEKLY.period("weekly")`` -- a second model board over ``Player.weekly_score``
+  (this week's points, reset by ``game.record_round`` when a new week starts), written after
+  each round's commit into the board of the current week (Redis's clock decides which).
+
+Rows are plain dicts (rank, name, score, player_id) so the top 50 can be cached as they are.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import Q
+from django.db import transaction
 
-from .models import Player, current_season
+from django_redis_patterns.leaderboard import Entry, Leaderboard, ModelLeaderboard
+
+from .models import Player, current_season, season_start
 
 BOARDS = ("alltime", "weekly")
 TOP = 50
 
 
-def _field(board: str) -> str:
-    if board not in BOARDS:
-        raise ValueError(f"board must be one of {BOARDS}, got {board!r}")
-    return "score" if board == "alltime" else "weekly_score"
+class WeeklyBoard:
+    """A second board over the same table: this week's points (``Player.weekly_score``).
+
+    Its ``weekly`` period boards are the ones shown: each sync writes the row's weekly score
+    into the board of the week Redis's clock is in, so every week starts empty by itself and
+    last week's board stays readable (``PERIOD_RETAIN``) for ``close_season``."""
+
+    name = "arcade.weekly"
+    score_field = "weekly_score"
+    periods = ["weekly"]
+    ranking = "competition"
 
 
-def _players(board: str) -> Any:
-    qs = Player.objects.select_related("user")
-    return qs.filter(week=current_season()) if board == "weekly" else qs
+WEEKLY = ModelLeaderboard(Player, WeeklyBoard)
 
 
-def _row(rank: int, player: Player, board: str) -> dict[str, Any]:
-    return {"rank": rank, "name": player.name, "score": getattr(player, _field(board)), "player_id": player.pk}
+def board(name: str, season: str | None = None) -> Leaderboard:
+    if name == "alltime":
+        return Player.leaderboard
+    if name == "weekly":
+        return WEEKLY.period("weekly", at=season_start(season) if season else None)
+    raise ValueError(f"board must be one of {BOARDS}, got {name!r}")
 
 
-def rank_of(board: str, player: Player) -> int | None:
-    field = _field(board)
-    if board == "weekly" and player.week != current_season():
-        return None
-    return _players(board).filter(**{f"{field}__gt": getattr(player, field)}).count() + 1
+def _rows(entries: Iterable[Entry]) -> list[dict[str, Any]]:
+    # Entries of a model board carry their row as .obj (fetched in one query per read).
+    return [{"rank": e.rank, "name": e.obj.name, "score": int(e.score), "player_id": e.obj.pk} for e in entries]
 
 
-def top(board: str, n: int = TOP) -> list[dict[str, Any]]:
-    field = _field(board)
-    rows, rank, previous = [], 0, None
-    for position, player in enumerate(_players(board).order_by(f"-{field}", "pk")[:n], start=1):
-        score = getattr(player, field)
-        if score != previous:
-            rank, previous = position, score
-        rows.append(_row(rank, player, board))
-    return rows
+def top(name: str, n: int = TOP, season: str | None = None) -> list[dict[str, Any]]:
+    return _rows(board(name, season).top(n))
 
 
-def around(board: str, player: Player, n: int = 5) -> list[dict[str, Any]]:
-    field = _field(board)
-    me = rank_of(board, player)
-    if me is None:
-        return []
-    score = getattr(player, field)
-    players = _players(board)
-    above = list(
-        players.filter(Q(**{f"{field}__gt": score}) | Q(**{field: score, "pk__lt": player.pk})).order_by(field, "-pk")[
-            :n
-        ]
-    )[::-1]
-    below = list(
-        players.filter(Q(**{f"{field}__lt": score}) | Q(**{field: score, "pk__gt": player.pk})).order_by(
-            f"-{field}", "pk"
-        )[:n]
-    )
-    return [_row(rank_of(board, p) or 0, p, board) for p in [*above, player, *below]]
+def around(name: str, player: Player, n: int = 5) -> list[dict[str, Any]]:
+    """``player`` with up to ``n`` players above and below (one Lua call)."""
+    return _rows(board(name).around(player, n))
 
 
-def size(board: str) -> int:
-    return _players(board).count()
+def rank_of(name: str, player: Player) -> int | None:
+    return board(name).rank_of(player)
+
+
+def size(name: str, season: str | None = None) -> int:
+    return board(name, season).count()
+
+
+def add_round(player: Player) -> None:
+    """After the round's transaction commits, write the player's weekly score to this week's board.
+
+    (The all-time board needs no call: LeaderboardMixin syncs ``Player.score`` on save.)"""
+    WEEKLY.schedule([player.pk], using=transaction.get_connection().alias)
+
+
+def rebuild_weekly(season: str | None = None) -> int:
+    """Write this week's board from the database, pipelined (after seeding, or to repair drift)."""
+    return WEEKLY.sync(Player.objects.filter(week=season or current_season(), weekly_score__gt=0))

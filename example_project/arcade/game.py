@@ -7,6 +7,7 @@ import random
 from django.db import transaction
 from django.utils import timezone
 
+from . import boards
 from .models import Player, Round, current_season
 
 MAX_ROUND_SCORE = 1000
@@ -32,6 +33,7 @@ def record_round(player: Player, score: int) -> Round:
         locked.rounds_played += 1
         locked.save(update_fields=["score", "weekly_score", "week", "rounds_played"])
         played = Round.objects.create(player=locked, score=score, season=season, played_at=now)
+        boards.add_round(locked)  # the weekly board; the all-time one follows Player.score by itself
     player.score, player.weekly_score, player.week = locked.score, locked.weekly_score, locked.week
     player.rounds_played = locked.rounds_played
     return played

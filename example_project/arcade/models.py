@@ -13,17 +13,31 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from django_redis_patterns.leaderboard import LeaderboardMixin
+
 
 def current_season(now: datetime.datetime | None = None) -> str:
-    """The ISO week the weekly board covers, e.g. ``"2026-W48"``."""
-    year, week, _ = (now or timezone.now()).isocalendar()
+    """The ISO week the weekly board covers, e.g. ``"2026-W48"`` (UTC, weeks start on Monday)."""
+    year, week, _ = (now or timezone.now()).astimezone(datetime.UTC).isocalendar()
     return f"{year}-W{week:02d}"
 
 
-class Player(models.Model):
+def season_start(season: str) -> datetime.date:
+    """The Monday of ``"2026-W48"``."""
+    year, week = season.split("-W")
+    return datetime.date.fromisocalendar(int(year), int(week), 1)
+
+
+class Player(LeaderboardMixin, models.Model):
+    """A user's player. ``LeaderboardMixin`` keeps the all-time board in sync with ``score``:
+    every save (and ``update``/``bulk_create`` through the default manager) is written to Redis
+    after the transaction commits."""
+
     REGIONS = [("eu", "Europe"), ("na", "North America"), ("sa", "South America"), ("as", "Asia"), ("oc", "Oceania")]
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="player")
+    #: The username, copied here so leaderboard rows need no join to show it.
+    name = models.CharField(max_length=150, db_index=True)
     region = models.CharField(max_length=2, choices=REGIONS, default="eu")
     score = models.BigIntegerField(default=0, help_text="All-time total of every round's score.")
     rounds_played = models.PositiveIntegerField(default=0)
@@ -31,15 +45,16 @@ class Player(models.Model):
     weekly_score = models.BigIntegerField(default=0, help_text="Total of this season's rounds.")
     created_at = models.DateTimeField(default=timezone.now)
 
+    class Leaderboard:
+        name = "arcade.alltime"
+        score_field = "score"
+        ranking = "competition"  # ties share a rank: 1, 2, 2, 4
+
     class Meta:
         ordering = ["-score", "pk"]
 
     def __str__(self) -> str:
-        return self.user.get_username()
-
-    @property
-    def name(self) -> str:
-        return self.user.get_username()
+        return self.name
 
 
 class Round(models.Model):
@@ -60,9 +75,6 @@ class SeasonSnapshot(models.Model):
 
     season = models.CharField(max_length=8, unique=True)
     closed_at = models.DateTimeField(default=timezone.now)
-    fencing_token = models.BigIntegerField(
-        null=True, blank=True, help_text="The lock's token of the run that wrote it."
-    )
     players = models.PositiveIntegerField(default=0, help_text="Players on the weekly board when it closed.")
 
     class Meta:

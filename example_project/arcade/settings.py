@@ -5,6 +5,10 @@ REDIS_URL     redis://, rediss://, redis+sentinel://h:26379,h2:26379/service/db 
               redis-server when it is unset)
 DATABASE_URL  sqlite:///path (default: example_project/db.sqlite3) or
               postgres://user@host:5432/name
+SECRET_KEY, DEBUG (default 1), ALLOWED_HOSTS (comma-separated), HTTPS=1 (secure cookies,
+              HSTS, redirect to https: what ``check --deploy`` asks for behind TLS)
+ARCADE_STACK  "patterns" (default: this package) or "today" (django-redis cache, Django's
+              cache session engine, django-ratelimit: the load benchmark's baseline)
 """
 
 from __future__ import annotations
@@ -18,6 +22,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 SECRET_KEY = os.environ.get("SECRET_KEY", "arcade-example-not-secret-change-me-in-production-0123456789")
 DEBUG = os.environ.get("DEBUG", "1") == "1"
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
+ARCADE_STACK = os.environ.get("ARCADE_STACK", "patterns")
+if ARCADE_STACK not in ("patterns", "today"):
+    raise ValueError(f"ARCADE_STACK must be 'patterns' or 'today', got {ARCADE_STACK!r}")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -37,10 +44,13 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's SessionMiddleware plus IP/browser/"last seen" for the "your devices" page.
+    "django_redis_patterns.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, so rules keyed on the user see it; turns Ratelimited into a 429.
+    "django_redis_patterns.ratelimit.middleware.RatelimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -68,7 +78,8 @@ def database_from_url(url: str) -> dict[str, object]:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         name = unquote(parts.path[1:] if parts.path.startswith("//") else parts.path) or ":memory:"
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name}
+        # Several gunicorn workers write at once: wait for the file lock instead of failing.
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 20}}
     if parts.scheme in ("postgres", "postgresql"):
         return {
             "ENGINE": "django.db.backends.postgresql",
@@ -77,12 +88,14 @@ def database_from_url(url: str) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "127.0.0.1",
             "PORT": str(parts.port or 5432),
+            "CONN_MAX_AGE": 60,
         }
     raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r} (use sqlite:/// or postgres://)")
 
 
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 
+# -- Redis: one alias, every pattern reaches Redis through it ----------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
@@ -91,6 +104,39 @@ CACHES = {
         "KEY_PREFIX": "arcade",
     }
 }
+# Sessions in Redis (SESSION_CACHE_ALIAS, default "default"), with a per-user index.
+SESSION_ENGINE = "django_redis_patterns.sessions.backend"
+
+REDIS_PATTERNS = {
+    "RATELIMIT": {
+        "ALGORITHM": "gcra",
+        "HEADERS": "draft",  # RateLimit / RateLimit-Policy on limited routes
+        "VIEW": "arcade.views.ratelimited",  # the friendly 429 page / problem+json
+        "RULES": [
+            # Brute-force protection: password guesses per client address.
+            {"path": "/login/", "methods": ["POST"], "key": "ip", "rate": "10/m;50/h", "group": "login"},
+            {"path": "/admin/login/", "methods": ["POST"], "key": "ip", "rate": "10/m;50/h", "group": "login"},
+        ],
+    },
+    "LEADERBOARD": {"PERIOD_RETAIN": 2},  # last week's board stays readable for close_season
+}
+
+if ARCADE_STACK == "today":
+    # What most projects run today: the load benchmark compares the two stacks in one run.
+    INSTALLED_APPS.append("django_ratelimit")
+    CACHES["default"]["BACKEND"] = "django_redis.cache.RedisCache"
+    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    MIDDLEWARE[MIDDLEWARE.index("django_redis_patterns.sessions.middleware.SessionMiddleware")] = (
+        "django.contrib.sessions.middleware.SessionMiddleware"
+    )
+    MIDDLEWARE[MIDDLEWARE.index("django_redis_patterns.ratelimit.middleware.RatelimitMiddleware")] = (
+        "django_ratelimit.middleware.RatelimitMiddleware"
+    )
+    RATELIMIT_VIEW = "arcade.views.ratelimited"
+    del REDIS_PATTERNS["RATELIMIT"]["RULES"]  # login: see arcade/urls.py (django-ratelimit decorator)
+
+if os.environ.get("ARCADE_FAST_PASSWORD_HASHER") == "1":  # tests and the load benchmark only
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
@@ -105,3 +151,20 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# -- behind TLS (HTTPS=1): what `manage.py check --deploy` asks for --------------------------
+if os.environ.get("HTTPS") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "3600"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"django_redis_patterns": {"handlers": ["console"], "level": "WARNING"}},
+}

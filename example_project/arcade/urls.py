@@ -1,15 +1,22 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
 
+login_view = auth_views.LoginView.as_view(template_name="arcade/login.html")
+if settings.ARCADE_STACK == "today":  # the load benchmark's baseline guards login with django-ratelimit
+    from .today import ratelimit
+
+    login_view = ratelimit(key="ip", rate="10/m", method="POST", group="login")(login_view)
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("signup/", views.signup, name="signup"),
-    path("login/", auth_views.LoginView.as_view(template_name="arcade/login.html"), name="login"),
+    path("login/", login_view, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("play/", views.play, name="play"),
     path("api/play", views.api_play, name="api_play"),
@@ -17,6 +24,6 @@ urlpatterns = [
     path("seasons/", views.seasons, name="seasons"),
     path("devices/", views.devices, name="devices"),
     path("devices/logout-others/", views.logout_others, name="logout_others"),
-    path("devices/revoke/", views.revoke_session, name="revoke_session"),
+    path("devices/revoke/", views.revoke_session_view, name="revoke_session"),
     path("admin/", admin.site.urls),
 ]

@@ -1,10 +1,20 @@
-"""The arcade's pages. Each view is short on purpose: the Redis patterns do the work."""
+"""The arcade's pages. Each view is short on purpose: the Redis patterns do the work.
+
+* sessions   -- SESSION_ENGINE in settings; ``devices``/``logout_others``/``revoke_session`` here
+* ratelimit  -- ``@ratelimit`` on ``play``/``api_play``; a middleware rule guards ``/login/``;
+                ``ratelimited`` renders the 429 page
+* leaderboard-- ``boards.py`` (Player.leaderboard and the weekly board)
+* cache      -- the top 50 of each board through ``cache.get_or_set`` (stampede-safe)
+* locks      -- ``management/commands/close_season.py``
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
@@ -14,13 +24,22 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from django_redis_patterns import get_redis
+from django_redis_patterns.ratelimit import headers as ratelimit_headers
+from django_redis_patterns.ratelimit import ratelimit
+from django_redis_patterns.sessions import logout_everywhere, revoke_session, user_sessions
 
 from . import boards
 from .forms import PlayForm, SignupForm
 from .game import record_round, roll_score
 from .models import Player, Round, SeasonSnapshot, current_season
 
+if settings.ARCADE_STACK == "today":  # the load benchmark's baseline, see today.py
+    from .today import ratelimit  # type: ignore[assignment]
+
+#: Rounds a player may play: 10 a minute, spread out by GCRA (a burst of 10, then one every 6 s).
+PLAY_RATE = "10/m"
 LEADERBOARD_CACHE_SECONDS = 5
+QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded"
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -33,31 +52,35 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         with transaction.atomic():
             user = form.save()
-            Player.objects.create(user=user, region=form.cleaned_data["region"])
+            Player.objects.create(user=user, name=user.get_username(), region=form.cleaned_data["region"])
         login(request, user)
         return redirect("play")
     return render(request, "arcade/signup.html", {"form": form})
 
 
 def _player(request: HttpRequest) -> Player:
-    player, _ = Player.objects.get_or_create(user=request.user)  # staff created with createsuperuser have none
+    # Accounts made with createsuperuser have no player yet.
+    player, _ = Player.objects.get_or_create(user=request.user, defaults={"name": request.user.get_username()})
     return player
 
 
+# user_or_ip: a logged-in player is limited per account, an anonymous visitor per IP address
+# (checked before login_required, so anonymous POSTs are counted too).
+@ratelimit(key="user_or_ip", rate=PLAY_RATE, method="POST", algorithm="gcra")
 @login_required
 def play(request: HttpRequest) -> HttpResponse:
     player = _player(request)
     form = PlayForm(request.POST if request.method == "POST" else None)
     played = None
     if request.method == "POST" and form.is_valid():
-        played = record_round(
-            player, form.cleaned_data["score"] if form.cleaned_data["score"] is not None else roll_score()
-        )
+        score = form.cleaned_data["score"]
+        played = record_round(player, score if score is not None else roll_score())
     recent = Round.objects.filter(player=player)[:10]
     return render(request, "arcade/play.html", {"player": player, "form": form, "played": played, "recent": recent})
 
 
 @require_POST
+@ratelimit(key="user_or_ip", rate=PLAY_RATE, method="POST", algorithm="gcra")
 def api_play(request: HttpRequest) -> JsonResponse:
     """``POST /api/play`` with ``{"score": 123}`` (optional): the JSON twin of the play page."""
     if not request.user.is_authenticated:
@@ -72,33 +95,49 @@ def api_play(request: HttpRequest) -> JsonResponse:
     player = _player(request)
     score = form.cleaned_data["score"]
     played = record_round(player, score if score is not None else roll_score())
-    return JsonResponse(
-        {
-            "score": played.score,
-            "total": player.score,
-            "weekly": player.weekly_score,
-            "rank": boards.rank_of("alltime", player),
+    return JsonResponse({"score": played.score, "total": player.score, "weekly": player.weekly_score})
+
+
+def ratelimited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """What a limited request gets (REDIS_PATTERNS["RATELIMIT"]["VIEW"]): a friendly 429 page,
+    or RFC 9457 problem+json under /api/; ``Retry-After`` and the RateLimit headers on both."""
+    usage = getattr(exception, "usage", None) or getattr(request, "ratelimit", None)
+    unavailable = bool(getattr(usage, "unavailable", False))
+    status = 503 if unavailable else 429
+    retry_after = int(ratelimit_headers.retry_after(usage)) if usage is not None and not unavailable else 60
+    if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+        problem = {
+            "type": "about:blank" if unavailable else QUOTA_EXCEEDED,
+            "title": "Service Unavailable" if unavailable else "Too Many Requests",
+            "status": status,
+            "detail": f"Slow down: try again in {retry_after} s.",
+            "retry_after": retry_after,
         }
-    )
+        response = HttpResponse(json.dumps(problem), status=status, content_type="application/problem+json")
+    else:
+        what = "login attempts" if request.path.startswith(("/login/", "/admin/login/")) else "rounds"
+        context = {"retry_after": retry_after, "what": what, "unavailable": unavailable}
+        response = render(request, "arcade/429.html", context, status=status)
+    response["Retry-After"] = str(retry_after)
+    if usage is not None and not unavailable:
+        ratelimit_headers.apply(response, usage, mode="draft")
+    return response
 
 
 def leaderboard(request: HttpRequest) -> HttpResponse:
-    board = request.GET.get("board", "alltime")
-    if board not in boards.BOARDS:
-        board = "alltime"
-    # The top 50 is the same for everyone: build it once per few seconds, whoever asks. get_or_set
-    # lets one request rebuild it while the others wait for its result (no stampede).
+    name = request.GET.get("board", "alltime")
+    if name not in boards.BOARDS:
+        name = "alltime"
     season = current_season()
-    top = cache.get_or_set(f"arcade:top:{board}:{season}", lambda: boards.top(board), timeout=LEADERBOARD_CACHE_SECONDS)
+    # The top 50 is the same for everyone: get_or_set rebuilds it at most once per few seconds,
+    # and only one request recomputes it while the others keep the cached copy (no stampede).
+    top = cache.get_or_set(f"arcade:top:{name}:{season}", lambda: boards.top(name), timeout=LEADERBOARD_CACHE_SECONDS)
     me: dict[str, Any] = {}
     if request.user.is_authenticated:
         player = _player(request)
-        me = {"rank": boards.rank_of(board, player), "around": boards.around(board, player, 5), "player_id": player.pk}
-    return render(
-        request,
-        "arcade/leaderboard.html",
-        {"board": board, "top": top, "me": me, "season": season, "size": boards.size(board)},
-    )
+        me = {"rank": boards.rank_of(name, player), "around": boards.around(name, player, 5), "player_id": player.pk}
+    context = {"board": name, "top": top, "me": me, "season": season, "size": boards.size(name)}
+    return render(request, "arcade/leaderboard.html", context)
 
 
 def seasons(request: HttpRequest) -> HttpResponse:
@@ -106,18 +145,28 @@ def seasons(request: HttpRequest) -> HttpResponse:
     return render(request, "arcade/seasons.html", {"snapshots": snapshots})
 
 
+def _indexed_sessions() -> bool:
+    return settings.SESSION_ENGINE == "django_redis_patterns.sessions.backend"
+
+
 @login_required
 def devices(request: HttpRequest) -> HttpResponse:
-    return render(request, "arcade/devices.html", {"sessions": [], "current": request.session.session_key})
+    sessions = user_sessions(request.user, current=request) if _indexed_sessions() else []
+    return render(request, "arcade/devices.html", {"sessions": sessions, "indexed": _indexed_sessions()})
 
 
 @login_required
 @require_POST
 def logout_others(request: HttpRequest) -> HttpResponse:
+    count = logout_everywhere(request.user, keep=request)
+    messages.success(request, f"Logged out {count} other device{'s' if count != 1 else ''}.")
     return redirect("devices")
 
 
 @login_required
 @require_POST
-def revoke_session(request: HttpRequest) -> HttpResponse:
+def revoke_session_view(request: HttpRequest) -> HttpResponse:
+    ref = request.POST.get("session", "")
+    if ref and revoke_session(request.user, ref):
+        messages.success(request, "That device was logged out.")
     return redirect("devices")

@@ -46,6 +46,68 @@ def make_player(django_user_model: Any) -> Any:
 
     def make(username: str, *, score: int = 0, password: str = PASSWORD, **fields: Any) -> Player:
         user = django_user_model.objects.create_user(username=username, password=password)
-        return Player.objects.create(user=user, score=score, **fields)
+        return Player.objects.create(user=user, name=username, score=score, **fields)
 
     return make
+
+
+@pytest.fixture
+def site_server(transactional_db: Any, arcade_site: Any) -> Iterator[Any]:
+    """A live server started after the example's settings are applied (pytest-django's
+    session-wide ``live_server`` builds its middleware chain once, from whatever settings
+    were active when the first test asked for it)."""
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("127.0.0.1")
+    server._live_server_modified_settings.enable()
+    try:
+        yield server
+    finally:
+        server._live_server_modified_settings.disable()
+        server.stop()
+
+
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Headless Chromium, per test: Playwright's sync API keeps an event loop running in this
+    thread while it is open, which would make Django refuse ORM calls in any later test."""
+    import os
+
+    from playwright.sync_api import sync_playwright
+
+    # The test's own ORM calls (fixtures, assertions) are plain synchronous code.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    executable = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def artifacts(request: pytest.FixtureRequest) -> Any:
+    """``artifacts("step")`` -> test-artifacts/example/<test id>-step.png"""
+    import re
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[2] / "test-artifacts" / "example"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", request.node.name)
+
+    def path(step: str) -> str:
+        return str(folder / f"{stem}-{step}.png")
+
+    return path

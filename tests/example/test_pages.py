@@ -9,8 +9,11 @@ from arcade.models import Player, Round, SeasonSnapshot, current_season
 from django.core.management import call_command
 
 from tests.example.conftest import PASSWORD
+from tests.topologies import all_topologies
 
-pytestmark = pytest.mark.django_db
+# Real commits: the leaderboards are written after each transaction commits (on_commit).
+# The whole site on each topology (REDIS_URL standalone, redis+sentinel://, redis+cluster://).
+pytestmark = [pytest.mark.django_db(transaction=True), all_topologies]
 
 
 def test_home_counts_visits_in_redis(client: Any) -> None:
@@ -95,8 +98,7 @@ def test_api_play_returns_json(client: Any, make_player: Any) -> None:
     client.login(username="dee", password=PASSWORD)
     response = client.post("/api/play", {"score": 70}, content_type="application/json")
     assert response.status_code == 200
-    assert response.json()["total"] == 70
-    assert response.json()["rank"] == 1
+    assert response.json() == {"score": 70, "total": 70, "weekly": 70}
 
 
 def test_api_play_needs_a_login(client: Any) -> None:
@@ -156,7 +158,9 @@ def test_anonymous_leaderboard_has_no_rank(client: Any, make_player: Any) -> Non
 
 
 def test_seasons_page_lists_closed_seasons(client: Any, make_player: Any) -> None:
-    make_player("w", week=current_season(), weekly_score=70, score=70)
+    make_player("w")
+    client.login(username="w", password=PASSWORD)
+    client.post("/play/", {"score": 70})
     call_command("close_season", verbosity=0)
     response = client.get("/seasons/")
     assert response.status_code == 200
@@ -180,3 +184,130 @@ def test_seed_arcade_creates_players_once(make_player: Any) -> None:
     assert Player.objects.filter(user__username__in=["demo", "admin"]).count() == 2
     call_command("seed_arcade", players=300, if_empty=True, verbosity=0)
     assert Player.objects.count() == 302
+
+
+# -- rate limiting --------------------------------------------------------------------------
+
+
+def test_the_eleventh_round_in_a_minute_gets_the_429_page(client: Any, make_player: Any) -> None:
+    player = make_player("eve")
+    client.login(username="eve", password=PASSWORD)
+    statuses = [client.post("/play/", {"score": 10}).status_code for _ in range(12)]
+    assert statuses == [200] * 10 + [429] * 2
+    limited = client.post("/play/", {"score": 10})
+    assert limited.status_code == 429
+    assert b"Whoa, slow down!" in limited.content
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert limited["RateLimit-Policy"] == '"1m";q=10;w=60'
+    assert limited["RateLimit"].startswith('"1m";r=0;')
+    player.refresh_from_db()
+    assert player.rounds_played == 10
+    # Looking is still fine: only playing is limited.
+    assert client.get("/play/").status_code == 200
+
+
+def test_players_are_limited_separately(client: Any, make_player: Any) -> None:
+    make_player("eve")
+    make_player("fay")
+    client.login(username="eve", password=PASSWORD)
+    assert [client.post("/play/", {"score": 1}).status_code for _ in range(11)][-1] == 429
+    client.logout()
+    client.login(username="fay", password=PASSWORD)
+    assert client.post("/play/", {"score": 1}).status_code == 200
+
+
+def test_api_play_limited_gets_problem_json(client: Any, make_player: Any) -> None:
+    make_player("dee")
+    client.login(username="dee", password=PASSWORD)
+    responses = [client.post("/api/play", {"score": 5}, content_type="application/json") for _ in range(11)]
+    assert [r.status_code for r in responses] == [200] * 10 + [429]
+    limited = responses[-1]
+    assert limited["Content-Type"] == "application/problem+json"
+    body = limited.json()
+    assert body["status"] == 429
+    assert body["type"].endswith("#quota-exceeded")
+    assert body["retry_after"] == int(limited["Retry-After"])
+
+
+def test_anonymous_visitors_are_limited_per_ip(client: Any) -> None:
+    statuses = [client.post("/api/play", {}, content_type="application/json").status_code for _ in range(11)]
+    assert statuses == [401] * 10 + [429]
+    other_address = client.post("/api/play", {}, content_type="application/json", REMOTE_ADDR="10.1.2.3")
+    assert other_address.status_code == 401
+
+
+def test_login_brute_force_is_refused_after_ten_attempts(client: Any, make_player: Any) -> None:
+    make_player("bob")
+    attempts = [client.post("/login/", {"username": "bob", "password": f"guess-{i}"}) for i in range(11)]
+    assert [a.status_code for a in attempts] == [200] * 10 + [429]
+    assert b"login attempts" in attempts[-1].content
+    # Even the right password waits now, from this address; another address may log in.
+    assert client.post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 429
+    response = client.post("/login/", {"username": "bob", "password": PASSWORD}, REMOTE_ADDR="10.9.9.9")
+    assert response.status_code == 302
+
+
+# -- sessions: "your devices" ------------------------------------------------------------------
+
+
+def _device(username: str, agent: str, address: str) -> Any:
+    from django.test import Client
+
+    device = Client(HTTP_USER_AGENT=agent, REMOTE_ADDR=address)
+    response = device.post("/login/", {"username": username, "password": PASSWORD})
+    assert response.status_code == 302
+    return device
+
+
+def test_devices_lists_every_session_of_the_user(make_player: Any) -> None:
+    make_player("gus")
+    make_player("someone-else")
+    laptop = _device("gus", "Laptop/1.0", "192.0.2.1")
+    _device("gus", "Phone/2.0", "192.0.2.2")
+    _device("someone-else", "Other/3.0", "192.0.2.3")
+    page = laptop.get("/devices/")
+    assert page.status_code == 200
+    sessions = page.context["sessions"]
+    assert sorted((s.user_agent, s.ip, s.current) for s in sessions) == [
+        ("Laptop/1.0", "192.0.2.1", True),
+        ("Phone/2.0", "192.0.2.2", False),
+    ]
+    assert b"Phone/2.0" in page.content
+    assert page.content.count(b'class="device') == 2
+
+
+def test_log_out_everywhere_else(make_player: Any) -> None:
+    make_player("gus")
+    laptop = _device("gus", "Laptop/1.0", "192.0.2.1")
+    phone = _device("gus", "Phone/2.0", "192.0.2.2")
+    tablet = _device("gus", "Tablet/3.0", "192.0.2.3")
+    response = laptop.post("/devices/logout-others/", follow=True)
+    assert b"Logged out 2 other devices." in response.content
+    assert [s.user_agent for s in response.context["sessions"]] == ["Laptop/1.0"]
+    assert phone.get("/play/").status_code == 302
+    assert tablet.get("/play/").status_code == 302
+    assert laptop.get("/play/").status_code == 200
+
+
+def test_revoke_one_device(make_player: Any) -> None:
+    make_player("gus")
+    laptop = _device("gus", "Laptop/1.0", "192.0.2.1")
+    phone = _device("gus", "Phone/2.0", "192.0.2.2")
+    tablet = _device("gus", "Tablet/3.0", "192.0.2.3")
+    sessions = laptop.get("/devices/").context["sessions"]
+    phone_ref = next(s.ref for s in sessions if s.user_agent == "Phone/2.0")
+    laptop.post("/devices/revoke/", {"session": phone_ref})
+    assert phone.get("/play/").status_code == 302
+    assert tablet.get("/play/").status_code == 200
+    assert sorted(s.user_agent for s in laptop.get("/devices/").context["sessions"]) == ["Laptop/1.0", "Tablet/3.0"]
+
+
+def test_sessions_live_in_redis(client: Any, make_player: Any, topology: Any) -> None:
+    from django.contrib.sessions.models import Session
+
+    make_player("gus")
+    client.post("/login/", {"username": "gus", "password": PASSWORD})
+    assert client.get("/play/").status_code == 200
+    assert not Session.objects.exists()
+    topology.flush()  # the session was in Redis only: emptying Redis logs the player out
+    assert client.get("/play/").status_code == 302

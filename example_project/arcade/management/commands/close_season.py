@@ -1,9 +1,11 @@
 """``manage.py close_season [--season 2026-W48] [--top 10]``: keep the weekly winners for ever.
 
-Cron may start it on every web server at the same minute. It runs under a Redis lock, so
-one copy does the work while the others exit, and inside the lock it checks whether the
-season is closed already, so a late copy (started after the first one finished) writes
-nothing either: exactly one snapshot per season.
+Cron may start it on every web server at the same minute. ``LockedCommand`` runs
+``handle()`` under the Redis lock ``arcade:close_season:<season>``: one copy does the work,
+the others print "skipped: ... already running" and exit 0. Inside the lock the command
+checks whether the season is closed already, so a copy started after the first one finished
+writes nothing either: exactly one snapshot per season. (The unique ``season`` column would
+turn a lock failure into an IntegrityError rather than a second snapshot.)
 """
 
 from __future__ import annotations
@@ -11,15 +13,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 
 from arcade import boards
 from arcade.models import Player, SeasonSnapshot, SeasonWinner, current_season
+from django_redis_patterns.locks.commands import LockedCommand
 
 
-class Command(BaseCommand):
+def _lock_key(options: dict[str, Any]) -> str:
+    return f"arcade:close_season:{options.get('season') or current_season()}"
+
+
+class Command(LockedCommand):
     help = "Snapshot the weekly leaderboard's winners into the database, exactly once per season."
+    lock_key = staticmethod(_lock_key)
+    lock_ttl = 60  # renewed while handle() runs
+    lock_on_busy = "skip"
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--season", default=None, help="ISO week to close, e.g. 2026-W48 (default: this week).")
@@ -35,21 +45,18 @@ class Command(BaseCommand):
         if snapshot is None:
             self.stdout.write(f"close_season: {season} was closed already; nothing written.")
         else:
-            self.stdout.write(
-                self.style.SUCCESS(f"close_season: {season} closed, {snapshot.winners.count()} winners kept.")
-            )
+            kept = snapshot.winners.count()
+            self.stdout.write(self.style.SUCCESS(f"close_season: {season} closed, {kept} winners kept."))
 
 
-def close(season: str, top: int, fencing_token: int | None = None) -> SeasonSnapshot | None:
-    """Write the snapshot of ``season``; None when it exists already."""
+def close(season: str, top: int) -> SeasonSnapshot | None:
+    """Write the snapshot of ``season`` from its weekly board; None when it exists already."""
     if SeasonSnapshot.objects.filter(season=season).exists():
         return None
-    winners = boards.top("weekly", top) if season == current_season() else []
+    winners = boards.top("weekly", top, season=season)
     players = Player.objects.in_bulk([row["player_id"] for row in winners])
     with transaction.atomic():
-        snapshot = SeasonSnapshot.objects.create(
-            season=season, fencing_token=fencing_token, players=boards.size("weekly") if winners else 0
-        )
+        snapshot = SeasonSnapshot.objects.create(season=season, players=boards.size("weekly", season=season))
         SeasonWinner.objects.bulk_create(
             SeasonWinner(
                 snapshot=snapshot,

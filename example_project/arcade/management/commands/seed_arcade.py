@@ -1,35 +1,43 @@
 """``manage.py seed_arcade --players 100000 [--if-empty]``: demo players, fast.
 
-Users and players are written with ``bulk_create`` in batches (one INSERT per batch, no
-per-row signals), then the leaderboards are filled in bulk from the rows just written.
+Users and players are written in batches of multi-row INSERTs (``executemany``: no model
+instances, no per-row signals), then the boards are filled from the table in pipelined
+round trips: ``leaderboard_rebuild`` for the all-time board (loaded beside the live one and
+swapped in atomically) and ``boards.rebuild_weekly()`` for this week's points.
+
 Seeded players cannot log in (unusable password); ``demo`` / ``arcade-demo`` can, and
 ``admin`` / ``arcade-admin`` opens the admin.
 """
 
 from __future__ import annotations
 
+import io
 import random
 import sys
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import UNUSABLE_PASSWORD_PREFIX
-from django.core.management.base import BaseCommand, CommandParser
-from django.db import transaction
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import connection, models, transaction
 
+from arcade import boards
 from arcade.models import Player, current_season
 
 DEMO_USERS = (("demo", "arcade-demo", False), ("admin", "arcade-admin", True))
 
 
 class Progress:
-    """A one-line progress bar on stdout (plain lines when stdout is not a terminal)."""
+    """A one-line progress bar on stdout (plain lines every 10% when stdout is not a terminal)."""
 
     def __init__(self, command: BaseCommand, total: int, label: str, *, enabled: bool):
         self.command, self.total, self.label, self.enabled = command, total, label, enabled
         self.tty = sys.stdout.isatty()
         self.started = time.monotonic()
+        self.shown = -1
 
     def update(self, done: int) -> None:
         if not self.enabled:
@@ -39,11 +47,28 @@ class Progress:
         rate = done / max(time.monotonic() - self.started, 1e-9)
         line = f"{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} ({rate:,.0f}/s)"
         if self.tty:
-            self.command.stdout.write("\r" + line, ending="")
-            if done >= self.total:
-                self.command.stdout.write("")
-        elif done >= self.total or done % (self.total // 10 or 1) < 1:
+            self.command.stdout.write("\r" + line, ending="\n" if done >= self.total else "")
+            self.command.stdout.flush()
+        elif done * 10 // max(self.total, 1) > self.shown:
+            self.shown = done * 10 // max(self.total, 1)
             self.command.stdout.write(line)
+
+
+def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """One ``executemany`` INSERT of ``rows`` (values for ``columns``); every other field gets
+    its default, converted for the database once rather than once per row."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    given = {model._meta.get_field(name).attname for name in columns}
+    defaults = [(f.column, f.get_db_prep_save(f.get_default(), connection)) for f in fields if f.attname not in given]
+    quote = connection.ops.quote_name
+    names = [model._meta.get_field(c).column for c in columns] + [column for column, _ in defaults]
+    fixed = tuple(value for _, value in defaults)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)}) "
+        f"VALUES ({', '.join(['%s'] * len(names))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(*row, *fixed) for row in rows])
 
 
 class Command(BaseCommand):
@@ -57,9 +82,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, players: int, if_empty: bool, batch: int, seed: int | None, **options: Any) -> None:
         if players < 0:
-            raise ValueError(f"--players must be >= 0, got {players}")
+            raise CommandError(f"--players must be >= 0, got {players}")
         if batch < 1:
-            raise ValueError(f"--batch must be >= 1, got {batch}")
+            raise CommandError(f"--batch must be >= 1, got {batch}")
         verbosity = options.get("verbosity", 1)
         if if_empty and Player.objects.exists():
             if verbosity:
@@ -69,12 +94,14 @@ class Command(BaseCommand):
         started = time.monotonic()
         self._demo_accounts()
         created = self._players(players, batch, rng, verbosity)
-        synced = self._sync_boards(batch, verbosity)
+        # The all-time board: rebuilt from the table beside the live one, then swapped in.
+        call_command("leaderboard_rebuild", "arcade.Player", verbosity=0, stdout=io.StringIO())
+        weekly = boards.rebuild_weekly()
         if verbosity:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"seed_arcade: {created} players created, {synced} leaderboard entries written "
-                    f"in {time.monotonic() - started:.1f}s"
+                    f"seed_arcade: {created} players created; boards: {Player.leaderboard.count()} all time, "
+                    f"{weekly} this week; {time.monotonic() - started:.1f}s"
                 )
             )
 
@@ -87,7 +114,7 @@ class Command(BaseCommand):
             if made:
                 user.set_password(password)
                 user.save(update_fields=["password"])
-            Player.objects.get_or_create(user=user)
+            Player.objects.get_or_create(user=user, defaults={"name": username})
 
     def _players(self, count: int, batch: int, rng: random.Random, verbosity: int) -> int:
         User = get_user_model()
@@ -98,32 +125,22 @@ class Command(BaseCommand):
         done = 0
         while done < count:
             size = min(batch, count - done)
-            names = [f"player{start + done + i + 1:06d}" for i in range(size)]
+            names = [f"player{start + done + i + 1:07d}" for i in range(size)]
             with transaction.atomic():
-                users = User.objects.bulk_create(
-                    [User(username=name, password=UNUSABLE_PASSWORD_PREFIX + "seeded") for name in names]
+                insert_rows(User, ["username", "password"], [(n, UNUSABLE_PASSWORD_PREFIX + "seeded") for n in names])
+                ids = dict(
+                    User.objects.filter(username__gte=names[0], username__lte=names[-1]).values_list("username", "pk")
                 )
-                if users and users[0].pk is None:  # a backend without RETURNING: read the ids back
-                    users = list(User.objects.filter(username__in=names).order_by("pk"))
                 rows = []
-                for user in users:
+                for name in names:
                     rounds = rng.randint(1, 60)
-                    score = sum(rng.randint(0, 1000) for _ in range(min(rounds, 8))) * rounds // min(rounds, 8)
+                    score = rounds * rng.randint(100, 900)
                     weekly = rng.random() < 0.4
+                    weekly_score = min(score, rng.randint(1, 5000)) if weekly else 0
                     rows.append(
-                        Player(
-                            user=user,
-                            region=rng.choice(regions),
-                            score=score,
-                            rounds_played=rounds,
-                            week=season if weekly else "",
-                            weekly_score=min(score, rng.randint(0, 5000)) if weekly else 0,
-                        )
+                        (ids[name], name, rng.choice(regions), score, rounds, season if weekly else "", weekly_score)
                     )
-                Player.objects.bulk_create(rows)
+                insert_rows(Player, ["user", "name", "region", "score", "rounds_played", "week", "weekly_score"], rows)
             done += size
             progress.update(done)
         return done
-
-    def _sync_boards(self, batch: int, verbosity: int) -> int:
-        return 0
