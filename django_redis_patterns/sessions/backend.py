@@ -8,7 +8,8 @@ and one ``SET ... XX PX <age>`` (Django's cache engine: two GETs and a SET). Cre
 ``SET ... NX PX`` retried on the (astronomically rare) key collision; updating is
 ``SET ... XX`` so a session deleted meanwhile (logout elsewhere, revocation) is never
 brought back: ``UpdateError``, as Django's middleware expects. The Redis TTL is always
-``get_expiry_age()``. Data is Django's signed encoding with ``SESSION_SERIALIZER``.
+``get_expiry_age()``. Data is written by ``SESSION_SERIALIZER`` (JSON by default) and
+sealed with an HMAC (:mod:`.sealing`); unreadable data is an empty session and one log line.
 
 A session that belongs to a user is also kept in that user's index (see :mod:`.index`);
 that costs one more call at login and at most once per ``INDEX_REFRESH`` seconds.
@@ -21,11 +22,10 @@ import time
 from typing import Any
 
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
-from django.core import signing
 from django.utils.crypto import get_random_string
 
 from .. import connections
-from . import index, records, replication
+from . import index, records, replication, sealing
 from .errors import SessionUnavailable, guard
 from .runtime import Runtime, current
 
@@ -72,34 +72,35 @@ class SessionStore(SessionBase):
             raise exc
         self._unavailable = True
 
-    def _decode_record(self, raw: bytes | None) -> dict[str, Any]:
+    def _decode_record(self, key: str, raw: bytes | None) -> dict[str, Any]:
         if raw is None:
             self._session_key = None
             self._header = None
             return {}
+        self._header = None
         unpacked = records.unpack(raw)
         if unpacked is None:
-            logger.warning(
-                "Session data in Redis is not in this engine's format (cache alias %r); using an empty session",
-                self._rt.alias,
-            )
-            self._header = None
-            return {}
-        self._header, payload = unpacked
-        return self.decode(payload)
+            return self._unreadable("is not in this engine's format")
+        header, body = unpacked
+        payload = sealing.unseal(self.key_salt, key, body)
+        if payload is None:
+            return self._unreadable("failed its integrity check (tampered with, or written under another SECRET_KEY)")
+        try:
+            data = self.serializer().loads(payload)
+        except Exception as exc:
+            return self._unreadable(f"could not be deserialized by SESSION_SERIALIZER ({type(exc).__name__}: {exc})")
+        if not isinstance(data, dict):
+            return self._unreadable(f"holds a {type(data).__name__}, not a dict")
+        self._header = header
+        return data
 
-    def decode(self, session_data: bytes | str) -> dict[str, Any]:
-        # Django logs a bad signature; a good signature over undecodable data it drops silently.
-        data = super().decode(session_data)
-        if not data and session_data:
-            text = session_data if isinstance(session_data, str) else session_data.decode("ascii", "replace")
-            try:
-                signing.loads(text, salt=self.key_salt, serializer=self.serializer)
-            except signing.BadSignature:
-                pass  # already logged by Django
-            except Exception as exc:
-                logger.warning("Session data could not be deserialized (%s); using an empty session", exc)
-        return data  # type: ignore[no-any-return]
+    def _unreadable(self, why: str) -> dict[str, Any]:
+        # The key is kept: the next save overwrites the bad data (SET XX), as Django's db engine does.
+        logger.warning("Session data in Redis %s (cache alias %r); using an empty session", why, self._rt.alias)
+        return {}
+
+    def _encode_record(self, key: str, header: records.Header, data: dict[str, Any]) -> bytes:
+        return records.pack(header, sealing.seal(self.key_salt, key, self.serializer().dumps(data)))
 
     def _expiry_ms(self, data: dict[str, Any]) -> int:
         return int(self.get_expiry_age(expiry=data.get("_session_expiry"))) * 1000
@@ -141,7 +142,7 @@ class SessionStore(SessionBase):
         except SessionUnavailable as exc:
             self._degrade(exc)
             return {}
-        return self._decode_record(raw)
+        return self._decode_record(key, raw)
 
     def exists(self, session_key: str | None) -> bool:
         if not records.valid_key(session_key) or self._unavailable:
@@ -198,7 +199,7 @@ class SessionStore(SessionBase):
             header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
         else:
             header = self._unrefreshed_header(uid, refresh)
-        value = records.pack(header, self.encode(data))
+        value = self._encode_record(key, header, data)
         redis_key = self._redis_key(key)
         flag = {"nx": True} if must_create else {"xx": True}
         with guard(rt.alias, "SET"):
@@ -286,7 +287,7 @@ class SessionStore(SessionBase):
         except SessionUnavailable as exc:
             self._degrade(exc)
             return {}
-        return self._decode_record(raw)
+        return self._decode_record(key, raw)
 
     async def aexists(self, session_key: str | None) -> bool:
         if not records.valid_key(session_key) or self._unavailable:
@@ -344,7 +345,7 @@ class SessionStore(SessionBase):
             header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
         else:
             header = self._unrefreshed_header(uid, refresh)
-        value = records.pack(header, self.encode(data))
+        value = self._encode_record(key, header, data)
         redis_key = self._redis_key(key)
         flag = {"nx": True} if must_create else {"xx": True}
         with guard(rt.alias, "SET"):

@@ -2,11 +2,12 @@
 
 A session is one string key, ``<prefix>s:<session key>``, holding::
 
-    v1 <indexed_at ms> <index score ms> <user id, %-quoted>\\n<SessionBase.encode(data)>
+    v1 <indexed_at ms> <index score ms> <user id, %-quoted>\\n<32-byte MAC><SESSION_SERIALIZER bytes>
 
 The first line says what the user's index knows about this session, so a request can
-decide without a round trip whether the index needs refreshing; the rest is Django's own
-signed encoding (``SESSION_SERIALIZER``). An anonymous session's header is ``v1``.
+decide without a round trip whether the index needs refreshing; the rest is the data as
+``SESSION_SERIALIZER`` writes it, sealed by :mod:`.sealing`. An anonymous session's
+header is ``v1``.
 
 A user's index is two keys sharing the user's ``{hash tag}`` (one slot, so one script
 updates both): a sorted set ``<prefix>u:{<uid>}:z`` (member: session key, score: expiry
@@ -48,8 +49,8 @@ class Header:
 ANONYMOUS = Header()
 
 
-def pack(header: Header, payload: str) -> bytes:
-    return header.pack() + payload.encode("ascii")
+def pack(header: Header, body: bytes) -> bytes:
+    return header.pack() + body
 
 
 def parse_header(line: bytes) -> Header | None:
@@ -66,16 +67,13 @@ def parse_header(line: bytes) -> Header | None:
         return None
 
 
-def unpack(raw: bytes) -> tuple[Header, str] | None:
-    """(header, payload) of a stored session; None when it is not in this format."""
-    line, sep, payload = raw.partition(b"\n")
+def unpack(raw: bytes) -> tuple[Header, bytes] | None:
+    """(header, sealed body) of a stored session; None when it is not in this format."""
+    line, sep, body = raw.partition(b"\n")
     header = parse_header(line) if sep else None
     if header is None:
         return None
-    try:
-        return header, payload.decode("ascii")
-    except UnicodeDecodeError:
-        return None
+    return header, body
 
 
 def header_of_prefix(raw: bytes | None) -> Header | None:

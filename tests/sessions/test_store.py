@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from datetime import timedelta
@@ -9,10 +10,10 @@ from typing import Any
 
 import pytest
 from django.contrib.sessions.backends.base import CreateError, UpdateError
-from django.core import signing
 
 from django_redis_patterns import get_redis
 from django_redis_patterns.sessions import backend as backend_module
+from django_redis_patterns.sessions import sealing
 from django_redis_patterns.sessions.backend import SessionStore
 from tests.sessions.conftest import command_counts, reset_command_counts
 from tests.topologies import all_topologies
@@ -191,9 +192,9 @@ def test_json_is_the_default_serializer(topology: Any) -> None:
     s["when"] = "2026-01-01"
     s.save()
     raw = _raw(s.session_key)  # type: ignore[arg-type]
-    header, _, payload = raw.partition(b"\n")  # type: ignore[union-attr]
+    header, _, body = raw.partition(b"\n")  # type: ignore[union-attr]
     assert header == b"v1"
-    assert signing.loads(payload.decode(), salt=s.key_salt) == {"when": "2026-01-01"}
+    assert json.loads(body[32:]) == {"when": "2026-01-01"}  # after the 32-byte MAC: plain JSON
     s2 = SessionStore()
     s2["bad"] = {1, 2}
     with pytest.raises(TypeError):  # JSON cannot store a set: no silent pickle
@@ -214,10 +215,17 @@ def test_garbage_in_redis_gives_an_empty_session_and_one_log_line(
     topology: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = get_redis("default")
+    genuine = SessionStore()
+    genuine["user"] = "alice"
+    genuine.save()
+    sealed = _raw(genuine.session_key)  # type: ignore[arg-type]
+    header, _, body = sealed.partition(b"\n")  # type: ignore[union-attr]
     cases = {
         "a" * 32: b"\x80\x04\x95 not ours at all",  # e.g. a pickle from another engine
-        "b" * 32: b"v1\nnot-signed-data",  # our header, broken payload
-        "c" * 32: b"v1\n" + signing.dumps({"is_admin": True}, salt="wrong-salt").encode(),  # tampered
+        "b" * 32: b"v1\nshort",  # our header, broken body
+        "c" * 32: header + b"\n" + body[:32] + b'{"user":"admin"}',  # data edited in Redis
+        "d" * 32: sealed,  # a genuine session copied to another key
+        "e" * 32: header + b"\n" + sealing.seal(genuine.key_salt, "e" * 32, b"[1, 2]"),  # sealed, but not a dict
     }
     for key, value in cases.items():
         client.set(f"session:s:{key}", value)
@@ -226,6 +234,18 @@ def test_garbage_in_redis_gives_an_empty_session_and_one_log_line(
             s = SessionStore(key)
             assert dict(s.items()) == {}
         assert len([r for r in caplog.records if r.levelno >= logging.WARNING]) == 1, (key, caplog.records)
+    assert SessionStore(genuine.session_key)["user"] == "alice"
+
+
+@all_topologies
+def test_secret_key_rotation_keeps_sessions(topology: Any, settings: Any) -> None:
+    s = SessionStore()
+    s["a"] = 1
+    s.save()
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-secret", [settings.SECRET_KEY]
+    assert SessionStore(s.session_key)["a"] == 1
+    settings.SECRET_KEY_FALLBACKS = []
+    assert SessionStore(s.session_key).get("a") is None
 
 
 @all_topologies
