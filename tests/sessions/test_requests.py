@@ -233,3 +233,56 @@ def test_admin_sessions_page_needs_user_permissions(
     c = _client("clerk")
     c.force_login(clerk)
     assert c.get(f"/admin/auth/user/{alice.pk}/sessions/").status_code == 403
+
+
+@all_topologies
+def test_read_only_requests_refresh_last_seen_and_ip(topology: Any, alice: Any, sessions_setting: Any) -> None:
+    sessions_setting(INDEX_REFRESH=1)
+    c = _client("ua", "10.0.0.1")
+    _login(c)
+    [before] = user_sessions(alice)
+    time.sleep(1.1)  # let the 1 s refresh interval pass
+    assert c.get("/whoami/", REMOTE_ADDR="10.0.0.2").json()["authenticated"] is True  # reads, never saves
+    [after] = user_sessions(alice)
+    assert after.last_seen > before.last_seen  # type: ignore[operator]
+    assert (after.ip, after.created) == ("10.0.0.2", before.created)
+
+
+@all_topologies
+def test_stock_session_middleware_still_records_login_details(topology: Any, alice: Any, settings: Any) -> None:
+    settings.MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware", *settings.MIDDLEWARE[1:]]
+    c = _client("stock browser", "10.3.3.3")
+    key = _login(c)
+    [entry] = user_sessions(alice)
+    assert (entry.session_key, entry.ip, entry.user_agent) == (key, "10.3.3.3", "stock browser")
+
+
+@all_topologies
+def test_index_can_be_switched_off(topology: Any, alice: Any, sessions_setting: Any) -> None:
+    sessions_setting(INDEX=False)
+    c = _client("x")
+    _login(c)
+    assert _whoami(c)["authenticated"] is True
+    assert user_sessions(alice) == []
+    assert get_redis("default").exists(f"session:u:{{{alice.pk}}}:z") == 0
+
+
+@all_topologies
+async def test_async_index_api(topology: Any) -> None:
+    from django_redis_patterns.sessions import alogout_everywhere, arevoke_session, auser_sessions
+
+    stores = []
+    for ua in ("one", "two", "three"):
+        s = SessionStore(user_agent=ua)
+        await s.aset("_auth_user_id", "7")
+        await s.asave()
+        stores.append(s)
+    listed = await auser_sessions("7", current=stores[0])
+    assert sorted(x.user_agent for x in listed) == ["one", "three", "two"]
+    assert [x.user_agent for x in listed if x.current] == ["one"]
+    two = next(x for x in listed if x.user_agent == "two")
+    assert await arevoke_session("7", two.ref) is True
+    assert await arevoke_session("7", two.ref) is False
+    assert await alogout_everywhere("7", keep=stores[0]) == 1
+    assert [x.session_key for x in await auser_sessions("7")] == [stores[0].session_key]
+    assert await SessionStore(stores[2].session_key).aget("_auth_user_id") is None
