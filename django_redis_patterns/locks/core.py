@@ -54,15 +54,27 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 class LockKeys:
     """The keys of one lock name; all share the ``{name}`` hash tag (one Cluster slot)."""
 
+    #: The lock itself: ``token|acquired_at_ms|renewals|ttl_ms|host|pid|argv``.
     lock: str
+    #: Fencing counter, never expires.
     fence: str
-    owner: str
+    #: Wake-up list waiters BLPOP on.
     wake: str
+    #: Set by waiters; release only pushes a wake-up when it exists.
+    waiting: str
 
     @classmethod
     def for_name(cls, name: str, prefix: str | None = None) -> LockKeys:
         base = f"{conf.get().KEY_PREFIX if prefix is None else prefix}{{{name}}}"
-        return cls(base, f"{base}:fence", f"{base}:owner", f"{base}:wake")
+        return cls(base, f"{base}:fence", f"{base}:wake", f"{base}:waiting")
+
+    @property
+    def acquire(self) -> list[str]:
+        return [self.lock, self.fence, self.waiting]
+
+    @property
+    def release(self) -> list[str]:
+        return [self.lock, self.wake, self.waiting]
 
 
 def validate_name(name: Any) -> str:
@@ -92,9 +104,14 @@ def new_token() -> str:
     return secrets.token_hex(16)
 
 
-def acquire_args(token: str, ttl_ms: int, period_ms: int) -> list[Any]:
-    host, pid, argv = this_process()
-    return [token, ttl_ms, period_ms, host, pid, argv]
+def acquire_args(token: str, ttl_ms: int, period_ms: int, waiting_ms: int = 0) -> list[Any]:
+    """``waiting_ms``: a blocking waiter's marker lifetime, so a release knows to wake someone."""
+    return [token, ttl_ms, period_ms, this_process(), waiting_ms]
+
+
+def waiting_marker_ms(limit: float) -> int:
+    # A waiter re-attempts (refreshing the marker) at least every `limit` seconds.
+    return int(limit * 1000) + 2000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,7 +137,7 @@ def parse_acquire(reply: list[Any]) -> Attempt:
     if int(reply[0]) == 1:
         return Attempt(True, fence=int(reply[1]), ttl_ms=int(reply[2]), redis_now_ms=int(reply[3]))
     pttl = int(reply[1])
-    return Attempt(False, pttl_ms=pttl, owner=OwnerInfo.from_flat(list(reply[2:]), pttl if pttl >= 0 else None))
+    return Attempt(False, pttl_ms=pttl, owner=OwnerInfo.from_value(reply[2], reply[3], pttl if pttl >= 0 else None))
 
 
 def release_args(token: str, *, force: bool = False) -> list[Any]:

@@ -33,12 +33,13 @@ def held_names(using: str | None = None) -> Iterator[str]:
     """Names of the locks currently held (SCAN over every primary; never KEYS)."""
     client = connections.get_redis(core.resolve_alias(using))
     prefix = conf.get().KEY_PREFIX
-    pattern = f"{_glob_escape(prefix)}{{*}}:owner"
+    # Lock keys are exactly "<prefix>{<name>}"; their companions end in ":fence", ":wake"...
+    pattern = f"{_glob_escape(prefix)}{{*}}"
     seen: set[str] = set()
     for node in primaries(client):
         for key in node.scan_iter(match=pattern, count=500):
             key = text(key)
-            name = key[len(prefix) + 1 : -len("}:owner")]
+            name = key[len(prefix) + 1 : -1]
             if name not in seen:
                 seen.add(name)
                 yield name
@@ -54,15 +55,15 @@ def info(name: str, using: str | None = None) -> LockInfo:
     # One round trip; the keys share a slot, so this works on Cluster too.
     pipe = client.pipeline(transaction=False)
     pipe.pttl(keys.lock)
-    pipe.hgetall(keys.owner)
+    pipe.get(keys.lock)
     pipe.get(keys.fence)
-    pttl, owner, fence = pipe.execute()
+    pttl, value, fence = pipe.execute()
     ttl_ms = int(pttl) if int(pttl) >= 0 else None
-    held = int(pttl) != -2
+    held = value is not None
     return LockInfo(
         name=name,
         ttl_ms=ttl_ms if held else None,
-        owner=OwnerInfo.from_hash(owner, ttl_ms) if held else None,
+        owner=OwnerInfo.from_value(value, fence, ttl_ms) if held else None,
         last_fencing_token=int(fence) if fence is not None else None,
     )
 
@@ -71,4 +72,4 @@ def force_release(name: str, using: str | None = None) -> bool:
     """Delete a lock whoever holds it (and wake a waiter). True if it was held."""
     keys = core.LockKeys.for_name(core.validate_name(name))
     client = connections.get_redis(core.resolve_alias(using))
-    return bool(int(core.RELEASE(client, [keys.lock, keys.owner, keys.wake], core.release_args("", force=True))))
+    return bool(int(core.RELEASE(client, keys.release, core.release_args("", force=True))))

@@ -146,7 +146,7 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
-        ms = int(self.lock._run(core.EXTEND, self.alias, [self.lock.keys.lock, self.lock.keys.owner], args, "extend"))
+        ms = int(self.lock._run(core.EXTEND, self.alias, [self.lock.keys.lock], args, "extend"))
         if not ms:
             self._mark_lost()
             raise self._lost_error("it could be extended")
@@ -160,9 +160,7 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         self._released = True
         self.lock._forget(self)
         keys = self.lock.keys
-        done = self.lock._run(
-            core.RELEASE, self.alias, [keys.lock, keys.owner, keys.wake], core.release_args(self.token), "release"
-        )
+        done = self.lock._run(core.RELEASE, self.alias, keys.release, core.release_args(self.token), "release")
         if not int(done) or self._lost:
             self._closing = False
             self._mark_lost()
@@ -270,8 +268,9 @@ class _LockBase:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} ttl={self.ttl:g}s>"
 
-    def _acquire_args(self, token: str) -> list[Any]:
-        return core.acquire_args(token, core.to_ms(self.ttl), core.to_ms(self.period) if self.period else 0)
+    def _acquire_args(self, token: str, waiting_ms: int) -> list[Any]:
+        period_ms = core.to_ms(self.period) if self.period else 0
+        return core.acquire_args(token, core.to_ms(self.ttl), period_ms, waiting_ms)
 
     def _not_acquired(self, timeout: float | None) -> LockNotAcquired:
         owner = self.last_owner
@@ -327,15 +326,16 @@ class Lock(_LockBase):
             raise LockError(f"lock {self.name!r} is already held by this thread (locks are not reentrant)")
         alias = core.resolve_alias(self.using)
         deadline = None if timeout is None else time.monotonic() + timeout
-        limit = core.wait_limit(alias)
+        limit = core.wait_limit(alias) if blocking else 0.0
         token = core.new_token()
+        args = self._acquire_args(token, core.waiting_marker_ms(limit) if blocking else 0)
         while True:
             started = time.monotonic()
             reply = self._run(
                 core.ACQUIRE,
                 alias,
-                [self.keys.lock, self.keys.fence, self.keys.owner],
-                self._acquire_args(token),
+                self.keys.acquire,
+                args,
                 "acquire",
             )
             attempt = core.parse_acquire(reply)
@@ -446,9 +446,7 @@ class AsyncLockHandle(_HandleBase):
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
-        ms = int(
-            await self.lock._run(core.EXTEND, self.alias, [self.lock.keys.lock, self.lock.keys.owner], args, "extend")
-        )
+        ms = int(await self.lock._run(core.EXTEND, self.alias, [self.lock.keys.lock], args, "extend"))
         if not ms:
             self._mark_lost()
             raise self._lost_error("it could be extended")
@@ -461,9 +459,7 @@ class AsyncLockHandle(_HandleBase):
         self._released = True
         self.lock._forget(self)
         keys = self.lock.keys
-        done = await self.lock._run(
-            core.RELEASE, self.alias, [keys.lock, keys.owner, keys.wake], core.release_args(self.token), "release"
-        )
+        done = await self.lock._run(core.RELEASE, self.alias, keys.release, core.release_args(self.token), "release")
         if not int(done) or self._lost:
             self._closing = False
             self._mark_lost()
@@ -565,15 +561,16 @@ class AsyncLock(_LockBase):
             raise LockError(f"lock {self.name!r} is already held by this task (locks are not reentrant)")
         alias = core.resolve_alias(self.using)
         deadline = None if timeout is None else time.monotonic() + timeout
-        limit = core.wait_limit(alias)
+        limit = core.wait_limit(alias) if blocking else 0.0
         token = core.new_token()
+        args = self._acquire_args(token, core.waiting_marker_ms(limit) if blocking else 0)
         while True:
             started = time.monotonic()
             reply = await self._run(
                 core.ACQUIRE,
                 alias,
-                [self.keys.lock, self.keys.fence, self.keys.owner],
-                self._acquire_args(token),
+                self.keys.acquire,
+                args,
                 "acquire",
             )
             attempt = core.parse_acquire(reply)

@@ -1,4 +1,4 @@
-"""Who holds a lock: the metadata hash stored next to each lock."""
+"""Who holds a lock: the metadata stored in each lock's value."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import datetime
 import os
 import socket
 import sys
-from collections.abc import Mapping
 from typing import Any
 
 #: Longest command line stored (a cron job's argv can be long; this is for humans).
@@ -18,12 +17,22 @@ def text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
-def this_process() -> tuple[str, str, str]:
-    """(host, pid, command line) of the calling process, as stored in the metadata hash."""
-    argv = " ".join(sys.argv)
-    if len(argv) > ARGV_LIMIT:
-        argv = argv[: ARGV_LIMIT - 1] + "…"
-    return socket.gethostname(), str(os.getpid()), argv
+_this: tuple[int, str] | None = None
+
+
+def this_process() -> str:
+    """``host|pid|command line`` of the calling process, as stored in a lock's value.
+
+    Computed once per process (a fork gets its own: the pid is checked).
+    """
+    global _this
+    pid = os.getpid()
+    if _this is None or _this[0] != pid:
+        argv = " ".join(sys.argv)
+        if len(argv) > ARGV_LIMIT:
+            argv = argv[: ARGV_LIMIT - 1] + "…"
+        _this = (pid, f"{socket.gethostname().replace('|', '_')}|{pid}|{argv}")
+    return _this[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,26 +48,27 @@ class OwnerInfo:
     ttl_ms: int | None = None
 
     @classmethod
-    def from_hash(cls, fields: Mapping[Any, Any], ttl_ms: int | None = None) -> OwnerInfo | None:
-        data = {text(k): text(v) for k, v in fields.items()}
-        if not data:
+    def from_value(cls, value: Any, fence: Any = None, ttl_ms: int | None = None) -> OwnerInfo | None:
+        """Parse a lock's value ``token|acquired_at_ms|renewals|ttl_ms|host|pid|argv``.
+
+        ``fence`` is the fencing counter, whose value is the current holder's token.
+        """
+        if value is None:
             return None
-        at = data.get("acquired_at", "")
+        parts = text(value).split("|", 6)
+        if len(parts) < 7:
+            return None  # not written by this package (or an older format)
+        _, at, renewals, _, host, pid, argv = parts
+        fence_text = text(fence) if fence is not None else ""
         return cls(
-            host=data.get("host", "?"),
-            pid=int(data["pid"]) if data.get("pid", "").isdigit() else None,
-            argv=data.get("argv", ""),
-            acquired_at=(
-                datetime.datetime.fromtimestamp(int(at) / 1000, tz=datetime.UTC) if at.lstrip("-").isdigit() else None
-            ),
-            renewals=int(data.get("renewals", "0") or 0),
-            fencing_token=int(data["fence"]) if data.get("fence", "").isdigit() else None,
+            host=host,
+            pid=int(pid) if pid.isdigit() else None,
+            argv=argv,
+            acquired_at=datetime.datetime.fromtimestamp(int(at) / 1000, tz=datetime.UTC) if at.isdigit() else None,
+            renewals=int(renewals) if renewals.isdigit() else 0,
+            fencing_token=int(fence_text) if fence_text.isdigit() else None,
             ttl_ms=ttl_ms,
         )
-
-    @classmethod
-    def from_flat(cls, flat: list[Any], ttl_ms: int | None = None) -> OwnerInfo | None:
-        return cls.from_hash(dict(zip(flat[::2], flat[1::2], strict=False)), ttl_ms)
 
     def since(self) -> str:
         return self.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC") if self.acquired_at else "an unknown time"

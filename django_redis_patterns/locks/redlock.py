@@ -1,6 +1,7 @@
 """Redlock: one lock over several independent Redis primaries, held by a quorum (N//2+1).
 
-Each attempt runs the same acquire script as :class:`~.lock.Lock` on every alias in turn.
+Each attempt runs the same acquire script as :class:`~.lock.Lock` on every alias at once
+(sent to all nodes, then all replies read: one round trip, no thread pool).
 The lock is held when a quorum took it and ``validity = ttl - elapsed - drift`` is still
 positive (drift = ``ttl * REDLOCK_DRIFT_FACTOR + 2 ms``); otherwise it is released on all
 nodes and, when blocking, retried after a random delay. Release and extend go to every
@@ -19,6 +20,8 @@ import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, cast
+
+from redis.exceptions import NoScriptError
 
 from django_redis_patterns import connections
 
@@ -53,10 +56,8 @@ class RedlockHandle(_ThreadRenewal, _HandleBase):
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), renewal=_renewal)
-        ok = 0
-        for alias in self.lock.using:
-            reply = self.lock._try(alias, core.EXTEND, [self.lock.keys.lock, self.lock.keys.owner], args, "extend")
-            ok += bool(reply)
+        replies = self.lock._fanout(core.EXTEND, [self.lock.keys.lock], args, "extend")
+        ok = sum(1 for reply in replies.values() if reply)
         validity = self.lock._validity(seconds, started)
         if ok < self.lock.quorum or validity <= 0:
             self._mark_lost()
@@ -120,6 +121,47 @@ class Redlock:
         drift = ttl * conf.get().REDLOCK_DRIFT_FACTOR + DRIFT_FIXED
         return ttl - (time.monotonic() - started) - drift
 
+    def _fanout(self, script: Any, keys: list[str], args: list[Any], command: str) -> dict[str, Any]:
+        """Run a script on every node at once: send to all, then read all (one round trip, no threads).
+
+        Returns alias -> reply, None for a node that could not be reached.
+        """
+        replies: dict[str, Any] = {}
+        sent: list[tuple[str, Any, Any]] = []
+        for alias in self.using:
+            client = connections.get_redis(alias)
+            pool = getattr(client, "connection_pool", None)
+            if pool is None or connections.is_cluster(client) or not hasattr(pool, "get_connection"):
+                replies[alias] = self._try(alias, script, keys, args, command)
+                continue
+            conn = None
+            try:
+                conn = pool.get_connection()
+                conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+                sent.append((alias, client, conn))
+            except core.UNAVAILABLE_ERRORS as exc:
+                if conn is not None:
+                    conn.disconnect()
+                    pool.release(conn)
+                core.unavailable(exc, name=self.name, alias=alias, command=command)
+                replies[alias] = None
+        for alias, client, conn in sent:
+            try:
+                replies[alias] = conn.read_response()
+                core.answered(alias)
+            except NoScriptError:
+                client.connection_pool.release(conn)
+                conn = None
+                replies[alias] = self._try(alias, script, keys, args, command)
+            except core.UNAVAILABLE_ERRORS as exc:
+                conn.disconnect()
+                core.unavailable(exc, name=self.name, alias=alias, command=command)
+                replies[alias] = None
+            finally:
+                if conn is not None:
+                    client.connection_pool.release(conn)
+        return replies
+
     def _try(self, alias: str, script: Any, keys: list[str], args: list[Any], command: str) -> Any:
         """Run on one node; None when the node is unreachable (logged once per incident)."""
         try:
@@ -132,21 +174,15 @@ class Redlock:
 
     def _release_all(self, token: str) -> int:
         """Release on every node; returns how many answered that the lock was not ours."""
-        keys = [self.keys.lock, self.keys.owner, self.keys.wake]
-        refused = 0
-        for alias in self.using:
-            reply = self._try(alias, core.RELEASE, keys, core.release_args(token), "release")
-            refused += reply is not None and not int(reply)
-        return refused
+        replies = self._fanout(core.RELEASE, self.keys.release, core.release_args(token), "release")
+        return sum(1 for reply in replies.values() if reply is not None and not int(reply))
 
     def _attempt(self, token: str) -> RedlockHandle | LockUnavailable | None:
         started = time.monotonic()
         args = core.acquire_args(token, core.to_ms(self.ttl), 0)
-        keys = [self.keys.lock, self.keys.fence, self.keys.owner]
         taken: dict[str, core.Attempt] = {}
         reachable = 0
-        for alias in self.using:
-            reply = self._try(alias, core.ACQUIRE, keys, args, "acquire")
+        for alias, reply in self._fanout(core.ACQUIRE, self.keys.acquire, args, "acquire").items():
             if reply is None:
                 continue
             reachable += 1

@@ -29,27 +29,32 @@ async def test_alock_acquire_release_fencing(topology: Any) -> None:
 
 @all_topologies
 async def test_two_tasks_sharing_one_lock_object_cannot_release_each_other(topology: Any) -> None:
-    shared = AsyncLock("shared-object", ttl=0.2)
+    shared = AsyncLock("shared-object", ttl=10)
     a_expired = asyncio.Event()
     b_holds = asyncio.Event()
+    a_done = asyncio.Event()
 
     async def task_a() -> str:
         assert await shared.acquire()
-        await asyncio.sleep(0.4)  # A's lock expires
+        get_redis().delete(LockKeys.for_name("shared-object").lock)  # A's lock expires
         a_expired.set()
         await b_holds.wait()
         try:
             await shared.release()
         except LockLost:
             return "A lost"
+        finally:
+            a_done.set()
         return "A released B's lock"
 
     async def task_b() -> int:
         await a_expired.wait()
         assert await shared.acquire(timeout=5)
         b_holds.set()
-        await asyncio.sleep(0.05)
-        return int(bool(get_redis().exists(LockKeys.for_name("shared-object").lock)))
+        await a_done.wait()
+        exists = int(bool(get_redis().exists(LockKeys.for_name("shared-object").lock)))
+        await shared.release()  # B's own hold releases fine
+        return exists
 
     a, b_key_exists = await asyncio.gather(task_a(), task_b())
     assert a == "A lost"

@@ -53,7 +53,7 @@ def test_busy_lock_raises_or_returns_false_with_holder(topology: Any) -> None:
 @all_topologies
 def test_keys_of_a_lock_share_one_cluster_slot(topology: Any) -> None:
     keys = LockKeys.for_name("orders:42")
-    assert len({key_slot(k.encode()) for k in (keys.lock, keys.fence, keys.owner, keys.wake)}) == 1
+    assert len({key_slot(k.encode()) for k in (keys.lock, keys.fence, keys.wake, keys.waiting)}) == 1
 
 
 @all_topologies
@@ -153,13 +153,15 @@ def test_signals_and_owner_metadata(topology: Any) -> None:
     for sig, receiver in receivers.items():
         sig.connect(receiver)
     try:
-        with lock("observed", ttl=5):
-            owner = {
-                k.decode(): v.decode() for k, v in get_redis().hgetall(LockKeys.for_name("observed").owner).items()
-            }
+        with lock("observed", ttl=5) as handle:
             import os
 
-            assert owner["pid"] == str(os.getpid()) and owner["renewals"] == "0" and owner["argv"]
+            from django_redis_patterns.locks import inspection
+
+            owner = inspection.info("observed").owner
+            assert owner is not None
+            assert (owner.pid, owner.renewals, owner.fencing_token) == (os.getpid(), 0, handle.fencing_token)
+            assert owner.argv and owner.acquired_at == handle.acquired_at
         held = lock("observed", ttl=5)
         held.acquire()
         get_redis().delete(LockKeys.for_name("observed").lock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import signal
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def test_eight_processes_increment_a_file_under_the_lock(topology: Any, tmp_path
         assert enter.split()[0] == "enter" and leave.split()[0] == "exit"
         assert enter.split()[1:] == leave.split()[1:]
         fences.append(int(enter.split()[2]))
-    assert all(a < b for a, b in zip(fences, fences[1:], strict=False)), "fencing tokens not strictly increasing"
+    assert all(a < b for a, b in itertools.pairwise(fences)), "fencing tokens not strictly increasing"
 
 
 @all_topologies

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -70,7 +71,7 @@ def test_fencing_tokens_stay_increasing_when_node_counters_diverge(three: list[A
     for _ in range(3):
         with Redlock("diverge", using=ALIASES, ttl=10) as held:
             tokens.append(held.fencing_token)
-    assert all(a < b for a, b in zip(tokens, tokens[1:], strict=False)), tokens
+    assert all(a < b for a, b in itertools.pairwise(tokens)), tokens
 
 
 def test_redlock_argument_errors() -> None:

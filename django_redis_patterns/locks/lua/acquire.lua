@@ -1,11 +1,13 @@
--- Take a lock and hand out its fencing token, in one step.
--- KEYS[1]  the lock (string: the holder's token), KEYS[2] the fencing counter (never expires),
---          KEYS[3] the owner metadata hash (same TTL as the lock); all share one {hash tag}
+-- Take a lock (SET NX PX) and hand out its fencing token (INCR), in one step.
+-- KEYS[1]  the lock; its value is "token|acquired_at_ms|renewals|ttl_ms|host|pid|argv"
+--          (the owner metadata rides in the value: no second key to write, expire or delete)
+-- KEYS[2]  the fencing counter (never expires; its value is the current holder's token)
+-- KEYS[3]  the "someone is waiting" marker. All keys share one {hash tag}.
 -- ARGV[1]  token; ARGV[2] ttl in ms; ARGV[3] period in ms (0: none; else the TTL runs to the end
---          of the current period of the Redis clock instead); ARGV[4] host; ARGV[5] pid;
---          ARGV[6] command line
+--          of the current period of the Redis clock instead); ARGV[4] "host|pid|argv";
+--          ARGV[5] ms to keep the waiting marker when this attempt fails (0: not waiting)
 -- reply    {1, fencing token, ttl ms, Redis time ms} when taken;
---          {0, PTTL of the lock, owner field, value, ...} when someone else holds it
+--          {0, PTTL of the lock, the lock's value, the fencing counter} when someone else holds it
 local ttl = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -13,14 +15,11 @@ local period = tonumber(ARGV[3])
 if period > 0 then
   ttl = period - (now % period)
 end
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ttl) then
-  local fence = redis.call('INCR', KEYS[2])
-  redis.call('DEL', KEYS[3])
-  redis.call('HSET', KEYS[3], 'host', ARGV[4], 'pid', ARGV[5], 'argv', ARGV[6], 'acquired_at', now,
-    'renewals', 0, 'fence', fence, 'ttl', ttl)
-  redis.call('PEXPIRE', KEYS[3], ttl)
-  return {1, fence, ttl, now}
+if redis.call('SET', KEYS[1], ARGV[1] .. '|' .. now .. '|0|' .. ttl .. '|' .. ARGV[4], 'NX', 'PX', ttl) then
+  return {1, redis.call('INCR', KEYS[2]), ttl, now}
 end
-local reply = {0, redis.call('PTTL', KEYS[1])}
-for _, v in ipairs(redis.call('HGETALL', KEYS[3])) do reply[#reply + 1] = v end
-return reply
+local marker = tonumber(ARGV[5])
+if marker > 0 then
+  redis.call('SET', KEYS[3], 1, 'PX', marker)
+end
+return {0, redis.call('PTTL', KEYS[1]), redis.call('GET', KEYS[1]), redis.call('GET', KEYS[2])}
