@@ -52,11 +52,17 @@ def make_player(django_user_model: Any) -> Any:
 
 
 @pytest.fixture
-def site_server(transactional_db: Any, arcade_site: Any) -> Iterator[Any]:
+def site_server(transactional_db: Any, arcade_site: Any, settings: Any) -> Iterator[Any]:
     """A live server started after the example's settings are applied (pytest-django's
     session-wide ``live_server`` builds its middleware chain once, from whatever settings
     were active when the first test asked for it)."""
+    from pathlib import Path
+
+    import django.contrib.admin
     from pytest_django.live_server_helper import LiveServer
+
+    # tests/settings.py has no staticfiles app: serve the admin's CSS straight from Django.
+    settings.STATIC_ROOT = str(Path(django.contrib.admin.__file__).parent / "static")
 
     server = LiveServer("127.0.0.1")
     server._live_server_modified_settings.enable()

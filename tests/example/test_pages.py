@@ -178,6 +178,24 @@ def test_admin_pages_open(admin_client: Any, make_player: Any) -> None:
         assert admin_client.get(url).status_code == 200, url
 
 
+def test_admin_leaderboard_page_ranks_players(admin_client: Any, make_player: Any) -> None:
+    make_player("low", score=10)
+    make_player("high", score=900)
+    make_player("mid", score=300)
+    page = admin_client.get("/admin/arcade/player/leaderboard/")
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert text.index(">high<") < text.index(">mid<") < text.index(">low<")
+
+
+def test_admin_shows_a_users_sessions(admin_client: Any, make_player: Any) -> None:
+    player = make_player("gus")
+    _device("gus", "Phone/2.0", "192.0.2.2")
+    page = admin_client.get(f"/admin/auth/user/{player.user_id}/sessions/")
+    assert page.status_code == 200
+    assert b"Phone/2.0" in page.content
+
+
 def test_seed_arcade_creates_players_once(make_player: Any) -> None:
     call_command("seed_arcade", players=300, batch=128, verbosity=0)
     assert Player.objects.filter(user__username__startswith="player").count() == 300
@@ -197,6 +215,7 @@ def test_the_eleventh_round_in_a_minute_gets_the_429_page(client: Any, make_play
     limited = client.post("/play/", {"score": 10})
     assert limited.status_code == 429
     assert b"Whoa, slow down!" in limited.content
+    assert b"10 rounds a minute" in limited.content
     assert 1 <= int(limited["Retry-After"]) <= 60
     assert limited["RateLimit-Policy"] == '"1m";q=10;w=60'
     assert limited["RateLimit"].startswith('"1m";r=0;')
@@ -240,7 +259,7 @@ def test_login_brute_force_is_refused_after_ten_attempts(client: Any, make_playe
     make_player("bob")
     attempts = [client.post("/login/", {"username": "bob", "password": f"guess-{i}"}) for i in range(11)]
     assert [a.status_code for a in attempts] == [200] * 10 + [429]
-    assert b"login attempts" in attempts[-1].content
+    assert b"Too many login attempts" in attempts[-1].content
     # Even the right password waits now, from this address; another address may log in.
     assert client.post("/login/", {"username": "bob", "password": PASSWORD}).status_code == 429
     response = client.post("/login/", {"username": "bob", "password": PASSWORD}, REMOTE_ADDR="10.9.9.9")
