@@ -134,3 +134,17 @@ def test_keys_are_hashed_and_share_a_slot(topology: Any) -> None:
     keys = limiter.keys("login:alice@example.com", [(5, 60), (20, 3600)])
     assert all("alice" not in k for k in keys)
     assert len({key_slot(k.encode()) for k in keys}) == 1
+
+
+@standalone_and_cluster
+@pytest.mark.parametrize("algorithm", ["gcra", "sliding_log", "fixed_window"])
+async def test_async_exactness_200_gathered(topology: Any, algorithm: str) -> None:
+    """The async twin on redis.asyncio: 200 concurrent ahit() calls on one loop, limit 20."""
+    import asyncio
+
+    limiter = Limiter(algorithm)
+    usages = await asyncio.gather(*(limiter.ahit(f"async-{algorithm}", MULTI) for _ in range(200)))
+    assert sum(u.allowed for u in usages) == 20
+    assert all(u.retry_after > 0 for u in usages if not u.allowed)
+    peek = await limiter.apeek(f"async-{algorithm}", MULTI)
+    assert [r.remaining for r in peek.rates] == [0, 30]
