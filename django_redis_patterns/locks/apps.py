@@ -7,3 +7,6 @@ class LocksConfig(AppConfig):
     name = "django_redis_patterns.locks"
     label = "redis_locks"
     verbose_name = "Redis locks"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)
