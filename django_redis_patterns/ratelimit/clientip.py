@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +21,8 @@ from django.utils.module_loading import import_string
 
 from .conf import get as settings
 from .exceptions import RatelimitConfigError
+
+logger = logging.getLogger("django_redis_patterns.ratelimit")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -56,6 +59,22 @@ def _trusted(addr: Address, trusted: Iterable[Network]) -> bool:
     return any(addr.version == net.version and addr in net for net in trusted)
 
 
+_warned = False
+
+
+def _warn_untrusted_xff(remote: str) -> None:
+    # Once per process: behind a proxy every client would otherwise share the proxy's bucket.
+    global _warned
+    _warned = True
+    logger.warning(
+        "rate limiter: a request from %s carries X-Forwarded-For but TRUSTED_PROXIES is empty, so the "
+        "header is ignored and limits apply to %s. If that is your proxy, add its address to "
+        'REDIS_PATTERNS["RATELIMIT"]["TRUSTED_PROXIES"].',
+        remote,
+        remote,
+    )
+
+
 def real_ip(request: Any) -> str:
     """The client address (unmasked), per ``IP_META_KEY`` / ``TRUSTED_PROXIES``."""
     conf = settings()
@@ -70,6 +89,8 @@ def real_ip(request: Any) -> str:
     trusted = networks(tuple(conf.TRUSTED_PROXIES))
     peer = _address(remote)
     if not trusted:
+        if not _warned and "HTTP_X_FORWARDED_FOR" in request.META:
+            _warn_untrusted_xff(remote)
         if peer is None:
             raise RatelimitConfigError(
                 f"REMOTE_ADDR is {remote!r}, not an IP address (a unix-socket server?); set "

@@ -73,3 +73,14 @@ def test_ip_meta_key(rf: RequestFactory, settings: Any) -> None:
     ratelimit_settings(settings, IP_META_KEY="HTTP_CF_CONNECTING_IP")
     r = rf.get("/", REMOTE_ADDR="10.0.0.1", HTTP_CF_CONNECTING_IP="198.51.100.3")
     assert client_ip(r) == "198.51.100.3"
+
+
+def test_xff_without_trusted_proxies_warns_once(rf: RequestFactory, caplog: Any, monkeypatch: Any) -> None:
+    from django_redis_patterns.ratelimit import clientip
+
+    monkeypatch.setattr(clientip, "_warned", False)
+    caplog.set_level("WARNING", logger="django_redis_patterns.ratelimit")
+    for i in range(3):
+        assert real_ip(request(rf, "10.0.0.2", f"198.51.100.{i}")) == "10.0.0.2"
+    warnings = [r for r in caplog.records if "TRUSTED_PROXIES" in r.getMessage()]
+    assert len(warnings) == 1 and "10.0.0.2" in warnings[0].getMessage()
