@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 from django.core.cache import caches
+from redis.connection import AbstractConnection
 
 AUTH = {
     "_auth_user_id": "42",
@@ -69,6 +70,25 @@ def _seed(store_cls: type) -> str:
     return s.session_key  # type: ignore[no-any-return]
 
 
+def _round_trips(fn: Any) -> int:
+    """Round trips one call makes (writes to a socket; a pipeline is one), a figure load cannot blur."""
+    original = AbstractConnection.send_packed_command
+    count = 0
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        nonlocal count
+        count += 1
+        return original(self, *args, **kwargs)
+
+    fn()  # warm: scripts loaded, connections open
+    AbstractConnection.send_packed_command = counting  # type: ignore[method-assign]
+    try:
+        fn()
+    finally:
+        AbstractConnection.send_packed_command = original  # type: ignore[method-assign]
+    return count
+
+
 def run(ctx: Any) -> None:
     parts = urlsplit(ctx.url)
     settings.SESSION_REDIS = {"url": f"redis://{parts.hostname}:{parts.port}/15", "prefix": "rs"}
@@ -83,6 +103,9 @@ def run(ctx: Any) -> None:
         "django-redis-sessions": RedisSessionsStore,
     }
     keys = {name: _seed(cls) for name, cls in engines.items()}
+    for name, cls in engines.items():
+        ctx.record("round trips per load→modify→save", name, _round_trips(_request(cls, keys[name])))
+        ctx.record("round trips per login cycle", name, _round_trips(_login_cycle(cls)))
     ctx.compare(
         "session load→modify→save (request)",
         {name: _request(cls, keys[name]) for name, cls in engines.items()},

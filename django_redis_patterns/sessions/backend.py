@@ -24,7 +24,7 @@ from typing import Any
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.utils.crypto import get_random_string
 
-from .. import connections
+from .. import connections, scripts
 from . import index, records, replication, sealing
 from .errors import SessionUnavailable, guard
 from .runtime import Runtime, current
@@ -36,6 +36,7 @@ AUTH_USER_KEY = "_auth_user_id"
 CREATE_ATTEMPTS = 10
 
 logger = logging.getLogger("django_redis_patterns.sessions")
+SET_HEADER = scripts.load("set_header", package="django_redis_patterns.sessions")
 
 
 class SessionStore(SessionBase):
@@ -241,33 +242,88 @@ class SessionStore(SessionBase):
         if session_key == self.session_key:
             self._header = None
 
+    def _quick_cycle_plan(self, data: dict[str, Any]) -> tuple[str, int] | None:
+        """(old key, TTL) when cycle_key may create + delete in one pipeline, else None.
+
+        That is the login case: an anonymous session, no index to keep ordered, no WAIT.
+        The two writes are independent (a collision only means another try; the old key
+        goes either way), so they need no order between them.
+        """
+        old_key = self.session_key
+        if old_key is None or self._unavailable or self._rt.min_replicas or data.get(AUTH_USER_KEY) is not None:
+            return None
+        ttl_ms = self._expiry_ms(data)
+        return (old_key, ttl_ms) if ttl_ms > 0 else None
+
+    def _queue_quick_cycle(self, pipe: Any, old_key: str, ttl_ms: int, data: dict[str, Any]) -> None:
+        self._session_key = get_random_string(32, records.VALID_KEY_CHARS_STR)
+        new_key = self._redis_key(self.session_key)  # type: ignore[arg-type]
+        pipe.set(new_key, self._encode_record(self.session_key, records.ANONYMOUS, data), px=ttl_ms, nx=True)  # type: ignore[arg-type]
+        pipe.getdel(self._redis_key(old_key))
+
+    def _after_quick_cycle(self, replies: list[Any], data: dict[str, Any]) -> tuple[bool, str | None]:
+        """(created, user id whose index lists the old key)."""
+        header = records.header_of_prefix(replies[1])
+        if replies[0]:
+            self._header = records.ANONYMOUS
+            self._session_cache = data
+            self.modified = True
+        return bool(replies[0]), header.uid if header is not None else None
+
     def cycle_key(self) -> None:
-        self._replacing = self.session_key or ""
+        data = self._session  # type: ignore[attr-defined]
+        plan = self._quick_cycle_plan(data)
+        if plan is None:
+            self._replacing = self.session_key or ""
+            try:
+                super().cycle_key()  # create() the new key with the data, then delete() the old one
+            finally:
+                self._replacing = ""
+            return
+        old_key, ttl_ms = plan
+        rt = self._rt
+        client = connections.get_redis(rt.alias)
         try:
-            super().cycle_key()  # create() the new key with the data, then delete() the old one
-        finally:
-            self._replacing = ""
+            for _ in range(CREATE_ATTEMPTS):
+                pipe = client.pipeline(transaction=False)
+                self._queue_quick_cycle(pipe, old_key, ttl_ms, data)
+                with guard(rt.alias, "SET"):
+                    created, old_uid = self._after_quick_cycle(pipe.execute(), data)
+                if old_uid:
+                    index.remove(rt, client, old_uid, [old_key])
+                if created:
+                    return
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            self._session_key = None
+            return
+        raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
 
     def touch_index(self) -> bool:
-        """Refresh this session's "last seen" in its user's index if due; True if written.
+        """Refresh this session's entry in its user's index ("last seen", IP) if due; True if written.
 
-        For requests that read but do not save the session (the middleware calls this).
+        For requests that read the session without saving it (our middleware calls this):
+        the entry, then the session's header so later requests know it is fresh. The
+        session's data and TTL are left alone. At most once per ``INDEX_REFRESH``.
         """
         if self.session_key is None or self._unavailable or not hasattr(self, "_session_cache"):
             return False
-        data = self._session_cache
-        ttl_ms = self._expiry_ms(data)
-        uid, refresh = self._index_plan(data, ttl_ms)
-        if not refresh or self._header is None or ttl_ms <= 0:
+        ttl_ms = self._expiry_ms(self._session_cache)
+        uid, refresh = self._index_plan(self._session_cache, ttl_ms)
+        if not refresh or uid is None or self._header is None or ttl_ms <= 0:
             return False
-        # Only the entry's details; the session's TTL is not extended by reading it.
         rt = self._rt
+        client = connections.get_redis(rt.alias)
         ip, ua = self._meta()
         try:
-            index.touch(rt, connections.get_redis(rt.alias), uid, self.session_key, ttl_ms, ip, ua)  # type: ignore[arg-type]
+            now = index.touch(rt, client, uid, self.session_key, ttl_ms, ip, ua)
+            header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
+            with guard(rt.alias, "EVALSHA set_header"):
+                SET_HEADER(client, [self._redis_key(self.session_key)], [header.pack()[:-1]])
         except SessionUnavailable as exc:
             self._degrade(exc)
             return False
+        self._header = header
         return True
 
     @classmethod
@@ -387,11 +443,33 @@ class SessionStore(SessionBase):
             self._header = None
 
     async def acycle_key(self) -> None:
-        self._replacing = self.session_key or ""
+        data = await self._aget_session()  # type: ignore[attr-defined]
+        plan = self._quick_cycle_plan(data)
+        if plan is None:
+            self._replacing = self.session_key or ""
+            try:
+                await super().acycle_key()
+            finally:
+                self._replacing = ""
+            return
+        old_key, ttl_ms = plan
+        rt = self._rt
         try:
-            await super().acycle_key()
-        finally:
-            self._replacing = ""
+            client = await connections.aget_redis(rt.alias)
+            for _ in range(CREATE_ATTEMPTS):
+                pipe = client.pipeline(transaction=False)
+                self._queue_quick_cycle(pipe, old_key, ttl_ms, data)
+                with guard(rt.alias, "SET"):
+                    created, old_uid = self._after_quick_cycle(await pipe.execute(), data)
+                if old_uid:
+                    await index.aremove(rt, client, old_uid, [old_key])
+                if created:
+                    return
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            self._session_key = None
+            return
+        raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
 
     @classmethod
     async def aclear_expired(cls) -> None:

@@ -14,6 +14,7 @@ from django_redis_patterns import get_redis
 from django_redis_patterns.sessions import logout_everywhere, revoke_session, user_sessions
 from django_redis_patterns.sessions.admin import UserSessionsAdminMixin, register_user_sessions_admin
 from django_redis_patterns.sessions.backend import SessionStore
+from tests.sessions.conftest import command_counts, reset_command_counts
 from tests.topologies import all_topologies
 
 pytestmark = pytest.mark.django_db
@@ -246,6 +247,14 @@ def test_read_only_requests_refresh_last_seen_and_ip(topology: Any, alice: Any, 
     [after] = user_sessions(alice)
     assert after.last_seen > before.last_seen  # type: ignore[operator]
     assert (after.ip, after.created) == ("10.0.0.2", before.created)
+    assert abs((after.expires - before.expires).total_seconds()) < 1  # type: ignore[operator]  # TTL untouched
+    # The session now knows its entry is fresh: the next read-only requests cost one GET each.
+    reset_command_counts(topology.group)
+    for _ in range(3):
+        c.get("/whoami/")
+    counts = command_counts(topology.group)
+    assert counts.get("get") == 3
+    assert not {k for k in counts if k.startswith(("eval", "set"))}
 
 
 @all_topologies
