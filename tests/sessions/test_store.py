@@ -310,3 +310,34 @@ async def test_async_twins_are_native_and_lean(topology: Any, no_thread_hops: No
     with pytest.raises(UpdateError):
         await s1.asave()
     await SessionStore.aclear_expired()
+
+
+@all_topologies
+def test_login_cycle_survives_a_collision(topology: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = SessionStore()
+    taken["owner"] = "someone else"
+    taken.save()
+    visitor = SessionStore()
+    visitor["cart"] = [1]
+    visitor.save()
+    old = visitor.session_key
+    fresh = "e" * 32
+    keys = iter([taken.session_key, fresh])
+    monkeypatch.setattr(backend_module, "get_random_string", lambda *a, **k: next(keys))
+    visitor.cycle_key()
+    assert visitor.session_key == fresh
+    assert _raw(old) is None  # type: ignore[arg-type]
+    assert SessionStore(fresh)["cart"] == [1]
+    assert SessionStore(taken.session_key)["owner"] == "someone else"  # the collision overwrote nothing
+
+
+@all_topologies
+async def test_async_login_cycle(topology: Any) -> None:
+    visitor = SessionStore()
+    await visitor.aset("cart", [1])
+    await visitor.asave()
+    old = visitor.session_key
+    await visitor.acycle_key()
+    assert visitor.session_key != old
+    assert not await visitor.aexists(old)
+    assert await SessionStore(visitor.session_key).aget("cart") == [1]

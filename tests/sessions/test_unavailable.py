@@ -115,3 +115,34 @@ async def test_anonymous_mode_async(doomed: Any, sessions_setting: Any) -> None:
     await s.aset("cart", [])
     await s.asave()
     assert s.session_key == doomed.key
+
+
+def _data_nodes(group: Any) -> list[Any]:
+    if group.kind == "sentinel":
+        return [group.primary, *group.replicas]
+    return list(group.servers)
+
+
+@pytest.mark.parametrize("kind", ["standalone", "sentinel", "cluster"])
+def test_every_topology_fails_clearly_in_both_modes(
+    kind: str, redis_factory: Any, settings: Any, sessions_setting: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    group = redis_factory(kind)
+    point_default_at(settings, group.url)
+    s = SessionStore()
+    s["a"] = 1
+    s.save()
+    for server in _data_nodes(group):
+        server.stop()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        with pytest.raises(SessionUnavailable):
+            SessionStore(s.session_key).load()
+        with pytest.raises(SessionUnavailable):
+            SessionStore().save()
+        sessions_setting(ON_ERROR="anonymous")
+        anonymous = SessionStore(s.session_key)
+        assert anonymous.get("a") is None
+        anonymous["b"] = 2
+        anonymous.save()
+        assert anonymous.session_key == s.session_key
+    assert len(_errors(caplog)) == 1
