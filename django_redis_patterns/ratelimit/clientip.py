@@ -86,11 +86,20 @@ def real_ip(request: Any) -> str:
             return str(import_string(meta_key)(request))
         return str(request.META.get(meta_key, ""))
     remote = request.META.get("REMOTE_ADDR") or ""
-    trusted = networks(tuple(conf.TRUSTED_PROXIES))
-    peer = _address(remote)
-    if not trusted:
+    if not conf.TRUSTED_PROXIES:
         if not _warned and "HTTP_X_FORWARDED_FOR" in request.META:
             _warn_untrusted_xff(remote)
+        return _walk(remote, "", ())
+    return _walk(remote, request.META.get("HTTP_X_FORWARDED_FOR", ""), tuple(conf.TRUSTED_PROXIES))
+
+
+# Cached: parsing addresses costs more than the rest of a check's Python work, and a
+# server sees the same few (remote, X-Forwarded-For) pairs over and over. Errors are not cached.
+@functools.lru_cache(maxsize=4096)
+def _walk(remote: str, xff: str, cidrs: tuple[str, ...]) -> str:
+    trusted = networks(cidrs)
+    peer = _address(remote)
+    if not trusted:
         if peer is None:
             raise RatelimitConfigError(
                 f"REMOTE_ADDR is {remote!r}, not an IP address (a unix-socket server?); set "
@@ -100,7 +109,7 @@ def real_ip(request: Any) -> str:
     # An empty peer is a unix socket: only a local proxy can be on the other end.
     if peer is not None and not _trusted(peer, trusted):
         return str(peer)
-    hops = [h for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if (h := part.strip())]
+    hops = [h for part in xff.split(",") if (h := part.strip())]
     client = peer
     for hop in reversed(hops):
         addr = _address(hop)
@@ -119,10 +128,15 @@ def real_ip(request: Any) -> str:
 def mask(address: str) -> str:
     """``address`` reduced to its ``IPV4_MASK``/``IPV6_MASK`` network, e.g. ``2001:db8:1:2::/64``."""
     conf = settings()
+    return _mask(address, conf.IPV4_MASK, conf.IPV6_MASK)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mask(address: str, v4: int, v6: int) -> str:
     addr = _address(address)
     if addr is None:
         return address  # IP_META_KEY may return anything; it is hashed before use anyway
-    prefix = conf.IPV4_MASK if addr.version == 4 else conf.IPV6_MASK
+    prefix = v4 if addr.version == 4 else v6
     if prefix == addr.max_prefixlen:
         return str(addr)
     return str(ipaddress.ip_network(f"{addr}/{prefix}", strict=False))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from django_redis_patterns import conf as _conf
+
 
 @dataclasses.dataclass(frozen=True)
 class RatelimitSettings:
@@ -40,6 +42,5 @@ class RatelimitSettings:
 
 
 def get() -> RatelimitSettings:
-    from django_redis_patterns import conf
-
-    return conf.section("RATELIMIT")  # type: ignore[no-any-return]
+    # Called several times per check: the section is cached by the core conf module.
+    return _conf.section("RATELIMIT")  # type: ignore[no-any-return]

@@ -24,7 +24,8 @@ from django_redis_patterns import conf, connections
 from . import algorithms
 from .conf import get as settings
 from .exceptions import RatelimitConfigError
-from .rates import Rate, RateSpec, parse
+from .keys import key_function
+from .rates import Rate, RateSpec, parse, resolve
 from .usage import RateUsage, Usage
 
 logger = logging.getLogger("django_redis_patterns.ratelimit")
@@ -258,9 +259,6 @@ def prepare(
     request: Any, group: str | None, fn: Any, key: Any, rate: Any, method: Any
 ) -> tuple[str, tuple[Rate, ...]] | None:
     """(bucket identity, rates) for a request, or None when no limit applies to it."""
-    from .keys import key_function
-    from .rates import resolve
-
     if not settings().ENABLE or not method_matches(request, method):
         return None
     group = _group_of(group, fn)
