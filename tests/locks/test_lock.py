@@ -79,7 +79,7 @@ def test_non_owner_cannot_release_or_extend(topology: Any) -> None:
     assert 0 < client.pttl(key) <= 5000
     with pytest.raises(LockLost):
         handle.release()
-    assert client.get(key).decode() == new_token
+    assert client.get(key).decode().split("|")[0] == new_token
     stranger.release()
 
 
@@ -127,12 +127,12 @@ def test_socket_timeout_does_not_cut_a_wait_short(settings: Any, standalone_serv
         "short": {
             "BACKEND": "django_redis_patterns.cache.RedisCache",
             "LOCATION": standalone_server.url,
-            "OPTIONS": {"SOCKET_TIMEOUT": 0.2},
+            "OPTIONS": {"SOCKET_TIMEOUT": 1.0},
         },
     }
     holder = lock("slow-holder", ttl=30, using="short")
     assert holder.acquire()
-    release = threading.Timer(1.0, holder.handle().release)  # 5x the socket timeout
+    release = threading.Timer(3.0, holder.handle().release)  # 3x the socket timeout
     release.start()
     with lock("slow-holder", ttl=5, timeout=10, using="short") as held:
         assert held.held
