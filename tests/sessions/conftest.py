@@ -68,3 +68,31 @@ def reset_command_counts(group: Any) -> None:
     for client in group.data_clients():
         with client:
             client.config_resetstat()
+
+
+@pytest.fixture
+def sessions_admin() -> Any:
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from django_redis_patterns.sessions.admin import register_user_sessions_admin
+
+    user_model = get_user_model()
+    original = type(admin.site._registry[user_model])
+    combined = register_user_sessions_admin()
+    _reload_urls()  # a project calls it from admin.py, before its URLconf is imported
+    yield combined
+    admin.site.unregister(user_model)
+    admin.site.register(user_model, original)
+    _reload_urls()
+
+
+def _reload_urls() -> None:
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import tests.sessions.urls
+
+    importlib.reload(tests.sessions.urls)
+    clear_url_caches()

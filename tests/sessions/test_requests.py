@@ -7,7 +7,6 @@ import time
 from typing import Any
 
 import pytest
-from django.contrib import admin
 from django.test import Client
 
 from django_redis_patterns import get_redis
@@ -174,31 +173,6 @@ def test_devices_page_lists_and_logs_out_other_devices(topology: Any, alice: Any
     assert _whoami(tablet)["authenticated"] is False
     assert _whoami(laptop)["authenticated"] is True
     assert "/login/" in Client().get("/devices/")["Location"] or Client().get("/devices/").status_code == 302
-
-
-@pytest.fixture
-def sessions_admin() -> Any:
-    from django.contrib.auth import get_user_model
-
-    user_model = get_user_model()
-    original = type(admin.site._registry[user_model])
-    combined = register_user_sessions_admin()
-    _reload_urls()  # a project calls it from admin.py, before its URLconf is imported
-    yield combined
-    admin.site.unregister(user_model)
-    admin.site.register(user_model, original)
-    _reload_urls()
-
-
-def _reload_urls() -> None:
-    import importlib
-
-    from django.urls import clear_url_caches
-
-    import tests.sessions.urls
-
-    importlib.reload(tests.sessions.urls)
-    clear_url_caches()
 
 
 @all_topologies
