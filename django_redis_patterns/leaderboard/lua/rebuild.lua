@@ -48,16 +48,46 @@ elseif op == "load" then
   if redis.call("EXISTS", marker) == 0 then
     return redis.error_reply("LEADERBOARD rebuild marker expired or taken away; start again")
   end
-  local added = 0
+  -- one ZADD NX for the whole batch; the members it adds are those ZMSCORE did not find
+  local members, pairs_ = {}, {}
   for i = 3, #ARGV, 3 do
-    local member, s, part = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-    if redis.call("ZADD", tmp, "NX", s, member) == 1 then
-      added = added + 1
-      if dense then inc(tmp, redis.call("ZSCORE", tmp, member)) end
-      if part ~= "" and redis.call("HSETNX", tmp .. ":pm", member, part) == 1 then
-        local pk = tmp .. ":p:" .. part
-        redis.call("SADD", tmp .. ":parts", part)
-        if redis.call("ZADD", pk, "NX", s, member) == 1 and dense then inc(pk, redis.call("ZSCORE", pk, member)) end
+    members[#members + 1] = ARGV[i]
+    pairs_[#pairs_ + 1] = ARGV[i + 1]
+    pairs_[#pairs_ + 1] = ARGV[i]
+  end
+  if #members == 0 then return 0 end
+  local parts = false
+  for i = 5, #ARGV, 3 do if ARGV[i] ~= "" then parts = true break end end
+  local before = nil
+  if dense or parts then before = redis.call("ZMSCORE", tmp, unpack(members)) end
+  local added = redis.call("ZADD", tmp, "NX", unpack(pairs_))
+  if before then
+    local fresh, fresh_i, seen = {}, {}, {}
+    for j = 1, #members do
+      if not before[j] and not seen[members[j]] then
+        seen[members[j]] = true
+        fresh[#fresh + 1] = members[j]
+        fresh_i[#fresh_i + 1] = j
+      end
+    end
+    if dense and #fresh > 0 then
+      -- companions count the canonical score strings Redis itself formats
+      local now = redis.call("ZMSCORE", tmp, unpack(fresh))
+      local counts = {}
+      for _, sc in ipairs(now) do counts[sc] = (counts[sc] or 0) + 1 end
+      for sc, c in pairs(counts) do
+        if redis.call("HINCRBY", tmp .. ":dn", sc, c) == c then redis.call("ZADD", tmp .. ":ds", sc, sc) end
+      end
+    end
+    if parts then
+      for k, member in ipairs(fresh) do
+        local i = 3 + (fresh_i[k] - 1) * 3
+        local part = ARGV[i + 2]
+        if part ~= "" and redis.call("HSETNX", tmp .. ":pm", member, part) == 1 then
+          local pk = tmp .. ":p:" .. part
+          redis.call("SADD", tmp .. ":parts", part)
+          if redis.call("ZADD", pk, "NX", ARGV[i + 1], member) == 1 and dense then inc(pk, redis.call("ZSCORE", pk, member)) end
+        end
       end
     end
   end
