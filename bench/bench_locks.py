@@ -79,7 +79,6 @@ def run(ctx: Context) -> None:
         "lock: uncontended acquire+release",
         {"ours: lock()": ours_cycle, "redis-py Lock": redispy_cycle, "python-redis-lock": prl_cycle},
         number=2000,
-        notes={"ours: lock()": "also INCRs the fencing counter and writes owner metadata"},
     )
 
     # -- Redlock over 3 servers -------------------------------------------------------------
@@ -132,7 +131,9 @@ def run(ctx: Context) -> None:
         ("redis-py Lock (polling)", redispy_acquire),
         ("python-redis-lock (BLPOP)", prl_acquire),
     ):
-        ctx.record("lock: hand-over latency (median)", contender, _handover_ms(acquire, lambda h: h.release(), rounds), "ms")
+        ctx.record(
+            "lock: hand-over latency (median)", contender, _handover_ms(acquire, lambda h: h.release(), rounds), "ms"
+        )
 
 
 def _current_caches() -> dict[str, Any]:

@@ -109,9 +109,9 @@ def acquire_args(token: str, ttl_ms: int, period_ms: int, waiting_ms: int = 0) -
     return [token, ttl_ms, period_ms, this_process(), waiting_ms]
 
 
-def waiting_marker_ms(limit: float) -> int:
-    # A waiter re-attempts (refreshing the marker) at least every `limit` seconds.
-    return int(limit * 1000) + 2000
+def waiting_marker_ms() -> int:
+    # A waiter re-attempts (refreshing the marker) at least every WAIT_SLICE seconds.
+    return int(conf.get().WAIT_SLICE * 1000) + 2000
 
 
 @dataclasses.dataclass(frozen=True)

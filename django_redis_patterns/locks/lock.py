@@ -326,9 +326,9 @@ class Lock(_LockBase):
             raise LockError(f"lock {self.name!r} is already held by this thread (locks are not reentrant)")
         alias = core.resolve_alias(self.using)
         deadline = None if timeout is None else time.monotonic() + timeout
-        limit = core.wait_limit(alias) if blocking else 0.0
+        limit: float | None = None  # looked up on the first wait only: the free path stays lean
         token = core.new_token()
-        args = self._acquire_args(token, core.waiting_marker_ms(limit) if blocking else 0)
+        args = self._acquire_args(token, core.waiting_marker_ms() if blocking else 0)
         while True:
             started = time.monotonic()
             reply = self._run(
@@ -349,6 +349,8 @@ class Lock(_LockBase):
             self.last_owner = attempt.owner
             if not blocking:
                 return None
+            if limit is None:
+                limit = core.wait_limit(alias)
             wait = core.wait_slice(attempt, deadline, limit)
             if wait is None:
                 return None
@@ -561,9 +563,9 @@ class AsyncLock(_LockBase):
             raise LockError(f"lock {self.name!r} is already held by this task (locks are not reentrant)")
         alias = core.resolve_alias(self.using)
         deadline = None if timeout is None else time.monotonic() + timeout
-        limit = core.wait_limit(alias) if blocking else 0.0
+        limit: float | None = None  # looked up on the first wait only: the free path stays lean
         token = core.new_token()
-        args = self._acquire_args(token, core.waiting_marker_ms(limit) if blocking else 0)
+        args = self._acquire_args(token, core.waiting_marker_ms() if blocking else 0)
         while True:
             started = time.monotonic()
             reply = await self._run(
@@ -584,6 +586,8 @@ class AsyncLock(_LockBase):
             self.last_owner = attempt.owner
             if not blocking:
                 return None
+            if limit is None:
+                limit = core.wait_limit(alias)
             wait = core.wait_slice(attempt, deadline, limit)
             if wait is None:
                 return None

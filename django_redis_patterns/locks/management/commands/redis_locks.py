@@ -32,7 +32,7 @@ class Command(BaseCommand):
         using = options.get("using")
         try:
             getattr(self, f"do_{options['action']}")(using, options)
-        except (*core.UNAVAILABLE_ERRORS, RedisUnavailable) as exc:
+        except (RedisUnavailable, *core.UNAVAILABLE_ERRORS) as exc:  # type: ignore[misc]
             raise CommandError(f"cannot reach Redis (alias {core.resolve_alias(using)!r}): {exc}", returncode=69)
         except ValueError as exc:
             raise CommandError(str(exc))
