@@ -147,7 +147,7 @@ def run(ctx: Context) -> None:
             "ours: competition rank_of (Lua)": lambda: ours.rank_of(next(cycle)),
             "leaderboard (PyPI) CompetitionRanking.rank_for": lambda: pypi.rank_for(next(cycle)),
             "bare redis-py: ZSCORE, then ZCOUNT": lambda: (
-                bare.zcount(PYPI_KEY, f"({bare.zscore(PYPI_KEY, m := next(cycle))}", "+inf") + 1
+                bare.zcount(PYPI_KEY, f"({bare.zscore(PYPI_KEY, next(cycle))}", "+inf") + 1
             ),
         },
         number=1500,

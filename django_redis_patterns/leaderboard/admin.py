@@ -54,7 +54,7 @@ class LeaderboardAdminMixin:
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         # Chain templates: ours extends whatever was configured (Django's, or another mixin's).
-        self.leaderboard_base_change_list_template = self.change_list_template  # type: ignore[attr-defined]
+        self.leaderboard_base_change_list_template = getattr(self, "change_list_template", None)
         self.change_list_template = self.leaderboard_change_list_template
 
     # -- URLs ---------------------------------------------------------------------------

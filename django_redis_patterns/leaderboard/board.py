@@ -399,19 +399,17 @@ class Leaderboard:
         return self._rows_call("around", self._member_of(member), n, "1" if fill else "0")
 
     def _by_score_call(self, min: Any, max: Any, offset: int, limit: int | None) -> _Call:
-        low = "-inf" if min is None else scores.check(min, "min")
-        high = "+inf" if max is None else scores.check(max, "max")
-        if self.descending:
-            low, high = (
-                ("-inf" if max is None else scores.encode(high, True)),
-                (  # type: ignore[arg-type]
-                    "+inf" if min is None else scores.encode(low, True)  # type: ignore[arg-type]
-                ),
-            )
-        else:
-            low = low if min is None else scores.encode(low, False)  # type: ignore[arg-type]
-            high = high if max is None else scores.encode(high, False)  # type: ignore[arg-type]
-        return self._rows_call("score", str(low), str(high), offset, -1 if limit is None else limit)
+        low = None if min is None else scores.encode(scores.check(min, "min"), self.descending)
+        high = None if max is None else scores.encode(scores.check(max, "max"), self.descending)
+        if self.descending:  # stored = -score: the bounds swap
+            low, high = high, low
+        return self._rows_call(
+            "score",
+            "-inf" if low is None else low,
+            "+inf" if high is None else high,
+            offset,
+            -1 if limit is None else limit,
+        )
 
     def _member_of(self, member: Any) -> str:
         return _member(member)
@@ -522,7 +520,7 @@ class Leaderboard:
         per_page = _per_page(per_page)
         start = (number - 1) * per_page
         count, rows = self.entries(start, start + per_page - 1)
-        paginator = Paginator(RankedList(self, count=count), per_page)
+        paginator: Paginator = Paginator(RankedList(self, count=count), per_page)  # type: ignore[arg-type]
         paginator.validate_number(number)
         return Page(rows, number, paginator)
 

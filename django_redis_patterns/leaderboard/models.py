@@ -353,9 +353,10 @@ class LeaderboardQuerySet(models.QuerySet):  # type: ignore[type-arg]
         board_for(self.model).schedule(pks, self.db)
         return created
 
-    def bulk_update(self, objs: Iterable[Any], fields: Sequence[str], *args: Any, **kwargs: Any) -> int:
+    def bulk_update(self, objs: Iterable[Any], fields: Iterable[str], batch_size: int | None = None) -> int:
         objs = list(objs)
-        count = super().bulk_update(objs, fields, *args, **kwargs)
+        fields = list(fields)
+        count = super().bulk_update(objs, fields, batch_size=batch_size)
         board = board_for(self.model)
         if board.relevant(fields):
             board.schedule([obj.pk for obj in objs], self.db)
