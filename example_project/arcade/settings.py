@@ -19,8 +19,10 @@ from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-SECRET_KEY = os.environ.get("SECRET_KEY", "arcade-example-not-secret-change-me-in-production-0123456789")
 DEBUG = os.environ.get("DEBUG", "1") == "1"
+SECRET_KEY = os.environ.get("SECRET_KEY", "arcade-example-not-secret-change-me-in-production-0123456789")
+if not DEBUG and "SECRET_KEY" not in os.environ:
+    raise ValueError("SECRET_KEY must be set in the environment when DEBUG=0 (the default one is public)")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 ARCADE_STACK = os.environ.get("ARCADE_STACK", "patterns")
 if ARCADE_STACK not in ("patterns", "today"):
@@ -108,6 +110,8 @@ CACHES = {
 SESSION_ENGINE = "django_redis_patterns.sessions.backend"
 
 REDIS_PATTERNS = {
+    # Redis down: visitors are treated as logged out (pages still render) rather than getting a 500.
+    "SESSIONS": {"ON_ERROR": "anonymous"},
     "RATELIMIT": {
         "ALGORITHM": "gcra",
         "HEADERS": "draft",  # RateLimit / RateLimit-Policy on limited routes
@@ -125,6 +129,7 @@ if ARCADE_STACK == "today":
     # What most projects run today: the load benchmark compares the two stacks in one run.
     INSTALLED_APPS.append("django_ratelimit")
     CACHES["default"]["BACKEND"] = "django_redis.cache.RedisCache"
+    CACHES["default"]["KEY_PREFIX"] = "arcade-today"  # its own keys: the two stacks may share a server
     SESSION_ENGINE = "django.contrib.sessions.backends.cache"
     MIDDLEWARE[MIDDLEWARE.index("django_redis_patterns.sessions.middleware.SessionMiddleware")] = (
         "django.contrib.sessions.middleware.SessionMiddleware"

@@ -22,8 +22,10 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
+from redis.exceptions import RedisClusterException, RedisError
 
 from django_redis_patterns import get_redis
+from django_redis_patterns.exceptions import RedisUnavailable
 from django_redis_patterns.ratelimit import headers as ratelimit_headers
 from django_redis_patterns.ratelimit import ratelimit
 from django_redis_patterns.sessions import logout_everywhere, revoke_session, user_sessions
@@ -43,7 +45,10 @@ QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded
 
 
 def home(request: HttpRequest) -> HttpResponse:
-    visits = get_redis().incr("arcade:home:visits")
+    try:
+        visits = get_redis().incr("arcade:home:visits")
+    except (RedisError, RedisClusterException):  # a bare client raises redis-py's errors: the page works without
+        visits = None
     return render(request, "arcade/home.html", {"visits": visits})
 
 
@@ -131,12 +136,23 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
     season = current_season()
     # The top 50 is the same for everyone: get_or_set rebuilds it at most once per few seconds,
     # and only one request recomputes it while the others keep the cached copy (no stampede).
-    top = cache.get_or_set(f"arcade:top:{name}:{season}", lambda: boards.top(name), timeout=LEADERBOARD_CACHE_SECONDS)
-    me: dict[str, Any] = {}
-    if request.user.is_authenticated:
-        player = _player(request)
-        me = {"rank": boards.rank_of(name, player), "around": boards.around(name, player, 5), "player_id": player.pk}
-    context = {"board": name, "top": top, "me": me, "season": season, "size": boards.size(name)}
+    try:
+        top = cache.get_or_set(
+            f"arcade:top:{name}:{season}", lambda: boards.top(name), timeout=LEADERBOARD_CACHE_SECONDS
+        )
+        me: dict[str, Any] = {}
+        if request.user.is_authenticated:
+            player = _player(request)
+            me = {
+                "rank": boards.rank_of(name, player),
+                "around": boards.around(name, player, 5),
+                "player_id": player.pk,
+            }
+        size = boards.size(name)
+    except RedisUnavailable:  # CacheError, LeaderboardUnavailable: the boards live in Redis only
+        context = {"board": name, "season": season, "unavailable": True}
+        return render(request, "arcade/leaderboard.html", context, status=503)
+    context = {"board": name, "top": top, "me": me, "season": season, "size": size}
     return render(request, "arcade/leaderboard.html", context)
 
 

@@ -28,6 +28,7 @@ def env(redis_url: str, database_url: str, **extra: str) -> dict[str, str]:
         "REDIS_URL": redis_url,
         "DATABASE_URL": database_url,
         "DEBUG": "0",
+        "SECRET_KEY": "arcade-tests-secret-key-not-for-production-4f8a1c2e9b7d",
         **extra,
     }
 

@@ -1,0 +1,352 @@
+"""The example site under load: ours vs the stack people use today, in one run.
+
+The arcade (example_project/) is served by gunicorn (4 sync workers) in its own process
+group and driven by a bounded asyncio client (raw HTTP/1.1 over sockets, 24 connections in
+flight) in another process. The mix, for logged-in players: 25% ``POST /play/`` (rate-limited
+10/min per player) and 75% ``GET /leaderboard/`` (all-time or weekly tab: cached top 50 +
+the player's rank and neighbours).
+
+Stacks (``ARCADE_STACK`` in the example's settings):
+
+* ``patterns``: this package's cache backend, session engine (+ per-user index) and GCRA
+  rate limiter;
+* ``today``: django-redis cache, Django's cache session engine, django-ratelimit (fixed
+  window). The leaderboards are this package's in both (there is no common alternative).
+
+Rounds alternate (patterns, today, patterns, today) so drifting machine load hits both.
+Afterwards the database's rounds are checked against each player's limit, and against the
+client's count of accepted plays (every 200 to a play is one row, no 429 wrote one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import socket
+import string
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "example_project"
+STACKS = ("patterns", "today")
+LABELS = {
+    "patterns": "ours (django-redis-patterns)",
+    "today": "today (django-redis + cache sessions + django-ratelimit)",
+}
+PLAYERS_PER_STACK = 16
+SEEDED_PLAYERS = 5000
+WORKERS = 4
+CONCURRENCY = 24
+WARMUP = 2.0
+DURATION = 12.0
+ROUNDS = 2
+PLAY_SHARE = 0.25
+LIMIT, PERIOD = 10, 60  # PLAY_RATE in arcade/views.py
+
+
+# -- the load generator (runs in its own process: python bench/bench_example_load.py client ...) --
+
+
+async def _request(port: int, raw: bytes) -> tuple[int, float]:
+    started = time.perf_counter()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        data = await reader.read()  # Connection: close -> until EOF
+    finally:
+        writer.close()
+    status = int(data[9:12]) if data.startswith(b"HTTP/1.") else 0
+    return status, time.perf_counter() - started
+
+
+def _raw(op: str, port: int, session: str, csrf: str, rng: random.Random) -> bytes:
+    cookie = f"sessionid={session}; csrftoken={csrf}"
+    if op == "play":
+        body = f"score={rng.randint(0, 1000)}".encode()
+        head = (
+            f"POST /play/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\nX-CSRFToken: {csrf}\r\n"
+            f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {len(body)}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        return head.encode() + body
+    board = "weekly" if rng.random() < 0.5 else "alltime"
+    return (
+        f"GET /leaderboard/?board={board} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+
+
+async def _drive(port: int, sessions: list[list[Any]], warmup: float, duration: float, concurrency: int) -> dict:
+    rng = random.Random(1)
+    csrf = "".join(rng.choice(string.ascii_letters) for _ in range(32))
+    results: list[tuple[str, int, int, float, bool]] = []  # op, user id, status, seconds, measured
+    start = time.perf_counter()
+    measure_from, stop = start + warmup, start + warmup + duration
+
+    async def worker(index: int) -> None:
+        local = random.Random(index)
+        while (now := time.perf_counter()) < stop:
+            user_id, session = sessions[local.randrange(len(sessions))]
+            op = "play" if local.random() < PLAY_SHARE else "leaderboard"
+            try:
+                status, seconds = await _request(port, _raw(op, port, session, csrf, local))
+            except OSError:
+                status, seconds = 0, time.perf_counter() - now
+            results.append((op, user_id, status, seconds, now >= measure_from))
+
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    # "measured": after the warm-up, for requests/s and latency; "accepted": every play that got a
+    # 200, warm-up included, to compare with the rounds in the database.
+    accepted = [user_id for op, user_id, status, _, _ in results if op == "play" and status == 200]
+    return {"measured": [r[:4] for r in results if r[4]], "duration": duration, "accepted": accepted}
+
+
+def client_main(argv: list[str]) -> None:
+    port, sessions_file, warmup, duration, concurrency = argv
+    sessions = json.loads(Path(sessions_file).read_text())
+    out = asyncio.run(_drive(int(port), sessions, float(warmup), float(duration), int(concurrency)))
+    print(json.dumps(out))
+
+
+# -- the benchmark ----------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env(stack: str, redis_url: str, database_url: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "arcade.settings",
+        "PYTHONPATH": os.pathsep.join([str(EXAMPLE), str(ROOT)]),
+        "REDIS_URL": redis_url,
+        "DATABASE_URL": database_url,
+        "ARCADE_STACK": stack,
+        "DEBUG": "0",
+        "SECRET_KEY": "arcade-tests-secret-key-not-for-production-4f8a1c2e9b7d",
+        "ALLOWED_HOSTS": "127.0.0.1",
+    }
+
+
+def _manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=EXAMPLE, env=env, capture_output=True, text=True, timeout=300
+    )
+    if result.returncode:
+        raise RuntimeError(f"manage.py {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout
+
+
+SESSIONS_CODE = """
+import json
+from importlib import import_module
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+from arcade.models import Player
+Store = import_module(settings.SESSION_ENGINE).SessionStore
+out = []
+for i in range(%(n)d):
+    user, _ = get_user_model().objects.get_or_create(username="bench-%(stack)s-%%03d" %% i)
+    Player.objects.get_or_create(user=user, defaults={"name": user.username})
+    session = Store()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    out.append([user.pk, session.session_key])
+print("SESSIONS" + json.dumps(out))
+"""
+
+
+def _sessions(env: dict[str, str], stack: str) -> list[list[Any]]:
+    out = _manage(env, "shell", "-v", "0", "-c", SESSIONS_CODE % {"n": PLAYERS_PER_STACK, "stack": stack})
+    return json.loads(out.split("SESSIONS", 1)[1])  # type: ignore[no-any-return]
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "arcade.wsgi:application",
+            "--workers", str(WORKERS), "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        ],
+        cwd=EXAMPLE, env=env, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.sendall(b"GET /leaderboard/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                if s.recv(12).startswith(b"HTTP/1.1 200"):
+                    return server
+        except OSError:
+            time.sleep(0.2)
+    _stop(server)
+    raise RuntimeError("gunicorn did not start serving the arcade within 60 s")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(server.pid, signal.SIGTERM)  # its own session: the master and its workers
+        server.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(server.pid, signal.SIGKILL)
+
+
+def _load(port: int, sessions_file: Path) -> dict:
+    args = [str(port), str(sessions_file), str(WARMUP), str(DURATION), str(CONCURRENCY)]
+    result = subprocess.run(
+        [sys.executable, __file__, "client", *args], capture_output=True, text=True, timeout=DURATION + WARMUP + 120
+    )
+    if result.returncode:
+        raise RuntimeError(f"load client failed:\n{result.stderr}")
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+ROUNDS_CODE = """
+import json
+from arcade.models import Round
+rows = list(Round.objects.filter(player__name__startswith="bench-%s-").values_list("player__user_id", "played_at"))
+print("ROUNDS" + json.dumps([[u, t.timestamp()] for u, t in rows]))
+"""
+
+
+def _rounds(env: dict[str, str], stack: str) -> dict[int, list[float]]:
+    out = _manage(env, "shell", "-v", "0", "-c", ROUNDS_CODE % stack)
+    per_user: dict[int, list[float]] = {}
+    for user_id, at in json.loads(out.split("ROUNDS", 1)[1]):
+        per_user.setdefault(user_id, []).append(at)
+    return {u: sorted(ts) for u, ts in per_user.items()}
+
+
+def gcra_violations(times: list[float], *, slack: float = 0.25) -> int:
+    """Plays beyond GCRA's promise: in any span [t_i, t_j], at most LIMIT + span / (PERIOD / LIMIT).
+    ``slack`` covers the gap between the limiter's Redis clock and the row's timestamp."""
+    interval = PERIOD / LIMIT
+    worst = 0
+    for j in range(len(times)):
+        for i in range(j + 1):
+            allowed = LIMIT + int((times[j] - times[i] + slack) / interval)
+            worst = max(worst, (j - i + 1) - allowed)
+    return worst
+
+
+def fixed_window_violations(user_id: int, times: list[float], *, slack: float = 0.25) -> int:
+    """django-ratelimit's promise: at most LIMIT per window (its windows end at a per-key offset)."""
+    offset = zlib.crc32(str(user_id).encode()) % PERIOD
+    windows: dict[int, int] = {}
+    for t in times:
+        windows[int((t - offset - slack) // PERIOD)] = windows.get(int((t - offset - slack) // PERIOD), 0) + 1
+    return max(0, max(windows.values(), default=0) - LIMIT)
+
+
+def _database(tmp: Path) -> tuple[str, Any]:
+    try:
+        import psycopg
+
+        admin = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+        name = f"arcade_bench_{os.getpid()}"
+        with psycopg.connect(admin, autocommit=True, connect_timeout=2) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+        def drop() -> None:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+        return f"postgres://postgres@127.0.0.1:5432/{name}", drop
+    except Exception:  # no PostgreSQL here: SQLite (writes serialize; both stacks alike)
+        return f"sqlite:///{tmp / 'arcade-bench.sqlite3'}", lambda: None
+
+
+def run(ctx: Any) -> None:
+    from .harness import Row
+
+    with tempfile.TemporaryDirectory(prefix="arcade-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        database_url, drop = _database(tmp)
+        try:
+            envs = {stack: _env(stack, ctx.url, database_url) for stack in STACKS}
+            _manage(envs["patterns"], "migrate", "--noinput", "-v", "0")
+            _manage(envs["patterns"], "seed_arcade", "--players", str(SEEDED_PLAYERS), "--seed", "1", "-v", "0")
+            files = {}
+            for stack in STACKS:
+                files[stack] = tmp / f"sessions-{stack}.json"
+                files[stack].write_text(json.dumps(_sessions(envs[stack], stack)))
+            measured: dict[str, list[tuple[str, int, int, float]]] = {s: [] for s in STACKS}
+            accepted: dict[str, dict[int, int]] = {s: {} for s in STACKS}
+            seconds: dict[str, float] = dict.fromkeys(STACKS, 0.0)
+            for _ in range(1 if ctx.quick else ROUNDS):
+                for stack in STACKS:
+                    port = _free_port()
+                    server = _serve(envs[stack], port)
+                    try:
+                        out = _load(port, files[stack])
+                    finally:
+                        _stop(server)
+                    measured[stack] += [tuple(r) for r in out["measured"]]  # type: ignore[misc]
+                    seconds[stack] += out["duration"]
+                    for user_id in out["accepted"]:
+                        accepted[stack][user_id] = accepted[stack].get(user_id, 0) + 1
+            _report(ctx, Row, envs, measured, seconds, accepted)
+        finally:
+            drop()
+
+
+def _report(ctx: Any, Row: Any, envs: dict, measured: dict, seconds: dict, accepted: dict) -> None:
+    rates, p99s = {}, {}
+    for stack in STACKS:
+        rows = measured[stack]
+        errors = sum(1 for r in rows if r[2] not in (200, 429))
+        if errors:
+            statuses = sorted({r[2] for r in rows})
+            raise RuntimeError(f"{stack}: {errors} responses neither 200 nor 429 (statuses {statuses})")
+        rates[stack] = len(rows) / seconds[stack]
+        p99s[stack] = _percentile([r[3] for r in rows], 0.99) * 1000
+    ours = rates["patterns"]
+    for stack in STACKS:
+        ratio = None if stack == "patterns" else ours / rates[stack]
+        ctx.rows.append(Row("arcade under gunicorn: requests/s (play+leaderboard)", LABELS[stack], rates[stack], ratio))
+        shown = "" if ratio is None else f"  ratio ours/them {ratio:5.2f}x"
+        print(f"  {'requests/s':<42} {LABELS[stack][:28]:<28} {rates[stack]:12,.0f} req/s{shown}", flush=True)
+    for stack in STACKS:
+        note = "ms p99" if stack == "patterns" else f"ms p99 (ours is {p99s[stack] / p99s['patterns']:.2f}x lower)"
+        ctx.record("arcade under gunicorn: p99 latency", LABELS[stack], p99s[stack], note)
+    for stack in STACKS:
+        db = _rounds(envs[stack], stack)
+        mismatched = sorted(
+            u for u in set(db) | set(accepted[stack]) if len(db.get(u, [])) != accepted[stack].get(u, 0)
+        )
+        if mismatched:
+            raise RuntimeError(f"{stack}: DB rounds differ from accepted plays for users {mismatched[:10]}")
+        if stack == "patterns":
+            worst = max((gcra_violations(ts) for ts in db.values()), default=0)
+        else:
+            worst = max((fixed_window_violations(u, ts) for u, ts in db.items()), default=0)
+        plays = sum(len(ts) for ts in db.values())
+        refused = sum(1 for r in measured[stack] if r[0] == "play" and r[2] == 429)
+        note = f"plays accepted: {plays}; refused (measured part): {refused}; over-limit plays: {worst}"
+        ctx.record("arcade under gunicorn: limit held (0 = yes)", LABELS[stack], float(worst), note)
+        if worst:
+            raise RuntimeError(f"{stack}: a player got {worst} play(s) more than the limit allows")
+
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "client":
+    client_main(sys.argv[2:])

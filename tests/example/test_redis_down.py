@@ -1,0 +1,54 @@
+"""The arcade with its Redis killed: every page answers, as docs/operations.md describes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from arcade.models import Player, Round
+
+from tests.example.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def doomed_redis(redis_factory: Any, settings: Any) -> Any:
+    """A throw-away server behind CACHES["default"], to be killed by the test."""
+    from django_redis_patterns import connections
+
+    group = redis_factory("standalone")
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": group.url}}
+    connections.reset()
+    return group
+
+
+def test_redis_down_degrades_page_by_page(client: Any, make_player: Any, doomed_redis: Any) -> None:
+    make_player("ada", score=100)
+    assert client.post("/login/", {"username": "ada", "password": PASSWORD}).status_code == 302
+    assert client.post("/play/", {"score": 50}).status_code == 200
+    assert client.get("/leaderboard/").context["me"]["rank"] == 1
+
+    doomed_redis.servers[0].kill()
+
+    home = client.get("/")
+    assert home.status_code == 200
+    assert b'id="visits"' not in home.content  # the Redis counter is left out
+
+    board = client.get("/leaderboard/")
+    assert board.status_code == 503
+    assert b"The leaderboard is unavailable for a moment" in board.content
+
+    # Sessions (ON_ERROR="anonymous"): the player looks logged out; the page still renders.
+    play = client.get("/play/")
+    assert play.status_code == 302
+    assert play.url.startswith("/login/")
+
+    # The login rule fails closed (FAIL_OPEN=False): no password guessing while limits are blind.
+    login = client.post("/login/", {"username": "ada", "password": PASSWORD})
+    assert login.status_code == 503
+    assert b"cannot check its limits" in login.content
+
+    # Nothing committed was lost: the round played before the outage is in the database.
+    assert Round.objects.get().score == 50
+    assert Player.objects.get(name="ada").score == 150
