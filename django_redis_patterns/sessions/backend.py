@@ -157,6 +157,9 @@ class SessionStore(SessionBase):
             return False
 
     def create(self) -> None:
+        if self._unavailable:
+            return  # ON_ERROR="anonymous": keep the key the browser has, store nothing
+        previous = self.session_key
         for _ in range(CREATE_ATTEMPTS):
             self._session_key = get_random_string(32, records.VALID_KEY_CHARS_STR)
             self._header = None  # a new key is in no index yet
@@ -164,6 +167,9 @@ class SessionStore(SessionBase):
                 self.save(must_create=True)
             except CreateError:
                 continue
+            if self._unavailable:
+                self._session_key = previous
+                return
             self.modified = True
             return
         raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
@@ -177,8 +183,6 @@ class SessionStore(SessionBase):
             self._save(must_create)
         except SessionUnavailable as exc:
             self._degrade(exc)
-            if must_create:
-                self._session_key = None
         return None
 
     def _save(self, must_create: bool) -> None:
@@ -272,6 +276,8 @@ class SessionStore(SessionBase):
 
     def cycle_key(self) -> None:
         data = self._session  # type: ignore[attr-defined]
+        if self._unavailable:
+            return
         plan = self._quick_cycle_plan(data)
         if plan is None:
             self._replacing = self.session_key or ""
@@ -295,7 +301,7 @@ class SessionStore(SessionBase):
                     return
         except SessionUnavailable as exc:
             self._degrade(exc)
-            self._session_key = None
+            self._session_key = old_key  # the browser keeps its cookie
             return
         raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
 
@@ -358,6 +364,9 @@ class SessionStore(SessionBase):
             return False
 
     async def acreate(self) -> None:
+        if self._unavailable:
+            return  # ON_ERROR="anonymous": keep the key the browser has, store nothing
+        previous = self.session_key
         for _ in range(CREATE_ATTEMPTS):
             self._session_key = get_random_string(32, records.VALID_KEY_CHARS_STR)
             self._header = None  # a new key is in no index yet
@@ -365,6 +374,9 @@ class SessionStore(SessionBase):
                 await self.asave(must_create=True)
             except CreateError:
                 continue
+            if self._unavailable:
+                self._session_key = previous
+                return
             self.modified = True
             return
         raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
@@ -378,8 +390,6 @@ class SessionStore(SessionBase):
             await self._asave(must_create)
         except SessionUnavailable as exc:
             self._degrade(exc)
-            if must_create:
-                self._session_key = None
         return None
 
     async def _asave(self, must_create: bool) -> None:
@@ -444,6 +454,8 @@ class SessionStore(SessionBase):
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()  # type: ignore[attr-defined]
+        if self._unavailable:
+            return
         plan = self._quick_cycle_plan(data)
         if plan is None:
             self._replacing = self.session_key or ""
@@ -467,7 +479,7 @@ class SessionStore(SessionBase):
                     return
         except SessionUnavailable as exc:
             self._degrade(exc)
-            self._session_key = None
+            self._session_key = old_key  # the browser keeps its cookie
             return
         raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
 

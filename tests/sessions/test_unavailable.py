@@ -146,3 +146,20 @@ def test_every_topology_fails_clearly_in_both_modes(
         anonymous.save()
         assert anonymous.session_key == s.session_key
     assert len(_errors(caplog)) == 1
+
+
+@pytest.mark.django_db
+def test_anonymous_mode_login_during_an_outage_keeps_the_cookie(
+    doomed: Any, sessions_setting: Any, django_user_model: Any
+) -> None:
+    django_user_model.objects.create_user("alice", password="pw")
+    sessions_setting(ON_ERROR="anonymous")
+    doomed.primary.stop()
+    client = Client()
+    client.cookies["sessionid"] = doomed.key
+    assert client.post("/login/", {"username": "alice"}).status_code == 200
+    assert client.cookies["sessionid"].value == doomed.key  # not replaced by a key that was never stored
+    assert client.get("/whoami/").json()["authenticated"] is False  # the login itself could not be kept
+    s = SessionStore(doomed.key)
+    s.cycle_key()
+    assert s.session_key == doomed.key
