@@ -1,0 +1,51 @@
+"""System checks of the leaderboard app (ids redis_patterns.E040–E049)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.core.checks import CheckMessage, Error, register
+
+from django_redis_patterns.exceptions import ImproperlyConfigured
+
+
+@register()
+def check_leaderboard_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E040: a LeaderboardMixin model whose inner ``class Leaderboard`` is invalid."""
+    from .models import LeaderboardMixin, board_for
+
+    errors: list[CheckMessage] = []
+    for model in apps.get_models():
+        if not issubclass(model, LeaderboardMixin):
+            continue
+        try:
+            board_for(model)
+        except ImproperlyConfigured as exc:
+            errors.append(Error(str(exc), obj=model, id="redis_patterns.E040"))
+    return errors
+
+
+@register("admin")
+def check_leaderboard_admins(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """E041: LeaderboardAdminMixin on the admin of a model that has no leaderboard."""
+    from django.contrib import admin
+
+    from .admin import LeaderboardAdminMixin
+    from .models import LeaderboardMixin
+
+    if not apps.is_installed("django.contrib.admin"):
+        return []
+    errors: list[CheckMessage] = []
+    for model, model_admin in admin.site._registry.items():
+        if isinstance(model_admin, LeaderboardAdminMixin) and not issubclass(model, LeaderboardMixin):
+            errors.append(
+                Error(
+                    f"{type(model_admin).__name__} uses LeaderboardAdminMixin but {model._meta.label} "
+                    "does not use LeaderboardMixin.",
+                    hint="Add LeaderboardMixin to the model, or remove the admin mixin.",
+                    obj=model_admin,
+                    id="redis_patterns.E041",
+                )
+            )
+    return errors
