@@ -78,7 +78,8 @@ def run(ctx: Context) -> None:
     ctx.compare(
         "lock: uncontended acquire+release",
         {"ours: lock()": ours_cycle, "redis-py Lock": redispy_cycle, "python-redis-lock": prl_cycle},
-        number=2000,
+        number=1000,
+        repeat=11,
     )
 
     # -- Redlock over 3 servers -------------------------------------------------------------
