@@ -145,7 +145,17 @@ def _partition_value(value: Any) -> str:
 
 class Leaderboard:
     """A board. Views for one partition or one period come from :meth:`partition` and
-    :meth:`period`; they share the board's keys and configuration."""
+    :meth:`period`; they share the board's keys and configuration.
+
+    ``shards=K`` (K > 1) builds a :class:`~.sharded.ShardedLeaderboard` instead: one board
+    spread over K slots (see ``sharded.py`` for what it supports)."""
+
+    def __new__(cls, *args: Any, shards: int = 1, **kwargs: Any) -> Any:
+        if shards != 1:
+            from .sharded import ShardedLeaderboard
+
+            return ShardedLeaderboard(*args, shards=shards, **kwargs)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -157,6 +167,7 @@ class Leaderboard:
         periods: Sequence[str] = (),
         partitioned: bool = False,
         key_prefix: str | None = None,
+        shards: int = 1,
     ):
         if not isinstance(name, str) or not name or any(c in name for c in "{}"):
             raise ImproperlyConfigured(f"Leaderboard name must be a non-empty str without braces, got {name!r}")

@@ -73,11 +73,21 @@ elseif op == "load" then
     if dense and #fresh > 0 then
       -- companions count the canonical score strings Redis itself formats
       local now = redis.call("ZMSCORE", tmp, unpack(fresh))
-      local counts = {}
-      for _, sc in ipairs(now) do counts[sc] = (counts[sc] or 0) + 1 end
-      for sc, c in pairs(counts) do
-        if redis.call("HINCRBY", tmp .. ":dn", sc, c) == c then redis.call("ZADD", tmp .. ":ds", sc, sc) end
+      local counts, distinct = {}, {}
+      for _, sc in ipairs(now) do
+        if not counts[sc] then distinct[#distinct + 1] = sc; counts[sc] = 0 end
+        counts[sc] = counts[sc] + 1
       end
+      -- three calls per batch instead of one HINCRBY (and maybe a ZADD) per distinct score
+      local had = redis.call("HMGET", tmp .. ":dn", unpack(distinct))
+      local hset, zadd = {}, {}
+      for j, sc in ipairs(distinct) do
+        hset[#hset + 1] = sc
+        hset[#hset + 1] = (tonumber(had[j]) or 0) + counts[sc]
+        if not had[j] then zadd[#zadd + 1] = sc; zadd[#zadd + 1] = sc end
+      end
+      redis.call("HSET", tmp .. ":dn", unpack(hset))
+      if #zadd > 0 then redis.call("ZADD", tmp .. ":ds", unpack(zadd)) end
     end
     if parts then
       for k, member in ipairs(fresh) do
