@@ -91,7 +91,8 @@ def _round_trips(fn: Any) -> int:
 
 def run(ctx: Any) -> None:
     parts = urlsplit(ctx.url)
-    settings.SESSION_REDIS = {"url": f"redis://{parts.hostname}:{parts.port}/15", "prefix": "rs"}
+    # Its default socket timeout (0.1 s) fails under load; give it the same 2 s as ours.
+    settings.SESSION_REDIS = {"url": f"redis://{parts.hostname}:{parts.port}/15", "prefix": "rs", "socket_timeout": 2}
     from redis_sessions.session import SessionStore as RedisSessionsStore  # reads SESSION_REDIS on import
 
     from django_redis_patterns.sessions.backend import SessionStore as Ours
