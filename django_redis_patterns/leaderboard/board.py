@@ -189,6 +189,7 @@ class Leaderboard:
         self.periods = tuple(dict.fromkeys(periods))
         self.partitioned = partitioned
         self._key_prefix = key_prefix
+        self._base_key_cache: tuple[Any, str] | None = None
         # view state
         self._partition: str | None = None
         self._period: str | None = None
@@ -213,8 +214,14 @@ class Leaderboard:
 
     @property
     def base_key(self) -> str:
-        prefix = self._key_prefix if self._key_prefix is not None else get_settings().KEY_PREFIX
-        return f"{prefix}:{{{self.name}}}"
+        settings = get_settings()  # a cached object, replaced when the settings change
+        cached = self._base_key_cache
+        if cached is not None and cached[0] is settings:
+            return cached[1]
+        prefix = self._key_prefix if self._key_prefix is not None else settings.KEY_PREFIX
+        key = f"{prefix}:{{{self.name}}}"
+        self._base_key_cache = (settings, key)
+        return key
 
     @property
     def key(self) -> str:

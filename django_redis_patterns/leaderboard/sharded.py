@@ -139,7 +139,9 @@ class ShardedLeaderboard:
         stored = self._stored(name)
         if stored is None:
             return None
-        commands = [("zcount", (s.key, "-inf", f"({stored}"), {}) for s in self.shards]
+        commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+            ("zcount", (s.key, "-inf", f"({stored}"), {}) for s in self.shards
+        ]
         commands += [("zcard", (s.key,), {}) for s in self.shards]
         replies = self._fan_out(commands)
         k = len(self.shards)
