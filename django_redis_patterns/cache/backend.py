@@ -26,6 +26,7 @@ from .. import connections, scripts
 from ..exceptions import ImproperlyConfigured
 from . import batching
 from . import stampede as _stampede
+from .batching import ready
 from .codec import Codec
 from .errors import guarded, raise_or_fallback
 
@@ -180,11 +181,13 @@ class RedisCache(BaseCache):
     def _reader(self) -> Any:
         return connections.client_for_spec(self._spec, replica=self._read_replica)
 
-    def _aclient(self) -> Any:
-        return connections.async_client_for_spec(self._spec)
+    async def _aclient(self) -> Any:
+        client = connections.async_client_for_spec(self._spec)
+        return await ready(client) if self._cluster else client
 
-    def _areader(self) -> Any:
-        return connections.async_client_for_spec(self._spec, replica=self._read_replica)
+    async def _areader(self) -> Any:
+        client = connections.async_client_for_spec(self._spec, replica=self._read_replica)
+        return await ready(client) if self._cluster else client
 
     def make_and_validate_key(self, key: Any, version: int | None = None) -> str:
         # Django's make_key + validate_key, without two Python calls and a per-character
@@ -247,7 +250,7 @@ class RedisCache(BaseCache):
         if self._batching:
             raw = await batching.get(self._spec, self._read_replica, key)
         else:
-            raw = await self._areader().get(key)
+            raw = await (await self._areader()).get(key)
         return default if raw is None else self._codec.decode(raw)
 
     @guarded("SET")
@@ -290,7 +293,7 @@ class RedisCache(BaseCache):
             raise ValueError("aset(): nx and xx are mutually exclusive")
         key = self.make_and_validate_key(key, version=version)
         ms = self._ttl_ms(timeout)
-        client = self._aclient()
+        client = await self._aclient()
         if ms == 0:
             if nx:
                 return not await client.exists(key)
@@ -320,7 +323,7 @@ class RedisCache(BaseCache):
     async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         key = self.make_and_validate_key(key, version=version)
         ms = self._ttl_ms(timeout)
-        client = self._aclient()
+        client = await self._aclient()
         if ms is None:
             return any(await client.pipeline(transaction=False).persist(key).exists(key).execute())
         return bool(await client.pexpire(key, ms))
@@ -331,7 +334,7 @@ class RedisCache(BaseCache):
 
     @guarded("DEL")
     async def adelete(self, key: Any, version: int | None = None) -> bool:
-        return bool(await self._aclient().delete(self.make_and_validate_key(key, version=version)))
+        return bool(await (await self._aclient()).delete(self.make_and_validate_key(key, version=version)))
 
     @guarded("EXISTS")
     def has_key(self, key: Any, version: int | None = None) -> bool:
@@ -339,7 +342,7 @@ class RedisCache(BaseCache):
 
     @guarded("EXISTS")
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
-        return bool(await self._areader().exists(self.make_and_validate_key(key, version=version)))
+        return bool(await (await self._areader()).exists(self.make_and_validate_key(key, version=version)))
 
     # -- bulk --------------------------------------------------------------------------
     @guarded("MGET", lambda keys, version=None: {})
@@ -357,7 +360,7 @@ class RedisCache(BaseCache):
         key_map = self._made_keys(keys, version)
         if not key_map:
             return {}
-        client = self._areader()
+        client = await self._areader()
         made = list(key_map)
         values = await (client.mget_nonatomic(made) if self._cluster else client.mget(made))
         return self._decode_many(key_map, values)
@@ -402,7 +405,7 @@ class RedisCache(BaseCache):
         if not data:
             return []
         pairs, ms = self._set_many_plan(data, timeout, version)
-        client = self._aclient()
+        client = await self._aclient()
         if ms == 0:
             await client.delete(*pairs)
         elif self._cluster:
@@ -429,7 +432,7 @@ class RedisCache(BaseCache):
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         made = list(self._made_keys(keys, version))
         if made:
-            await self._aclient().delete(*made)
+            await (await self._aclient()).delete(*made)
 
     # -- counters ------------------------------------------------------------------------
     @guarded("INCRBY")
@@ -446,7 +449,7 @@ class RedisCache(BaseCache):
         self, key: Any, delta: int = 1, version: int | None = None, *, ignore_key_check: bool = False
     ) -> int:
         made = self.make_and_validate_key(key, version=version)
-        client = self._aclient()
+        client = await self._aclient()
         if ignore_key_check:
             try:
                 return int(await client.incrby(made, int(delta)))
@@ -505,7 +508,7 @@ class RedisCache(BaseCache):
     @guarded("RENAME")
     async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         new_version, old, new = self._version_keys(key, delta, version)
-        client = self._aclient()
+        client = await self._aclient()
         if self._same_slot(old, new):
             try:
                 await client.rename(old, new)
@@ -573,7 +576,7 @@ class RedisCache(BaseCache):
 
     @guarded("CLEAR")
     async def aclear(self) -> bool:  # type: ignore[override]
-        client = self._aclient()
+        client = await self._aclient()
         if self._clear_mode == "flushdb":
             await client.flushdb()
         else:
@@ -593,7 +596,7 @@ class RedisCache(BaseCache):
         self, pattern: str, version: int | None = None, prefix: str | None = None, itersize: int | None = None
     ) -> int:
         match = self.make_pattern(pattern, version=version, prefix=prefix)
-        return await self._adelete_matching(self._aclient(), match, itersize or DEFAULT_ITERSIZE)
+        return await self._adelete_matching(await self._aclient(), match, itersize or DEFAULT_ITERSIZE)
 
     @staticmethod
     def _delete_matching(client: Any, match: str, batch: int) -> int:
@@ -640,7 +643,7 @@ class RedisCache(BaseCache):
     ) -> AsyncIterator[str]:
         match = self.make_pattern(search, version=version)
         try:
-            async for key in self._aclient().scan_iter(match=match, count=itersize or DEFAULT_ITERSIZE):
+            async for key in (await self._aclient()).scan_iter(match=match, count=itersize or DEFAULT_ITERSIZE):
                 yield self.reverse_key(key.decode())
         except Exception as exc:
             from .errors import REDIS_ERRORS
@@ -661,7 +664,7 @@ class RedisCache(BaseCache):
 
     @guarded("TTL", lambda *a, **kw: None)
     async def attl(self, key: Any, version: int | None = None) -> int | None:
-        return _parse_ttl(await self._aclient().ttl(self.make_and_validate_key(key, version=version)))
+        return _parse_ttl(await (await self._aclient()).ttl(self.make_and_validate_key(key, version=version)))
 
     @guarded("PTTL", lambda *a, **kw: None)
     def pttl(self, key: Any, version: int | None = None) -> int | None:
@@ -670,7 +673,7 @@ class RedisCache(BaseCache):
 
     @guarded("PTTL", lambda *a, **kw: None)
     async def apttl(self, key: Any, version: int | None = None) -> int | None:
-        return _parse_ttl(await self._aclient().pttl(self.make_and_validate_key(key, version=version)))
+        return _parse_ttl(await (await self._aclient()).pttl(self.make_and_validate_key(key, version=version)))
 
     @guarded("EXPIRE")
     def expire(self, key: Any, timeout: int, version: int | None = None) -> bool:
@@ -678,7 +681,7 @@ class RedisCache(BaseCache):
 
     @guarded("EXPIRE")
     async def aexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
-        return bool(await self._aclient().expire(self.make_and_validate_key(key, version=version), timeout))
+        return bool(await (await self._aclient()).expire(self.make_and_validate_key(key, version=version), timeout))
 
     @guarded("PEXPIRE")
     def pexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
@@ -686,7 +689,7 @@ class RedisCache(BaseCache):
 
     @guarded("PEXPIRE")
     async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
-        return bool(await self._aclient().pexpire(self.make_and_validate_key(key, version=version), timeout))
+        return bool(await (await self._aclient()).pexpire(self.make_and_validate_key(key, version=version), timeout))
 
     @guarded("EXPIREAT")
     def expire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
@@ -694,7 +697,7 @@ class RedisCache(BaseCache):
 
     @guarded("EXPIREAT")
     async def aexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
-        return bool(await self._aclient().expireat(self.make_and_validate_key(key, version=version), when))
+        return bool(await (await self._aclient()).expireat(self.make_and_validate_key(key, version=version), when))
 
     @guarded("PEXPIREAT")
     def pexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
@@ -702,7 +705,7 @@ class RedisCache(BaseCache):
 
     @guarded("PEXPIREAT")
     async def apexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
-        return bool(await self._aclient().pexpireat(self.make_and_validate_key(key, version=version), when))
+        return bool(await (await self._aclient()).pexpireat(self.make_and_validate_key(key, version=version), when))
 
     @guarded("PERSIST")
     def persist(self, key: Any, version: int | None = None) -> bool:
@@ -710,7 +713,7 @@ class RedisCache(BaseCache):
 
     @guarded("PERSIST")
     async def apersist(self, key: Any, version: int | None = None) -> bool:
-        return bool(await self._aclient().persist(self.make_and_validate_key(key, version=version)))
+        return bool(await (await self._aclient()).persist(self.make_and_validate_key(key, version=version)))
 
     # -- locks -----------------------------------------------------------------------------
     def lock(
@@ -743,7 +746,7 @@ class RedisCache(BaseCache):
         blocking_timeout: float | None = None,
     ) -> Any:
         """A ``redis.asyncio`` ``Lock`` on this cache's key (use with ``async with``)."""
-        return self._aclient().lock(
+        return (await self._aclient()).lock(
             self.make_and_validate_key(key, version=version),
             timeout=timeout,
             sleep=sleep,

@@ -26,6 +26,20 @@ _pending: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Key, list[t
 )
 
 
+async def ready(client: Any) -> Any:
+    """An initialised ``redis.asyncio`` Cluster client.
+
+    redis-py 8.1 routes a keyed command sent before the client has loaded the slot map
+    (``get_default_node()`` is still ``None``) to a random node; a burst of first commands
+    then collects MOVED replies, and after ``reinitialize_steps`` of them the client closes
+    every connection, failing the other in-flight commands. Initialising first (under the
+    client's own lock) routes every command by its slot from the start.
+    """
+    if client._initialize:
+        await client.initialize()
+    return client
+
+
 async def get(spec: connections.ConnectionSpec, replica: bool, key: str) -> Any:
     """The raw value of ``key`` (``None`` when missing), fetched with other callers' keys."""
     loop = asyncio.get_running_loop()
@@ -57,6 +71,8 @@ async def _fetch(batch_key: _Key, batch: list[tuple[str, asyncio.Future[Any]]]) 
     keys = list(dict.fromkeys(key for key, _ in batch))  # each key once
     try:
         client = connections.async_client_for_spec(spec, replica=replica)
+        if spec.topology == "cluster":
+            await ready(client)
         if len(keys) == 1:
             values = [await client.get(keys[0])]
         elif spec.topology == "cluster":

@@ -147,7 +147,25 @@ def get_or_set(cache: RedisCache, key: Any, default: Any, timeout: Any, version:
             found = _wait_for(call, client)
             if found is not _MISSING:
                 return found
+        else:
+            # We may have read the miss just before the previous holder stored its value.
+            found = _recheck(call, client, token)
+            if found is not _MISSING:
+                return found
     return _recompute(call, client, token)
+
+
+def _recheck(call: _Call, client: Any, token: str) -> Any:
+    if not token:
+        return _MISSING
+    try:
+        raw = client.get(call.key)
+        if raw is None:
+            return _MISSING
+        _release(client, [call.lock_key], [token])
+    except REDIS_ERRORS as exc:
+        return call.failed(exc, "GET", _MISSING)
+    return call.decode(raw)
 
 
 def _plain(call: _Call) -> Any:
@@ -205,7 +223,10 @@ def _recompute(call: _Call, client: Any, token: str | None) -> Any:
     if call.ttl_ms == 0:
         return value
     try:
-        if token:
+        if token and call.cache._cluster:  # a Cluster pipeline cannot carry EVAL
+            client.set(call.key, stored, px=call.ttl_ms)
+            _release(client, [call.lock_key], [token])
+        elif token:
             pipe = client.pipeline(transaction=False)
             pipe.set(call.key, stored, px=call.ttl_ms)
             _release.queue(pipe, [call.lock_key], [token])
@@ -225,7 +246,7 @@ async def aget_or_set(cache: RedisCache, key: Any, default: Any, timeout: Any, v
     call = _Call(cache, key, default, timeout, version)
     if mode is None:
         return await _aplain(call)
-    client = cache._aclient()
+    client = await cache._aclient()
     try:
         raw, pttl = await _get_pttl.acall(client, [call.key])
     except REDIS_ERRORS as exc:
@@ -244,13 +265,30 @@ async def aget_or_set(cache: RedisCache, key: Any, default: Any, timeout: Any, v
             found = await _await_for(call, client)
             if found is not _MISSING:
                 return found
+        else:
+            found = await _arecheck(call, client, token)
+            if found is not _MISSING:
+                return found
     return await _arecompute(call, client, token)
+
+
+async def _arecheck(call: _Call, client: Any, token: str) -> Any:
+    if not token:
+        return _MISSING
+    try:
+        raw = await client.get(call.key)
+        if raw is None:
+            return _MISSING
+        await _release.acall(client, [call.lock_key], [token])
+    except REDIS_ERRORS as exc:
+        return call.failed(exc, "GET", _MISSING)
+    return call.decode(raw)
 
 
 async def _aplain(call: _Call) -> Any:
     cache = call.cache
     try:
-        raw = await cache._areader().get(call.key)
+        raw = await (await cache._areader()).get(call.key)
     except REDIS_ERRORS as exc:
         raw = call.failed(exc, "GET", None)
     if raw is not None:
@@ -259,7 +297,9 @@ async def _aplain(call: _Call) -> Any:
     if call.ttl_ms == 0:
         return value
     try:
-        existing = await cache._aclient().set(call.key, cache._codec.encode(value), px=call.ttl_ms, nx=True, get=True)
+        existing = await (await cache._aclient()).set(
+            call.key, cache._codec.encode(value), px=call.ttl_ms, nx=True, get=True
+        )
     except REDIS_ERRORS as exc:
         existing = call.failed(exc, "SET NX", None)
     return value if existing is None else call.decode(existing)
@@ -301,7 +341,10 @@ async def _arecompute(call: _Call, client: Any, token: str | None) -> Any:
     if call.ttl_ms == 0:
         return value
     try:
-        if token:
+        if token and call.cache._cluster:
+            await client.set(call.key, stored, px=call.ttl_ms)
+            await _release.acall(client, [call.lock_key], [token])
+        elif token:
             pipe = client.pipeline(transaction=False)
             pipe.set(call.key, stored, px=call.ttl_ms)
             _release.queue(pipe, [call.lock_key], [token])

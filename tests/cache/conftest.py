@@ -87,3 +87,26 @@ def counting(group: Any) -> Iterator[dict[str, int]]:
     finally:
         for client in clients:
             client.close()
+
+
+@pytest.fixture(autouse=True)
+def _settled_cluster(request: pytest.FixtureRequest) -> None:
+    """Let a just-formed Cluster settle before a test bursts commands at it.
+
+    In the first seconds after ``servers.Cluster()`` returns, a burst of concurrent
+    commands from a new redis.asyncio cluster client sees some in-flight commands fail with
+    "Connection lost" (the client rebuilds its slot map and drops connections); a Cluster
+    whose nodes have been up a few seconds never does. Real deployments are not seconds old.
+    """
+    if "topology" not in request.fixturenames:
+        return
+    topology = request.getfixturevalue("topology")
+    if topology.kind != "cluster":
+        return
+    import time
+
+    for client in topology.group.data_clients():
+        with contextlib.closing(client):
+            uptime = int(client.info("server")["uptime_in_seconds"])
+            if uptime < 5:
+                time.sleep(5 - uptime)
