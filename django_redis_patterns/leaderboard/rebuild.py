@@ -104,23 +104,10 @@ def rebuild(
             raise RebuildError(str(exc).split("LEADERBOARD ", 1)[-1]) from None
         try:
             loaded = 0
-            pipe = client.pipeline(transaction=False)
-            queued = 0
-            chunk: list[scripts.ArgT] = ["load", dense]
-            for member, stored, part in _encoded(board, _source(board, rows)):
-                chunk += (member, stored, part)
-                if len(chunk) >= 2 + 3 * batch:
-                    pipe.evalsha(_rebuild.sha, 1, *keys, *chunk)
-                    chunk, queued = ["load", dense], queued + 1
-                    if queued >= _BATCHES_PER_TRIP:
-                        loaded += sum(pipe.execute())
-                        queued = 0
-                        if progress:
-                            progress(loaded)
-            if len(chunk) > 2:
-                pipe.evalsha(_rebuild.sha, 1, *keys, *chunk)
-            if len(pipe):
-                loaded += sum(pipe.execute())
+            if board.dense or board.partitioned:
+                loaded = _load_scripted(client, board, rows, keys, dense, batch, progress)
+            else:
+                loaded = _load_plain(client, board, rows, batch, progress)
             if progress:
                 progress(loaded)
             count = int(_rebuild(client, keys, ["swap", dense]))
@@ -135,6 +122,65 @@ def rebuild(
     except redis.exceptions.ResponseError as exc:
         raise RebuildError(str(exc).split("LEADERBOARD ", 1)[-1]) from None
     return RebuildResult(count, time.perf_counter() - started)
+
+
+def _load_scripted(
+    client: Any,
+    board: Leaderboard,
+    rows: Iterable[Row] | None,
+    keys: list[str],
+    dense: str,
+    batch: int,
+    progress: Callable[[int], None] | None,
+) -> int:
+    """Load through the script: it keeps dense companions and partition boards."""
+    loaded, queued = 0, 0
+    pipe = client.pipeline(transaction=False)
+    chunk: list[scripts.ArgT] = ["load", dense]
+    for member, stored, part in _encoded(board, _source(board, rows)):
+        chunk += (member, stored, part)
+        if len(chunk) >= 2 + 3 * batch:
+            pipe.evalsha(_rebuild.sha, 1, *keys, *chunk)
+            chunk, queued = ["load", dense], queued + 1
+            if queued >= _BATCHES_PER_TRIP:
+                pipe.expire(board.base_key + ":rebuilding", _MARKER_TTL)  # still alive: keep the marker
+                loaded += sum(pipe.execute()[:-1])
+                queued = 0
+                if progress:
+                    progress(loaded)
+    if len(chunk) > 2:
+        pipe.evalsha(_rebuild.sha, 1, *keys, *chunk)
+    if len(pipe):
+        loaded += sum(pipe.execute())
+    return loaded
+
+
+def _load_plain(
+    client: Any, board: Leaderboard, rows: Iterable[Row] | None, batch: int, progress: Callable[[int], None] | None
+) -> int:
+    """A board without companions needs nothing but ZADD NX into the copy: no script at all
+    (the swap script still checks that the rebuild marker is ours)."""
+    copy = board.base_key + ":rebuild"
+    loaded, queued = 0, 0
+    pipe = client.pipeline(transaction=False)
+    mapping: dict[str, str] = {}
+    for member, stored, _ in _encoded(board, _source(board, rows)):
+        mapping[member] = stored
+        if len(mapping) >= batch:
+            pipe.zadd(copy, mapping, nx=True)  # type: ignore[arg-type]
+            mapping, queued = {}, queued + 1
+            if queued >= _BATCHES_PER_TRIP:
+                pipe.expire(copy, _MARKER_TTL + 60)
+                pipe.expire(board.base_key + ":rebuilding", _MARKER_TTL)
+                loaded += sum(pipe.execute()[:-2])
+                queued = 0
+                if progress:
+                    progress(loaded)
+    if mapping:
+        pipe.zadd(copy, mapping, nx=True)  # type: ignore[arg-type]
+    pipe.expire(copy, _MARKER_TTL + 60)
+    loaded += sum(pipe.execute()[:-1])
+    return loaded
 
 
 def check(board: Leaderboard, rows: Iterable[Row] | None = None) -> Drift:

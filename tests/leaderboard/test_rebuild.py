@@ -130,3 +130,24 @@ def test_command_shows_a_progress_bar(redis_ready: Any) -> None:
     call_command("leaderboard_rebuild", "leaderboard_app.Player", verbosity=2, stdout=out, stderr=err)
     assert "2,500/2,500" in err.getvalue() and "#" * 30 in err.getvalue()
     assert "rebuilt with 2,500 members" in out.getvalue()
+
+
+def test_plain_board_rebuild_keeps_live_writes_and_swaps_whole(redis_ready: Any) -> None:
+    # no dense companions, no partitions: the copy is loaded with plain ZADD NX, no script
+    board = Leaderboard("plain")
+    rebuild(board, [(f"old{i}", i, None) for i in range(2000)])
+    seen: list[tuple[int, frozenset[str]]] = []
+
+    def progress(done: int) -> None:
+        if done and not seen:
+            board.set_score("live", 10**6)  # written live mid-rebuild; the rows below say 1
+            board.remove("old5")
+        page = board.page(1, 20)
+        seen.append((page.paginator.count, frozenset(e.member[:3] for e in page.object_list[1:])))
+
+    rows = [(f"new{i}", i, None) for i in range(20_000)] + [("live", 1, None)]
+    rebuild(board, rows, progress=progress)
+    assert all(state == (2000, frozenset({"old"})) for state in seen)  # the old board throughout
+    assert board.score_and_rank("live") == (10**6, 1)
+    assert board.count() == 20_001
+    assert {e.member[:3] for e in board.top(50)[1:]} == {"new"}
