@@ -14,6 +14,7 @@ late skips it.
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import functools
 import sys
@@ -185,6 +186,16 @@ def command_lock(
     return decorate
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--lock-wait must be a number of seconds, got {text!r}")
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"--lock-wait must be >= 0, got {text!r}")
+    return value
+
+
 class LockedCommand(BaseCommand):
     """A ``BaseCommand`` whose ``handle()`` runs under the lock ``command:<app_label>.<command>``."""
 
@@ -230,7 +241,7 @@ class LockedCommand(BaseCommand):
         group = parser.add_argument_group("lock (django-redis-patterns)")
         group.add_argument(
             "--lock-wait",
-            type=float,
+            type=_seconds,
             metavar="SECONDS",
             help="if another run holds the lock, wait up to SECONDS for it (then exit 75)",
         )

@@ -200,3 +200,9 @@ def test_redis_locks_list_show_release(topology: Any) -> None:
     out = io.StringIO()
     call_command("redis_locks", "list", stdout=out)
     assert out.getvalue().strip() == "no locks held"
+
+
+def test_bad_lock_wait_is_a_usage_error(topology: Any, tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="--lock-wait must be >= 0"):
+        call_command("locked_job", "--dir", str(tmp_path), "--lock-wait", "-1")
+    assert _ran(tmp_path) == []

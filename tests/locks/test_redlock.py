@@ -79,3 +79,12 @@ def test_redlock_argument_errors() -> None:
         Redlock("x", using="r0")
     with pytest.raises(ValueError, match="twice"):
         Redlock("x", using=["r0", "r0"])
+
+
+def test_redlock_renewal_keeps_it_held(three: list[Any]) -> None:
+    import time
+
+    with Redlock("renewed", using=ALIASES, ttl=0.5, renew=True) as held:
+        time.sleep(1.5)  # three TTLs
+        assert held.held and held.renewals >= 2
+        assert Redlock("renewed", using=ALIASES, ttl=5).acquire(blocking=False) is False
