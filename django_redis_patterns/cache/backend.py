@@ -165,7 +165,7 @@ class RedisCache(BaseCache):
         return f"<{', '.join(self._spec.display_nodes())}>"
 
     def _failed(self, exc: BaseException, command: str, fallback: Any) -> Any:
-        return raise_or_fallback(self.alias, self._ignore, exc, command, fallback)
+        return raise_or_fallback(self.alias, self._spec, self._ignore, exc, command, fallback)
 
     def get_client(self, key: Any = None, *, write: bool = True) -> Any:
         """The shared sync redis-py client (django-redis's ``cache.client.get_client``)."""
@@ -265,6 +265,31 @@ class RedisCache(BaseCache):
         xx: bool = False,
     ) -> bool | None:
         """Django's ``set`` plus django-redis's ``nx``/``xx`` (then returns whether it wrote)."""
+        return self._set(key, value, timeout, version, nx=nx, xx=xx)
+
+    @guarded("SET")
+    async def aset(  # type: ignore[override]
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+    ) -> bool | None:
+        return await self._aset(key, value, timeout, version, nx=nx, xx=xx)
+
+    def _set(
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+    ) -> bool | None:
         if nx and xx:
             raise ValueError("set(): nx and xx are mutually exclusive")
         key = self.make_and_validate_key(key, version=version)
@@ -278,8 +303,7 @@ class RedisCache(BaseCache):
         written = client.set(key, self._codec.encode(value), px=ms, nx=nx, xx=xx)
         return bool(written) if nx or xx else None
 
-    @guarded("SET")
-    async def aset(  # type: ignore[override]
+    async def _aset(
         self,
         key: Any,
         value: Any,
@@ -304,11 +328,11 @@ class RedisCache(BaseCache):
 
     @guarded("SET NX")
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return bool(self.set(key, value, timeout, version, nx=True))
+        return bool(self._set(key, value, timeout, version, nx=True))
 
     @guarded("SET NX")
     async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return bool(await self.aset(key, value, timeout, version, nx=True))
+        return bool(await self._aset(key, value, timeout, version, nx=True))
 
     @guarded("PEXPIRE")
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:

@@ -38,16 +38,16 @@ class CacheError(RedisUnavailable):
     """
 
 
-#: aliases currently in an incident; read without the lock on the hot path.
-_failing: set[str] = set()
+#: (alias, connection spec) pairs currently in an incident; read without the lock on the hot path.
+_failing: set[tuple[str, Any]] = set()
 _failing_lock = threading.Lock()
 
 
-def record_failure(alias: str, command: str, exc: BaseException, ignored: bool) -> None:
+def record_failure(alias: str, spec: Any, command: str, exc: BaseException, ignored: bool) -> None:
     with _failing_lock:
-        if alias in _failing:
+        if (alias, spec) in _failing:
             return
-        _failing.add(alias)
+        _failing.add((alias, spec))
     logger.warning(
         "cache %r: Redis failed on %s (%s: %s); %s until it answers again",
         alias,
@@ -59,16 +59,16 @@ def record_failure(alias: str, command: str, exc: BaseException, ignored: bool) 
     )
 
 
-def record_success(alias: str) -> None:
+def record_success(alias: str, spec: Any) -> None:
     with _failing_lock:
-        if alias not in _failing:
+        if (alias, spec) not in _failing:
             return
-        _failing.discard(alias)
+        _failing.discard((alias, spec))
     logger.info("cache %r: Redis answers again", alias, extra={"alias": alias})
 
 
-def in_incident(alias: str) -> bool:
-    return alias in _failing
+def in_incident(alias: str, spec: Any) -> bool:
+    return (alias, spec) in _failing
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -91,7 +91,7 @@ def guarded(command: str, fallback: Callable[..., Any] = lambda *a, **kw: False)
                 except REDIS_ERRORS as exc:
                     return self._failed(exc, command, fallback(*args, **kwargs))
                 if _failing:
-                    record_success(self.alias)
+                    record_success(self.alias, self._spec)
                 return result
 
             return async_wrapper  # type: ignore[return-value]
@@ -103,7 +103,7 @@ def guarded(command: str, fallback: Callable[..., Any] = lambda *a, **kw: False)
             except REDIS_ERRORS as exc:
                 return self._failed(exc, command, fallback(*args, **kwargs))
             if _failing:
-                record_success(self.alias)
+                record_success(self.alias, self._spec)
             return result
 
         return wrapper  # type: ignore[return-value]
@@ -111,8 +111,8 @@ def guarded(command: str, fallback: Callable[..., Any] = lambda *a, **kw: False)
     return decorate
 
 
-def raise_or_fallback(alias: str, ignore: bool, exc: BaseException, command: str, fallback: Any) -> Any:
-    record_failure(alias, command, exc, ignore)
+def raise_or_fallback(alias: str, spec: Any, ignore: bool, exc: BaseException, command: str, fallback: Any) -> Any:
+    record_failure(alias, spec, command, exc, ignore)
     if ignore:
         return fallback
     raise CacheError(f"cache {alias!r}: Redis failed on {command}: {exc}", alias=alias, command=command) from exc
