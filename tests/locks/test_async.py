@@ -84,8 +84,8 @@ async def test_async_waiter_woken_and_renewal(topology: Any) -> None:
     await first.release()
     assert await asyncio.wait_for(waiter, 20) > (token or 0)
 
-    async with alock("async-renew", ttl=0.3, renew=True) as held:
-        await asyncio.sleep(1.0)
+    async with alock("async-renew", ttl=1.0, renew=True) as held:
+        await asyncio.sleep(3.0)  # three TTLs
         assert held.held and held.renewals >= 2
         assert lock("async-renew").acquire(blocking=False) is False
 

@@ -84,7 +84,7 @@ def test_redlock_argument_errors() -> None:
 def test_redlock_renewal_keeps_it_held(three: list[Any]) -> None:
     import time
 
-    with Redlock("renewed", using=ALIASES, ttl=0.5, renew=True) as held:
-        time.sleep(1.5)  # three TTLs
+    with Redlock("renewed", using=ALIASES, ttl=1.0, renew=True) as held:
+        time.sleep(3.0)  # three TTLs
         assert held.held and held.renewals >= 2
         assert Redlock("renewed", using=ALIASES, ttl=5).acquire(blocking=False) is False
