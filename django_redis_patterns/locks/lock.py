@@ -16,7 +16,7 @@ import time
 import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 from django_redis_patterns import connections
 
@@ -104,6 +104,14 @@ class _HandleBase:
         signals.lock_lost.send(sender=type(self.lock), name=self.name, handle=self)
         return True
 
+    def _unreachable_on_release(self, exc: LockUnavailable) -> NoReturn:
+        """Redis is away at release: a handle already past its TTL was lost; else report the outage."""
+        if self._lost or time.monotonic() >= self._expires:
+            self._closing = False
+            self._mark_lost()
+            raise self._lost_error("it was released") from exc
+        raise exc
+
     def _lost_error(self, what: str) -> LockLost:
         return LockLost(
             f"lock {self.name!r} (fencing token {self.fencing_token}) was lost before {what}: it expired or "
@@ -160,7 +168,10 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         self._released = True
         self.lock._forget(self)
         keys = self.lock.keys
-        done = self.lock._run(core.RELEASE, self.alias, keys.release, core.release_args(self.token), "release")
+        try:
+            done = self.lock._run(core.RELEASE, self.alias, keys.release, core.release_args(self.token), "release")
+        except LockUnavailable as exc:
+            self._unreachable_on_release(exc)
         if not int(done) or self._lost:
             self._closing = False
             self._mark_lost()
@@ -461,7 +472,12 @@ class AsyncLockHandle(_HandleBase):
         self._released = True
         self.lock._forget(self)
         keys = self.lock.keys
-        done = await self.lock._run(core.RELEASE, self.alias, keys.release, core.release_args(self.token), "release")
+        try:
+            done = await self.lock._run(
+                core.RELEASE, self.alias, keys.release, core.release_args(self.token), "release"
+            )
+        except LockUnavailable as exc:
+            self._unreachable_on_release(exc)
         if not int(done) or self._lost:
             self._closing = False
             self._mark_lost()
