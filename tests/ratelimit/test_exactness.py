@@ -15,7 +15,7 @@ import pytest
 
 from django_redis_patterns.ratelimit import Limiter
 from django_redis_patterns.ratelimit.algorithms import ALGORITHMS
-from tests.topologies import standalone_and_cluster
+from tests.topologies import all_topologies, standalone_and_cluster
 
 YEAR = 365 * 86400
 PROCESSES = 4
@@ -96,6 +96,7 @@ def test_multi_rate_refusals_are_not_counted_by_the_other_rate(topology: Any, pa
     assert not usage.allowed
 
 
+@all_topologies
 @pytest.mark.parametrize("algorithm", list(ALGORITHMS))
 def test_multi_rate_all_or_nothing_serial(topology: Any, algorithm: str) -> None:
     limiter = Limiter(algorithm)
