@@ -331,6 +331,10 @@ def test_works_on_fakeredis() -> None:
         assert board.period("weekly").count() == 5
         assert board.page(1, 2).paginator.num_pages == 3
         assert math.isclose(board.percentile_of("e") or 0, 20.0)
+        ordinal = Leaderboard("fake-ordinal", ranking="ordinal")
+        for member, score in SCORES.items():
+            ordinal.set_score(member, score)
+        assert ordinal.score_and_rank("d") == (30, 4)  # ZRANK ... WITHSCORE when the server has it
 
 
 def test_redis_down_raises_quickly_and_logs_once(redis_factory: Any, settings: Any, caplog: Any) -> None:

@@ -214,3 +214,33 @@ def test_capture_on_commit_callbacks_in_a_testcase_style_db(
         assert Player.leaderboard.count() == 0  # the test's transaction has not committed
     assert len(callbacks) == 1
     assert board_rows() == [(1, "ann", 4)]
+
+
+async def test_async_reads_of_a_model_board(redis_ready: Any) -> None:
+    from asgiref.sync import sync_to_async
+    from django.db import connections as db_connections
+
+    try:
+        ann = await Player.objects.acreate(name="ann", score=10)  # autocommit: synced at once
+        await Player.objects.acreate(name="bob", score=20)
+        entries = await Player.leaderboard.atop(5)
+        assert [(e.rank, e.obj.name) for e in entries] == [(1, "bob"), (2, "ann")]
+        assert [e.obj.name for e in await Player.leaderboard.aaround(ann, 1)] == ["bob", "ann"]
+        assert await Player.leaderboard.arank_of(ann) == 2
+    finally:
+        # the async ORM ran in asgiref's worker thread: close its connection there, or
+        # PostgreSQL refuses to drop the test database at the end of the run
+        await sync_to_async(db_connections.close_all)()
+
+
+def test_model_board_on_fakeredis(transactional_db: Any) -> None:
+    from django_redis_patterns.testing import use_fakeredis
+
+    with use_fakeredis():
+        Player.objects.create(name="ann", score=10, region="eu")
+        Player.objects.create(name="bob", score=10, region="us")
+        Player.objects.filter(name="bob").update(score=12)
+        assert [(e.rank, e.name) for e in Player.leaderboard.top(5)] == [(1, "bob"), (2, "ann")]
+        assert [e.name for e in Player.leaderboard.partition("eu").top(5)] == ["ann"]
+        assert Player.objects.get(name="ann").leaderboard_rank == 2
+        assert Player.leaderboard.period("weekly").count() == 2
