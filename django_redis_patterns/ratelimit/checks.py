@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
@@ -64,4 +64,29 @@ def check_ratelimit_settings(app_configs: Any = None, **kwargs: Any) -> list[Che
         )
     if raw.get("UNAVAILABLE_STATUS", 503) not in (429, 503):
         errors.append(Error(f"{where}['UNAVAILABLE_STATUS'] must be 429 or 503.", id="redis_patterns.E025"))
+    errors += _check_middleware_order(rules)
     return errors
+
+
+MIDDLEWARE = "django_redis_patterns.ratelimit.middleware.RatelimitMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def _check_middleware_order(rules: Any) -> list[CheckMessage]:
+    """W020: rules keyed on the user need AuthenticationMiddleware to run first."""
+    middleware = list(getattr(django_settings, "MIDDLEWARE", None) or [])
+    if MIDDLEWARE not in middleware:
+        return []
+    uses_user = any(isinstance(r, dict) and r.get("key") in ("user", "user_or_ip") for r in rules)
+    if not uses_user:
+        return []
+    if AUTH_MIDDLEWARE in middleware and middleware.index(AUTH_MIDDLEWARE) < middleware.index(MIDDLEWARE):
+        return []
+    return [
+        Warning(
+            "RatelimitMiddleware has RULES keyed on 'user'/'user_or_ip' but runs before "
+            "AuthenticationMiddleware, so it sees no user: every request counts as anonymous.",
+            hint=f"Put {MIDDLEWARE!r} after {AUTH_MIDDLEWARE!r} in MIDDLEWARE.",
+            id="redis_patterns.W020",
+        )
+    ]

@@ -96,3 +96,12 @@ def test_system_check_is_quiet_for_good_settings(settings: object) -> None:
         HEADERS="draft",
     )
     assert [m for m in run_checks() if m.id and m.id.startswith("redis_patterns.E02")] == []
+
+
+def test_w020_user_rules_need_authentication_middleware_first(settings: object) -> None:
+    mw = "django_redis_patterns.ratelimit.middleware.RatelimitMiddleware"
+    ratelimit_settings(settings, RULES=[{"path": "/api/", "key": "user_or_ip", "rate": "5/m"}])
+    settings.MIDDLEWARE = [mw, *settings.MIDDLEWARE]  # type: ignore[attr-defined]
+    assert "redis_patterns.W020" in {m.id for m in run_checks()}
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != mw] + [mw]  # type: ignore[attr-defined]
+    assert "redis_patterns.W020" not in {m.id for m in run_checks()}
