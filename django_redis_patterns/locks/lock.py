@@ -443,7 +443,30 @@ def exit_handle(handle: LockHandle, exc_type: type[BaseException] | None) -> Non
 # ---------------------------------------------------------------------------------------
 
 
-class AsyncLockHandle(_HandleBase):
+class _TaskRenewal:
+    """Starts and stops the renewer task of an async handle (AsyncLock and AsyncRedlock)."""
+
+    _renewer: asyncio.Task[None] | None
+    _closing: bool
+
+    def _start_renewer(self) -> None:
+        self._renewer = asyncio.get_running_loop().create_task(_renew_task(weakref.ref(self)))
+
+    async def _stop_renewer(self) -> None:
+        self._closing = True
+        task, self._renewer = self._renewer, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                # Only swallow the renewer's own cancellation, not one aimed at us.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+
+
+class AsyncLockHandle(_TaskRenewal, _HandleBase):
     """A held :class:`AsyncLock`; ``await extend()``, ``await release()``."""
 
     lock: AsyncLock
@@ -489,24 +512,8 @@ class AsyncLockHandle(_HandleBase):
         self._released = True
         self.lock._forget(self)
 
-    def _start_renewer(self) -> None:
-        self._renewer = asyncio.get_running_loop().create_task(_renew_task(weakref.ref(self)))
 
-    async def _stop_renewer(self) -> None:
-        self._closing = True
-        task, self._renewer = self._renewer, None
-        if task is not None and task is not asyncio.current_task():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                # Only swallow the renewer's own cancellation, not one aimed at us.
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise
-
-
-async def _renew_task(ref: weakref.ref[AsyncLockHandle]) -> None:
+async def _renew_task(ref: weakref.ref[Any]) -> None:
     handle = ref()
     wait = handle._next_wait() if handle else 0
     del handle

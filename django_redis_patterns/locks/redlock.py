@@ -7,6 +7,9 @@ positive (drift = ``ttl * REDLOCK_DRIFT_FACTOR + 2 ms``); otherwise it is releas
 nodes and, when blocking, retried after a random delay. Release and extend go to every
 node; extend needs a quorum too.
 
+``AsyncRedlock`` is the asyncio twin (``async with``); both share every decision below and
+differ only in I/O.
+
 Fencing tokens: each node keeps its own counter; the handle's token is the highest value
 the quorum returned, and nodes of the quorum that lag are raised to it (one extra script
 call, only when counters diverged). Any later quorum overlaps this one in at least one
@@ -15,6 +18,7 @@ node, so the next holder's token is strictly higher.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Sequence
@@ -27,36 +31,33 @@ from django_redis_patterns import connections
 
 from . import conf, core, signals
 from .exceptions import LockError, LockLost, LockNotAcquired, LockUnavailable
-from .lock import _HandleBase, _Renewer, _ThreadRenewal, exit_handle
+from .lock import _HandleBase, _Renewer, _TaskRenewal, _ThreadRenewal
 from .owner import OwnerInfo
 
 #: Fixed part of the drift allowance (the Redlock spec's "2 ms").
 DRIFT_FIXED = 0.002
 
 
-class RedlockHandle(_ThreadRenewal, _HandleBase):
-    """A held :class:`Redlock`; the same API as :class:`~.lock.LockHandle`, plus ``validity``."""
+class _RedlockHandleBase(_HandleBase):
+    lock: Any
 
-    lock: Redlock
-
-    def __init__(self, lock: Redlock, token: str, attempt: core.Attempt, started: float, validity: float):
+    def __init__(self, lock: Any, token: str, attempt: core.Attempt, started: float, validity: float):
         super().__init__(lock, token, attempt, started, alias=",".join(lock.using))
         self._expires = started + validity
-        self._renewer: _Renewer | None = None
 
     @property
     def validity(self) -> float:
         """Seconds the lock is still certainly held (by the local clock, drift allowed for)."""
         return max(0.0, self._expires - time.monotonic())
 
-    def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
+    def _extend_args(self, ttl: float | None, renewal: bool) -> tuple[float, list[Any]]:
         if self._released:
             raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
         seconds = self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False)
         assert seconds is not None
-        started = time.monotonic()
-        args = core.extend_args(self.token, core.to_ms(seconds), renewal=_renewal)
-        replies = self.lock._fanout(core.EXTEND, [self.lock.keys.lock], args, "extend")
+        return seconds, core.extend_args(self.token, core.to_ms(seconds), renewal=renewal)
+
+    def _extend_outcome(self, replies: dict[str, Any], seconds: float, started: float, renewal: bool) -> None:
         ok = sum(1 for reply in replies.values() if reply)
         validity = self.lock._validity(seconds, started)
         if ok < self.lock.quorum or validity <= 0:
@@ -64,25 +65,73 @@ class RedlockHandle(_ThreadRenewal, _HandleBase):
             raise self._lost_error("it could be extended on a quorum")
         self._expires = started + validity
         self._ttl_ms = core.to_ms(seconds)
-        if _renewal:
+        if renewal:
             self.renewals += 1
 
-    def release(self) -> None:
-        if self._released:
-            raise LockError(f"lock {self.name!r} is already released", name=self.name)
-        self._stop_renewer()
-        self._released = True
-        self.lock._forget(self)
-        refused = self.lock._release_all(self.token)
+    def _release_outcome(self, replies: dict[str, Any]) -> None:
+        refused = sum(1 for reply in replies.values() if reply is not None and not int(reply))
         if refused > len(self.lock.using) - self.lock.quorum or self._lost:
             self._closing = False
             self._mark_lost()
             raise self._lost_error("it was released")
         signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
 
+    def _begin_release(self) -> None:
+        if self._released:
+            raise LockError(f"lock {self.name!r} is already released", name=self.name)
+        self._released = True
+        self.lock._forget(self)
 
-class Redlock:
-    """``Redlock(name, using=["a", "b", "c"], ttl=30)``: a context manager with the Lock API."""
+
+class RedlockHandle(_ThreadRenewal, _RedlockHandleBase):
+    """A held :class:`Redlock`; the same API as :class:`~.lock.LockHandle`, plus ``validity``."""
+
+    lock: Redlock
+
+    def __init__(self, lock: Redlock, token: str, attempt: core.Attempt, started: float, validity: float):
+        super().__init__(lock, token, attempt, started, validity)
+        self._renewer: _Renewer | None = None
+
+    def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
+        seconds, args = self._extend_args(ttl, _renewal)
+        started = time.monotonic()
+        replies = self.lock._fanout(core.EXTEND, [self.lock.keys.lock], args, "extend")
+        self._extend_outcome(replies, seconds, started, _renewal)
+
+    def release(self) -> None:
+        self._stop_renewer()
+        self._begin_release()
+        self._release_outcome(
+            self.lock._fanout(core.RELEASE, self.lock.keys.release, core.release_args(self.token), "release")
+        )
+
+
+class AsyncRedlockHandle(_TaskRenewal, _RedlockHandleBase):
+    """A held :class:`AsyncRedlock`: ``await extend()``, ``await release()``, ``validity``."""
+
+    lock: AsyncRedlock
+
+    def __init__(self, lock: AsyncRedlock, token: str, attempt: core.Attempt, started: float, validity: float):
+        super().__init__(lock, token, attempt, started, validity)
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
+        seconds, args = self._extend_args(ttl, _renewal)
+        started = time.monotonic()
+        replies = await self.lock._fanout(core.EXTEND, [self.lock.keys.lock], args, "extend")
+        self._extend_outcome(replies, seconds, started, _renewal)
+
+    async def release(self) -> None:
+        await self._stop_renewer()
+        self._begin_release()
+        replies = await self.lock._fanout(
+            core.RELEASE, self.lock.keys.release, core.release_args(self.token), "release"
+        )
+        self._release_outcome(replies)
+
+
+class _RedlockBase:
+    """Parameters and every decision shared by :class:`Redlock` and :class:`AsyncRedlock`."""
 
     def __init__(
         self,
@@ -104,7 +153,9 @@ class Redlock:
         self.using = list(using)
         self.quorum = len(self.using) // 2 + 1
         self.ttl = cast(float, core.validate_seconds("ttl", ttl, allow_none=False))
-        self.blocking = bool(blocking)
+        if not isinstance(blocking, bool):
+            raise ValueError(f"blocking must be True or False, got {blocking!r}")
+        self.blocking = blocking
         self.timeout = core.validate_seconds("timeout", timeout, allow_zero=True)
         self.renew = bool(renew)
         self.max_hold = core.validate_seconds("max_hold", max_hold)
@@ -112,14 +163,110 @@ class Redlock:
         self.period = None
         self.keys = core.LockKeys.for_name(self.name)
         self.last_owner: OwnerInfo | None = None
-        self._handle: RedlockHandle | None = None
+        self._handle: Any = None
 
     def __repr__(self) -> str:
-        return f"<Redlock {self.name!r} over {len(self.using)} nodes ttl={self.ttl:g}s>"
+        return f"<{type(self).__name__} {self.name!r} over {len(self.using)} nodes ttl={self.ttl:g}s>"
 
     def _validity(self, ttl: float, started: float) -> float:
         drift = ttl * conf.get().REDLOCK_DRIFT_FACTOR + DRIFT_FIXED
         return ttl - (time.monotonic() - started) - drift
+
+    def _acquire_args(self, token: str) -> list[Any]:
+        return core.acquire_args(token, core.to_ms(self.ttl), 0)
+
+    def _tally(self, replies: dict[str, Any]) -> tuple[dict[str, core.Attempt], int]:
+        """(nodes that granted the lock, nodes that answered at all)."""
+        taken: dict[str, core.Attempt] = {}
+        reachable = 0
+        for alias, reply in replies.items():
+            if reply is None:
+                continue
+            reachable += 1
+            attempt = core.parse_acquire(reply)
+            if attempt.acquired:
+                taken[alias] = attempt
+            elif attempt.owner is not None:
+                self.last_owner = attempt.owner
+        return taken, reachable
+
+    @staticmethod
+    def _lagging(taken: dict[str, core.Attempt]) -> tuple[int, list[str]]:
+        """(the fencing token: the quorum's highest counter, nodes whose counter is lower)."""
+        fence = max(a.fence or 0 for a in taken.values())
+        return fence, [alias for alias, a in taken.items() if (a.fence or 0) < fence]
+
+    def _granted(self, taken: dict[str, core.Attempt], fence: int, started: float) -> tuple[core.Attempt, float] | None:
+        validity = self._validity(self.ttl, started)
+        if len(taken) < self.quorum or validity <= 0:
+            return None
+        first = next(iter(taken.values()))
+        return core.Attempt(True, fence=fence, ttl_ms=first.ttl_ms, redis_now_ms=first.redis_now_ms), validity
+
+    def _unreachable(self) -> LockUnavailable:
+        return LockUnavailable(
+            f"cannot reach any of the Redis aliases {', '.join(self.using)} to acquire lock {self.name!r}",
+            name=self.name,
+            alias=",".join(self.using),
+            command="acquire",
+        )
+
+    def _not_acquired(self) -> LockNotAcquired:
+        within = f" within {self.timeout:g}s" if self.blocking and self.timeout is not None else ""
+        return LockNotAcquired(
+            f"Redlock {self.name!r} could not be acquired on a quorum of {self.quorum} of {len(self.using)} nodes"
+            f"{within}",
+            name=self.name,
+            owner=self.last_owner,
+        )
+
+    def _start(self, blocking: bool | None, timeout: float | None) -> tuple[bool, float | None]:
+        blocking = self.blocking if blocking is None else blocking
+        timeout = self.timeout if timeout is None else core.validate_seconds("timeout", timeout, allow_zero=True)
+        if self._handle is not None and not self._handle.released:
+            raise LockError(f"{type(self).__name__} {self.name!r} is already held by this object (one per holder)")
+        return blocking, None if timeout is None else time.monotonic() + timeout
+
+    def _pause(self, deadline: float | None) -> float | None:
+        """Random pause before the next attempt; None when the deadline has passed."""
+        pause = random.uniform(0, self.retry_delay)
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            pause = min(pause, left)
+        return pause
+
+    def _won(self, handle: Any) -> Any:
+        self._handle = handle
+        if self.renew:
+            handle._start_renewer()
+        signals.lock_acquired.send(sender=type(self), name=self.name, handle=handle)
+        return handle
+
+    def handle(self) -> Any:
+        if self._handle is None or self._handle.released:
+            raise LockError(f"{type(self).__name__} {self.name!r} is not held", name=self.name)
+        return self._handle
+
+    @property
+    def held(self) -> bool:
+        return self._handle is not None and self._handle.held
+
+    def _forget(self, handle: Any) -> None:
+        if self._handle is handle:
+            self._handle = None
+
+    def _exit_error(self, error: BaseException, exc_type: type[BaseException] | None) -> None:
+        if exc_type is None:
+            raise error
+        core.logger.warning("Redlock %r was lost while an exception propagated", self.name)
+
+
+class Redlock(_RedlockBase):
+    """``Redlock(name, using=["a", "b", "c"], ttl=30)``: a context manager with the Lock API."""
+
+    _handle: RedlockHandle | None
 
     def _fanout(self, script: Any, keys: list[str], args: list[Any], command: str) -> dict[str, Any]:
         """Run a script on every node at once: send to all, then read all (one round trip, no threads).
@@ -172,81 +319,39 @@ class Redlock:
         core.answered(alias)
         return reply
 
-    def _release_all(self, token: str) -> int:
-        """Release on every node; returns how many answered that the lock was not ours."""
-        replies = self._fanout(core.RELEASE, self.keys.release, core.release_args(token), "release")
-        return sum(1 for reply in replies.values() if reply is not None and not int(reply))
-
-    def _attempt(self, token: str) -> RedlockHandle | LockUnavailable | None:
+    def _attempt(self, token: str) -> RedlockHandle | None:
         started = time.monotonic()
-        args = core.acquire_args(token, core.to_ms(self.ttl), 0)
-        taken: dict[str, core.Attempt] = {}
-        reachable = 0
-        for alias, reply in self._fanout(core.ACQUIRE, self.keys.acquire, args, "acquire").items():
-            if reply is None:
-                continue
-            reachable += 1
-            attempt = core.parse_acquire(reply)
-            if attempt.acquired:
-                taken[alias] = attempt
-            elif attempt.owner is not None:
-                self.last_owner = attempt.owner
+        taken, reachable = self._tally(
+            self._fanout(core.ACQUIRE, self.keys.acquire, self._acquire_args(token), "acquire")
+        )
         if len(taken) >= self.quorum:
-            fence = max(a.fence or 0 for a in taken.values())
-            for alias, attempt in list(taken.items()):
-                lagging = (attempt.fence or 0) < fence
-                if lagging and self._try(alias, core.FENCE_FLOOR, [self.keys.fence], [fence], "acquire") is None:
+            fence, lagging = self._lagging(taken)
+            for alias in lagging:
+                if self._try(alias, core.FENCE_FLOOR, [self.keys.fence], [fence], "acquire") is None:
                     del taken[alias]
-            validity = self._validity(self.ttl, started)
-            if len(taken) >= self.quorum and validity > 0:
-                first = next(iter(taken.values()))
-                merged = core.Attempt(True, fence=fence, ttl_ms=first.ttl_ms, redis_now_ms=first.redis_now_ms)
-                return RedlockHandle(self, token, merged, started, validity)
+            granted = self._granted(taken, fence, started)
+            if granted is not None:
+                return RedlockHandle(self, token, granted[0], started, granted[1])
         if taken:
-            self._release_all(token)
+            self._fanout(core.RELEASE, self.keys.release, core.release_args(token), "release")
         if reachable == 0:
-            return LockUnavailable(
-                f"cannot reach any of the Redis aliases {', '.join(self.using)} to acquire lock {self.name!r}",
-                name=self.name,
-                alias=",".join(self.using),
-                command="acquire",
-            )
+            raise self._unreachable()
         return None
 
     def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
         return self._acquire(blocking, timeout) is not None
 
     def _acquire(self, blocking: bool | None, timeout: float | None) -> RedlockHandle | None:
-        blocking = self.blocking if blocking is None else blocking
-        timeout = self.timeout if timeout is None else core.validate_seconds("timeout", timeout, allow_zero=True)
-        if self._handle is not None and not self._handle.released:
-            raise LockError(f"Redlock {self.name!r} is already held by this object (use one object per holder)")
-        deadline = None if timeout is None else time.monotonic() + timeout
+        blocking, deadline = self._start(blocking, timeout)
         token = core.new_token()
         while True:
-            result = self._attempt(token)
-            if isinstance(result, LockUnavailable):
-                raise result
-            if result is not None:
-                self._handle = result
-                if self.renew:
-                    result._start_renewer()
-                signals.lock_acquired.send(sender=Redlock, name=self.name, handle=result)
-                return result
-            if not blocking:
+            handle = self._attempt(token)
+            if handle is not None:
+                return cast(RedlockHandle, self._won(handle))
+            pause = self._pause(deadline) if blocking else None
+            if pause is None:
                 return None
-            pause = random.uniform(0, self.retry_delay)
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                pause = min(pause, left)
             time.sleep(pause)
-
-    def handle(self) -> RedlockHandle:
-        if self._handle is None or self._handle.released:
-            raise LockError(f"Redlock {self.name!r} is not held", name=self.name)
-        return self._handle
 
     def release(self) -> None:
         self.handle().release()
@@ -254,24 +359,10 @@ class Redlock:
     def extend(self, ttl: float | None = None) -> None:
         self.handle().extend(ttl)
 
-    @property
-    def held(self) -> bool:
-        return self._handle is not None and self._handle.held
-
-    def _forget(self, handle: RedlockHandle) -> None:
-        if self._handle is handle:
-            self._handle = None
-
     def __enter__(self) -> RedlockHandle:
         handle = self._acquire(None, None)
         if handle is None:
-            raise LockNotAcquired(
-                f"Redlock {self.name!r} could not be acquired on a quorum of {self.quorum} of "
-                f"{len(self.using)} nodes"
-                + ("" if self.blocking is False else f" within {self.timeout:g}s" if self.timeout is not None else ""),
-                name=self.name,
-                owner=self.last_owner,
-            )
+            raise self._not_acquired()
         return handle
 
     def __exit__(
@@ -279,7 +370,85 @@ class Redlock:
     ) -> None:
         if self._handle is None or self._handle.released:
             return
-        exit_handle(self._handle, exc_type)  # type: ignore[arg-type]
+        try:
+            self._handle.release()
+        except (LockLost, LockUnavailable) as error:
+            self._exit_error(error, exc_type)
 
 
-__all__ = ["Redlock", "RedlockHandle", "LockLost"]
+class AsyncRedlock(_RedlockBase):
+    """Redlock on ``redis.asyncio``: ``async with AsyncRedlock(name, using=[...]) as held``."""
+
+    _handle: AsyncRedlockHandle | None
+
+    async def _try(self, alias: str, script: Any, keys: list[str], args: list[Any], command: str) -> Any:
+        try:
+            reply = await script.acall(await connections.aget_redis(alias), keys, args)
+        except core.UNAVAILABLE_ERRORS as exc:
+            core.unavailable(exc, name=self.name, alias=alias, command=command)
+            return None
+        core.answered(alias)
+        return reply
+
+    async def _fanout(self, script: Any, keys: list[str], args: list[Any], command: str) -> dict[str, Any]:
+        """Every node concurrently (one round trip); alias -> reply, None when unreachable."""
+        replies = await asyncio.gather(*(self._try(alias, script, keys, args, command) for alias in self.using))
+        return dict(zip(self.using, replies, strict=True))
+
+    async def _attempt(self, token: str) -> AsyncRedlockHandle | None:
+        started = time.monotonic()
+        replies = await self._fanout(core.ACQUIRE, self.keys.acquire, self._acquire_args(token), "acquire")
+        taken, reachable = self._tally(replies)
+        if len(taken) >= self.quorum:
+            fence, lagging = self._lagging(taken)
+            floors = await asyncio.gather(
+                *(self._try(alias, core.FENCE_FLOOR, [self.keys.fence], [fence], "acquire") for alias in lagging)
+            )
+            for alias, floor in zip(lagging, floors, strict=True):
+                if floor is None:
+                    del taken[alias]
+            granted = self._granted(taken, fence, started)
+            if granted is not None:
+                return AsyncRedlockHandle(self, token, granted[0], started, granted[1])
+        if taken:
+            await self._fanout(core.RELEASE, self.keys.release, core.release_args(token), "release")
+        if reachable == 0:
+            raise self._unreachable()
+        return None
+
+    async def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
+        return await self._acquire(blocking, timeout) is not None
+
+    async def _acquire(self, blocking: bool | None, timeout: float | None) -> AsyncRedlockHandle | None:
+        blocking, deadline = self._start(blocking, timeout)
+        token = core.new_token()
+        while True:
+            handle = await self._attempt(token)
+            if handle is not None:
+                return cast(AsyncRedlockHandle, self._won(handle))
+            pause = self._pause(deadline) if blocking else None
+            if pause is None:
+                return None
+            await asyncio.sleep(pause)
+
+    async def release(self) -> None:
+        await self.handle().release()
+
+    async def extend(self, ttl: float | None = None) -> None:
+        await self.handle().extend(ttl)
+
+    async def __aenter__(self) -> AsyncRedlockHandle:
+        handle = await self._acquire(None, None)
+        if handle is None:
+            raise self._not_acquired()
+        return handle
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._handle is None or self._handle.released:
+            return
+        try:
+            await self._handle.release()
+        except (LockLost, LockUnavailable) as error:
+            self._exit_error(error, exc_type)

@@ -88,3 +88,34 @@ def test_redlock_renewal_keeps_it_held(three: list[Any]) -> None:
         time.sleep(3.0)  # three TTLs
         assert held.held and held.renewals >= 2
         assert Redlock("renewed", using=ALIASES, ttl=5).acquire(blocking=False) is False
+
+
+async def test_async_redlock_quorum_with_killed_servers(three: list[Any]) -> None:
+    from django_redis_patterns.locks import AsyncRedlock
+
+    key = LockKeys.for_name("async-fleet").lock
+    tokens = []
+    async with AsyncRedlock("async-fleet", using=ALIASES, ttl=10) as held:
+        tokens.append(held.fencing_token)
+        assert all(g.servers[0].client().exists(key) for g in three)
+        assert await AsyncRedlock("async-fleet", using=ALIASES, ttl=10).acquire(blocking=False) is False
+        await held.extend(20)
+    assert not any(g.servers[0].client().exists(key) for g in three)
+    three[0].servers[0].kill()
+    async with AsyncRedlock("async-fleet", using=ALIASES, ttl=10) as held:
+        tokens.append(held.fencing_token)
+    three[1].servers[0].kill()
+    with pytest.raises(LockNotAcquired):
+        async with AsyncRedlock("async-fleet", using=ALIASES, ttl=10, timeout=0.3):
+            pass
+    assert tokens[1] > tokens[0]
+
+
+async def test_async_redlock_renewal(three: list[Any]) -> None:
+    import asyncio
+
+    from django_redis_patterns.locks import AsyncRedlock
+
+    async with AsyncRedlock("async-renewed", using=ALIASES, ttl=1.0, renew=True) as held:
+        await asyncio.sleep(3.0)  # three TTLs
+        assert held.held and held.renewals >= 2
