@@ -89,24 +89,29 @@ def counting(group: Any) -> Iterator[dict[str, int]]:
             client.close()
 
 
-@pytest.fixture(autouse=True)
-def _settled_cluster(request: pytest.FixtureRequest) -> None:
-    """Let a just-formed Cluster settle before a test bursts commands at it.
+def settle_cluster(group: Any, timeout: float = 20.0) -> None:
+    """Wait until a just-formed Cluster has settled: every slot range lists its replica.
 
-    In the first seconds after ``servers.Cluster()`` returns, a burst of concurrent
-    commands from a new redis.asyncio cluster client sees some in-flight commands fail with
-    "Connection lost" (the client rebuilds its slot map and drops connections); a Cluster
-    whose nodes have been up a few seconds never does. Real deployments are not seconds old.
+    For the first seconds after ``servers.Cluster()`` returns, CLUSTER SLOTS lists only the
+    primaries (a client built then never reads from replicas), and bursts of commands from
+    a new client may meet MOVED replies. A Cluster that has run a few seconds shows neither.
     """
-    if "topology" not in request.fixturenames:
-        return
-    topology = request.getfixturevalue("topology")
-    if topology.kind != "cluster":
-        return
     import time
 
-    for client in topology.group.data_clients():
+    deadline = time.monotonic() + timeout
+    for client in group.data_clients():
         with contextlib.closing(client):
-            uptime = int(client.info("server")["uptime_in_seconds"])
-            if uptime < 5:
-                time.sleep(5 - uptime)
+            while time.monotonic() < deadline:
+                ranges = client.execute_command("CLUSTER SLOTS")
+                uptime = int(client.info("server")["uptime_in_seconds"])
+                if uptime >= 3 and ranges and all(len(r) >= 4 for r in ranges):
+                    break
+                time.sleep(0.1)
+
+
+@pytest.fixture(autouse=True)
+def _settled_cluster(request: pytest.FixtureRequest) -> None:
+    if "topology" in request.fixturenames:
+        topology = request.getfixturevalue("topology")
+        if topology.kind == "cluster":
+            settle_cluster(topology.group)
