@@ -55,7 +55,7 @@ def run(ctx: Any) -> None:
     bare_keys = [bare_key(k) for k in keys]
 
     def bare_get_many() -> dict[str, Any]:
-        return {k: pickle.loads(v) for k, v in zip(keys, bare.mget(bare_keys)) if v is not None}
+        return {k: pickle.loads(v) for k, v in zip(keys, bare.mget(bare_keys), strict=True) if v is not None}
 
     ctx.compare(
         f"get_many({MANY})",
