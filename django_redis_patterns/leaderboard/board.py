@@ -167,6 +167,7 @@ class Leaderboard:
         periods: Sequence[str] = (),
         partitioned: bool = False,
         key_prefix: str | None = None,
+        period_scores: str = "same",
         shards: int = 1,
     ):
         if not isinstance(name, str) or not name or any(c in name for c in "{}"):
@@ -182,6 +183,9 @@ class Leaderboard:
                 raise ImproperlyConfigured(
                     f"Leaderboard periods must be among {', '.join(periods_mod.KINDS)}, got {kind!r}"
                 )
+        if period_scores not in ("same", "gain"):
+            raise ImproperlyConfigured(f"Leaderboard period_scores must be 'same' or 'gain', got {period_scores!r}")
+        self.period_scores = period_scores
         self.name = name
         self.using = using
         self.order: Order = order
@@ -333,6 +337,7 @@ class Leaderboard:
             "" if at is None else periods_mod.timestamp(at),
             get_settings().PERIOD_RETAIN,
             self._partition_arg(partition) if self.partitioned or partition is not KEEP else "-",
+            self.period_scores,
         ]
 
     def _write_call(self, op: str, member: Any, value: str, partition: Any, at: Any) -> _Call:

@@ -62,6 +62,7 @@ _CONFIG_FIELDS = {
     "partition_by",
     "include",
     "key_prefix",
+    "period_scores",
 }
 #: Pks whose sync failed, retried with the next successful sync (bounded).
 _MAX_PENDING = 10_000
@@ -98,6 +99,7 @@ class ModelLeaderboard(Leaderboard):
             periods=list(options.get("periods", ())),
             partitioned=partition_by is not None,
             key_prefix=options.get("key_prefix"),
+            period_scores=options.get("period_scores", "gain"),
         )
         self._pending: set[Any] = set()
         self._pending_lock = threading.Lock()

@@ -356,3 +356,21 @@ def test_redis_down_raises_quickly_and_logs_once(redis_factory: Any, settings: A
             board.top(5)
         assert info.value.alias == "lbdown"
     assert len([r for r in caplog.records if "unreachable" in r.message]) == 1
+
+
+def test_gain_periods_add_the_all_time_change(redis_ready: Any) -> None:
+    for ranking in ("competition", "dense"):
+        board = Leaderboard(f"gain-{ranking}", periods=["weekly"], period_scores="gain", ranking=ranking)  # type: ignore[arg-type]
+        week1, week2 = dt.date(2030, 11, 25), dt.date(2030, 12, 2)
+        board.set_score("a", 10, at=week1)
+        board.set_score("b", 4, at=week1)
+        board.set_score("a", 25, at=week2)
+        board.set_score("b", 4, at=week2)  # unchanged: earned nothing this week
+        board.set_score("a", 20, at=week2)
+        assert board.score_of("a") == 20
+        assert [(e.member, e.score) for e in board.period("weekly", at=week1).top(5)] == [("a", 10), ("b", 4)]
+        assert [(e.member, e.score) for e in board.period("weekly", at=week2).top(5)] == [("a", 10)]
+        board.incr("b", 3, at=week2)  # increments are gains already
+        assert board.period("weekly", at=week2).score_of("b") == 3
+    with pytest.raises(ImproperlyConfigured, match="period_scores"):
+        Leaderboard("x", period_scores="delta")

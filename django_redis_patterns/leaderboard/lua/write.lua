@@ -10,6 +10,8 @@
 -- ARGV[7]  retain: how many finished periods stay readable before they expire
 -- ARGV[8]  partition: "-" board not partitioned, "k" keep the member's current one, "n" none,
 --          "v<value>" this value
+-- ARGV[9]  period scores: "gain" (a set adds the all-time change to the period boards) or
+--          "same" (period boards get the same operation as the all-time board)
 -- reply    the member's new stored score as a string, or false (removed / absent)
 --
 -- Stored scores always sort ascending (descending boards store -score), so ZRANGE order is
@@ -22,6 +24,7 @@ local dense = ARGV[4] == "1"
 local periods = ARGV[5]
 local retain = tonumber(ARGV[7])
 local pmode = ARGV[8]
+local gain = ARGV[9] == "gain" and op == "set"
 local LIMIT = 9007199254740992
 
 local function civil(days) -- days since epoch -> y, m, d (proleptic Gregorian, H. Hinnant)
@@ -192,10 +195,28 @@ local function write(prefix, with_periods)
     end
   end
   local reply = false
+  local old_all = redis.call("ZSCORE", prefix, member)
+  local delta = nil
   for i, k in ipairs(keys) do
-    local r = check(apply(k[1]))
-    if i == 1 then reply = r end
-    if k[2] and op ~= "remove" then expire(k[1], k[2]) end
+    if gain and k[2] then
+      -- period board of a "gain" board: add how much the all-time score just moved
+      if delta ~= 0 then
+        local before = redis.call("ZSCORE", k[1], member)
+        local after = redis.call("ZINCRBY", k[1], string.format("%.17g", delta), member)
+        if dense and after ~= before then
+          if before then dec(k[1], before) end
+          inc(k[1], after)
+        end
+        expire(k[1], k[2])
+      end
+    else
+      local r = check(apply(k[1]))
+      if i == 1 then
+        reply = r
+        delta = tonumber(r or "0") - tonumber(old_all or "0")
+      end
+      if k[2] and op ~= "remove" then expire(k[1], k[2]) end
+    end
   end
   return reply
 end
