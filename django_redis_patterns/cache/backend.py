@@ -740,6 +740,10 @@ class RedisCache(BaseCache):
         return bool(await (await self._aclient()).persist(self.make_and_validate_key(key, version=version)))
 
     # -- locks -----------------------------------------------------------------------------
+    def _lock_alias(self) -> str | None:
+        alias = self.alias
+        return alias if alias in (getattr(settings, "CACHES", None) or {}) else None
+
     def lock(
         self,
         key: Any,
@@ -749,16 +753,32 @@ class RedisCache(BaseCache):
         blocking: bool = True,
         blocking_timeout: float | None = None,
         thread_local: bool = True,
+        *,
+        renew: bool = False,
     ) -> Any:
-        """A redis-py ``Lock`` on this cache's key (expires after ``timeout`` seconds)."""
-        return self._client().lock(
-            self.make_and_validate_key(key, version=version),
-            timeout=timeout,
-            sleep=sleep,
-            blocking=blocking,
-            blocking_timeout=blocking_timeout,
-            thread_local=thread_local,
-        )
+        """A :class:`django_redis_patterns.locks.Lock` named after this cache's key.
+
+        django-redis's signature: ``timeout`` is the lock's TTL in seconds (``None``: 30),
+        ``blocking_timeout`` how long ``acquire()`` waits; ``sleep`` and ``thread_local``
+        are accepted and unused (waiters are woken by the releaser; each thread holds its
+        own token). ``renew=True`` keeps extending the TTL while held. A backend built
+        outside ``CACHES`` falls back to redis-py's ``Lock``.
+        """
+        name = self.make_and_validate_key(key, version=version)
+        ttl = 30 if timeout is None else timeout
+        alias = self._lock_alias()
+        if alias is None:
+            return self._client().lock(
+                name,
+                timeout=ttl,
+                sleep=sleep,
+                blocking=blocking,
+                blocking_timeout=blocking_timeout,
+                thread_local=thread_local,
+            )
+        from ..locks import lock as make_lock
+
+        return make_lock(name, ttl=ttl, blocking=blocking, timeout=blocking_timeout, renew=renew, using=alias)
 
     async def alock(
         self,
@@ -768,15 +788,20 @@ class RedisCache(BaseCache):
         sleep: float = 0.1,
         blocking: bool = True,
         blocking_timeout: float | None = None,
+        *,
+        renew: bool = False,
     ) -> Any:
-        """A ``redis.asyncio`` ``Lock`` on this cache's key (use with ``async with``)."""
-        return (await self._aclient()).lock(
-            self.make_and_validate_key(key, version=version),
-            timeout=timeout,
-            sleep=sleep,
-            blocking=blocking,
-            blocking_timeout=blocking_timeout,
-        )
+        """A :class:`django_redis_patterns.locks.AsyncLock` (``async with await cache.alock("k"):``)."""
+        name = self.make_and_validate_key(key, version=version)
+        ttl = 30 if timeout is None else timeout
+        alias = self._lock_alias()
+        if alias is None:
+            return (await self._aclient()).lock(
+                name, timeout=ttl, sleep=sleep, blocking=blocking, blocking_timeout=blocking_timeout
+            )
+        from ..locks import alock as make_alock
+
+        return make_alock(name, ttl=ttl, blocking=blocking, timeout=blocking_timeout, renew=renew, using=alias)
 
     def close(self, **kwargs: Any) -> None:
         """Nothing to do: pools are shared by every thread and request (connections.py)."""

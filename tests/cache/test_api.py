@@ -239,27 +239,38 @@ async def test_delete_pattern_and_iter_keys_cover_every_primary(api: Any, cache:
 
 
 @all_topologies
-def test_lock_excludes_a_second_holder(cache: Any) -> None:
+def test_lock_is_this_packages_lock_on_the_caches_alias(cache: Any) -> None:
+    from django_redis_patterns.locks import Lock, LockNotAcquired
+
     first = cache.lock("nightly-report", timeout=10)
+    assert isinstance(first, Lock) and first.using == "default"
     assert first.acquire(blocking=False)
-    assert get_redis().exists(":1:nightly-report") == 1  # the cache's key layout
-    assert 0 < get_redis().pttl(":1:nightly-report") <= 10_000  # and it has a TTL
+    raw = get_redis()
+    assert 0 < raw.pttl("drp:lock:{:1:nightly-report}") <= 10_000  # named after the cache key, with a TTL
     second = cache.lock("nightly-report", timeout=10)
     assert second.acquire(blocking=False) is False
+    with pytest.raises(LockNotAcquired):
+        with cache.lock("nightly-report", blocking=False):
+            pass
+    fence = first.fencing_token
     first.release()
     assert second.acquire(blocking=False) is True
+    assert second.fencing_token > fence  # strictly increasing per name
     second.release()
 
 
 @all_topologies
 async def test_async_lock_excludes_a_second_holder(cache: Any) -> None:
+    from django_redis_patterns.locks import AsyncLock
+
     first = await cache.alock("job", timeout=10)
+    assert isinstance(first, AsyncLock)
     assert await first.acquire(blocking=False)
     second = await cache.alock("job", timeout=10)
     assert await second.acquire(blocking=False) is False
     await first.release()
-    assert await second.acquire(blocking=False) is True
-    await second.release()
+    async with second as held:
+        assert held.fencing_token >= 2
 
 
 @all_topologies
