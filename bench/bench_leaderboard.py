@@ -61,6 +61,7 @@ def run(ctx: Context) -> None:
 
     # the competitor's layout, filled directly (its own writes fail on redis-py 8)
     bare = ctx.redis()
+    timed = ctx.redis(socket_timeout=2.0, socket_connect_timeout=1.0)
     started = time.perf_counter()
     pipe = bare.pipeline(transaction=False)
     for i in range(0, n, 10_000):
@@ -136,6 +137,8 @@ def run(ctx: Context) -> None:
         {
             "ours: ordinal rank_of (ZRANK)": lambda: ordinal.rank_of(next(cycle)),
             "bare redis-py: ZREVRANK": lambda: bare.zrevrank(PYPI_KEY, next(cycle)),
+            # the same command on a client with the socket timeouts every get_redis() client has
+            "bare redis-py with 2 s socket timeout: ZREVRANK": lambda: timed.zrevrank(PYPI_KEY, next(cycle)),
             "leaderboard (PyPI) Leaderboard.rank_for": lambda: pypi_plain.rank_for(next(cycle)),
         },
         number=1500,

@@ -31,6 +31,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
+from django.utils.translation import ngettext
 
 from . import periods as periods_mod
 from .board import Leaderboard, LeaderboardUnavailable
@@ -212,6 +213,28 @@ class LeaderboardAdminMixin:
                 }
             )
         return {"count": count, "low": low, "high": high, "bars": bars, "width": width, "height": height}
+
+    # -- changelist action ------------------------------------------------------------------
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
+        if self.has_change_permission(request):  # type: ignore[attr-defined]
+            func = LeaderboardAdminMixin.leaderboard_resync
+            actions["leaderboard_resync"] = (func, "leaderboard_resync", func.short_description)  # type: ignore[attr-defined]
+        return actions
+
+    def leaderboard_resync(self, request: HttpRequest, queryset: Any) -> None:
+        """Write the selected rows' current scores to the board now."""
+        try:
+            count = self.get_leaderboard(request).sync(queryset)
+        except LeaderboardUnavailable as exc:
+            self.message_user(request, f"Leaderboard not updated: {exc}", messages.ERROR)  # type: ignore[attr-defined]
+            return
+        self.message_user(  # type: ignore[attr-defined]
+            request,
+            ngettext("%d row re-synced to the leaderboard.", "%d rows re-synced to the leaderboard.", count) % count,
+        )
+
+    leaderboard_resync.short_description = "Re-sync selected to the leaderboard"  # type: ignore[attr-defined]
 
     @csrf_protect_m
     def leaderboard_rebuild_view(self, request: HttpRequest) -> HttpResponse:

@@ -184,3 +184,18 @@ def test_admin_page_in_a_real_browser(
     assert page.locator("#leaderboard-drift").count() == 0
     assert Player.leaderboard.count() == 60
     page.screenshot(path=artifact("04-rebuilt"), full_page=True)
+
+
+def test_resync_action_needs_change_permission(redis_ready: Any, django_user_model: Any, client: Client) -> None:
+    rows = players(3)
+    get_redis().delete(Player.leaderboard.base_key)
+    changelist = "/admin/leaderboard_app/player/"
+    client.force_login(staff(django_user_model, "viewer", "view_player"))
+    assert "leaderboard_resync" not in client.get(changelist).content.decode()
+    client.force_login(staff(django_user_model, "editor", "view_player", "change_player"))
+    assert "leaderboard_resync" in client.get(changelist).content.decode()
+    response = client.post(
+        changelist, {"action": "leaderboard_resync", "_selected_action": [rows[0].pk, rows[1].pk]}, follow=True
+    )
+    assert "2 rows re-synced to the leaderboard." in response.content.decode()
+    assert Player.leaderboard.count() == 2
