@@ -40,16 +40,24 @@ def _limiter(variant: str) -> Limiter:
 
 
 def hammer(limiter: Limiter, key: str, seconds: float = 1.2, threads: int = 2) -> list[Usage]:
+    """Hit from ``threads`` threads for ``seconds`` — longer if the machine is so loaded that
+    no hit was refused yet (up to 20 s): the checks below need the limit to be reached."""
     usages: list[Usage] = []
+    refused = [0]
     lock = threading.Lock()
-    stop = time.monotonic() + seconds
+    started = time.monotonic()
+
+    def done() -> bool:
+        elapsed = time.monotonic() - started
+        return elapsed >= 20 or (elapsed >= seconds and refused[0] >= 3)
 
     def loop() -> None:
-        while time.monotonic() < stop:
+        while not done():
             usage = limiter.hit(key, RATE)
             with lock:
                 usages.append(usage)
-            time.sleep(random.uniform(0, 0.004))
+                refused[0] += not usage.allowed
+            time.sleep(random.uniform(0, 0.002))
 
     workers = [threading.Thread(target=loop) for _ in range(threads)]
     for w in workers:
