@@ -21,6 +21,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from redis.exceptions import RedisClusterException, RedisError
 
@@ -134,12 +136,16 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
     if name not in boards.BOARDS:
         name = "alltime"
     season = current_season()
-    # The top 50 is the same for everyone: get_or_set rebuilds it at most once per few seconds,
-    # and only one request recomputes it while the others keep the cached copy (no stampede).
+
+    # The top 50 is the same for everyone: its rows and rendered HTML are rebuilt at most once per
+    # few seconds, and only one request recomputes them while the others keep the cached copy
+    # (get_or_set is stampede-safe). The visitor's own row is highlighted by a one-line style.
+    def build_top() -> tuple[list[dict[str, Any]], str]:
+        rows = boards.top(name)
+        return rows, render_to_string("arcade/top.html", {"top": rows})
+
     try:
-        top = cache.get_or_set(
-            f"arcade:top:{name}:{season}", lambda: boards.top(name), timeout=LEADERBOARD_CACHE_SECONDS
-        )
+        top, top_html = cache.get_or_set(f"arcade:top:{name}:{season}", build_top, timeout=LEADERBOARD_CACHE_SECONDS)
         me: dict[str, Any] = {}
         if request.user.is_authenticated:
             player = _player(request)
@@ -152,7 +158,7 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
     except RedisUnavailable:  # CacheError, LeaderboardUnavailable: the boards live in Redis only
         context = {"board": name, "season": season, "unavailable": True}
         return render(request, "arcade/leaderboard.html", context, status=503)
-    context = {"board": name, "top": top, "me": me, "season": season, "size": size}
+    context = {"board": name, "top": top, "top_html": mark_safe(top_html), "me": me, "season": season, "size": size}
     return render(request, "arcade/leaderboard.html", context)
 
 
