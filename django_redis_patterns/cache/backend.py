@@ -24,11 +24,11 @@ from redis.exceptions import ResponseError
 
 from .. import connections, scripts
 from ..exceptions import ImproperlyConfigured
-from . import batching
+from . import batching, errors
 from . import stampede as _stampede
 from .batching import ready
 from .codec import Codec
-from .errors import guarded, raise_or_fallback
+from .errors import REDIS_ERRORS, guarded, raise_or_fallback
 
 _incr_script = scripts.load("incr", package="django_redis_patterns.cache")
 _get_pttl_script = scripts.load("get_pttl", package="django_redis_patterns.cache")
@@ -137,7 +137,9 @@ class RedisCache(BaseCache):
             from django.utils.module_loading import import_string
 
             self.reverse_key = import_string(reverse) if isinstance(reverse, str) else reverse
-        self._batching = bool(options.get("ASYNC_BATCHING", True))
+        self._batcher = (
+            batching.batcher_for(self._spec, self._read_replica) if options.get("ASYNC_BATCHING", True) else None
+        )
         # A subclass that overrides validate_key() gets it called for every key.
         self._fast_validate = type(self).validate_key is BaseCache.validate_key
         self._alias: str | None = None
@@ -244,13 +246,19 @@ class RedisCache(BaseCache):
         raw = self._reader().get(self.make_and_validate_key(key, version=version))
         return default if raw is None else self._codec.decode(raw)
 
-    @guarded("GET", lambda key, default=None, version=None: default)
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        key = self.make_and_validate_key(key, version=version)
-        if self._batching:
-            raw = await batching.get(self._spec, self._read_replica, key)
-        else:
-            raw = await (await self._areader()).get(key)
+        # Guarded inline rather than by @guarded: this is the call async views make by
+        # the hundred, and the wrapper's extra coroutine is measurable there.
+        try:
+            key = self.make_and_validate_key(key, version=version)
+            if self._batcher is not None:
+                raw = await self._batcher.get(key)
+            else:
+                raw = await (await self._areader()).get(key)
+        except REDIS_ERRORS as exc:
+            return self._failed(exc, "GET", default)
+        if errors._failing:
+            errors.record_success(self.alias, self._spec)
         return default if raw is None else self._codec.decode(raw)
 
     @guarded("SET")
@@ -265,31 +273,6 @@ class RedisCache(BaseCache):
         xx: bool = False,
     ) -> bool | None:
         """Django's ``set`` plus django-redis's ``nx``/``xx`` (then returns whether it wrote)."""
-        return self._set(key, value, timeout, version, nx=nx, xx=xx)
-
-    @guarded("SET")
-    async def aset(  # type: ignore[override]
-        self,
-        key: Any,
-        value: Any,
-        timeout: Any = DEFAULT_TIMEOUT,
-        version: int | None = None,
-        *,
-        nx: bool = False,
-        xx: bool = False,
-    ) -> bool | None:
-        return await self._aset(key, value, timeout, version, nx=nx, xx=xx)
-
-    def _set(
-        self,
-        key: Any,
-        value: Any,
-        timeout: Any = DEFAULT_TIMEOUT,
-        version: int | None = None,
-        *,
-        nx: bool = False,
-        xx: bool = False,
-    ) -> bool | None:
         if nx and xx:
             raise ValueError("set(): nx and xx are mutually exclusive")
         key = self.make_and_validate_key(key, version=version)
@@ -303,7 +286,8 @@ class RedisCache(BaseCache):
         written = client.set(key, self._codec.encode(value), px=ms, nx=nx, xx=xx)
         return bool(written) if nx or xx else None
 
-    async def _aset(
+    @guarded("SET")
+    async def aset(  # type: ignore[override]
         self,
         key: Any,
         value: Any,
@@ -326,13 +310,12 @@ class RedisCache(BaseCache):
         written = await client.set(key, self._codec.encode(value), px=ms, nx=nx, xx=xx)
         return bool(written) if nx or xx else None
 
-    @guarded("SET NX")
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return bool(self._set(key, value, timeout, version, nx=True))
+        """``SET NX``; on an ignored Redis error, ``set``'s fallback (False)."""
+        return bool(self.set(key, value, timeout, version, nx=True))
 
-    @guarded("SET NX")
     async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return bool(await self._aset(key, value, timeout, version, nx=True))
+        return bool(await self.aset(key, value, timeout, version, nx=True))
 
     @guarded("PEXPIRE")
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:

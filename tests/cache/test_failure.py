@@ -22,7 +22,7 @@ CALLS: list[tuple[str, tuple[Any, ...], Any, str]] = [
     ("get", ("k",), None, "GET"),
     ("get", ("k", "dflt"), "dflt", "GET"),
     ("set", ("k", 1), False, "SET"),
-    ("add", ("k", 1), False, "SET NX"),
+    ("add", ("k", 1), False, "SET"),
     ("delete", ("k",), False, "DEL"),
     ("has_key", ("k",), False, "EXISTS"),
     ("get_many", (["a", "b"],), {}, "MGET"),
