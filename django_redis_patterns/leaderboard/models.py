@@ -99,7 +99,7 @@ class ModelLeaderboard(Leaderboard):
             periods=list(options.get("periods", ())),
             partitioned=partition_by is not None,
             key_prefix=options.get("key_prefix"),
-            period_scores=options.get("period_scores", "gain"),
+            period_scores=options.get("period_scores", "same"),
         )
         self._pending: set[Any] = set()
         self._pending_lock = threading.Lock()

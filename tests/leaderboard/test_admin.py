@@ -166,8 +166,7 @@ def test_admin_page_in_a_real_browser(
     page.select_option("#id_partition", "us")
     page.wait_for_url("**partition=us*")
     assert "period=weekly" in page.url
-    # model boards count gains in periods: p000 (score 0, "us") earned nothing this week
-    assert page.locator("#leaderboard-paginator").inner_text().strip().endswith("19 members")
+    assert page.locator("#leaderboard-paginator").inner_text().strip().endswith("20 members")
     page.screenshot(path=artifact("02-weekly-us"), full_page=True)
 
     # drift, then rebuild from the banner
