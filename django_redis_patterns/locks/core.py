@@ -148,10 +148,11 @@ def extend_args(token: str, ms: int, *, keep_longer: bool = False, renewal: bool
     return [token, ms, "max" if keep_longer else "set", 1 if renewal else 0]
 
 
-def wait_limit(alias: str) -> float:
+def wait_limit(target: Target) -> float:
     """Longest single BLPOP: WAIT_SLICE, and below the socket timeout so it never fires first."""
     limit = conf.get().WAIT_SLICE
-    socket_timeout = connections.spec_for_alias(alias).socket_timeout
+    spec = target if isinstance(target, connections.ConnectionSpec) else connections.spec_for_alias(target)
+    socket_timeout = spec.socket_timeout
     if socket_timeout:
         limit = min(limit, socket_timeout / 2)
     return max(MIN_SLICE, limit)
@@ -174,8 +175,34 @@ def wait_slice(attempt: Attempt, deadline: float | None, limit: float) -> float 
     return max(MIN_SLICE, wait)
 
 
+#: Where a lock lives: a cache alias, or a ConnectionSpec (a cache backend that Django built
+#: without telling it its alias passes ``connections.parse(LOCATION, OPTIONS)``).
+Target = str | connections.ConnectionSpec
+
+
 def resolve_alias(using: str | None) -> str:
     return core_conf.default_alias(using, "LOCKS")
+
+
+def resolve_target(using: Target | None) -> Target:
+    return using if isinstance(using, connections.ConnectionSpec) else resolve_alias(using)
+
+
+def label(target: Target) -> str:
+    """How a target is named in messages and logs (never with a password)."""
+    return target if isinstance(target, str) else ",".join(target.display_nodes())
+
+
+def sync_client(target: Target) -> Any:
+    if isinstance(target, connections.ConnectionSpec):
+        return connections.client_for_spec(target)
+    return connections.get_redis(target)
+
+
+async def async_client(target: Target) -> Any:
+    if isinstance(target, connections.ConnectionSpec):
+        return connections.async_client_for_spec(target)
+    return await connections.aget_redis(target)
 
 
 # -- incidents ----------------------------------------------------------------------------

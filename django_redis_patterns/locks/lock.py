@@ -33,10 +33,12 @@ class _HandleBase:
     #: The Lock, AsyncLock or Redlock this is a hold of.
     lock: Any
 
-    def __init__(self, lock: Any, token: str, attempt: core.Attempt, started: float, alias: str):
+    def __init__(self, lock: Any, token: str, attempt: core.Attempt, started: float, target: core.Target):
         self.lock = lock
         self.name = lock.name
-        self.alias = alias
+        self._target = target
+        #: Where the lock lives (cache alias, or the nodes when given a ConnectionSpec).
+        self.alias = core.label(target)
         self.token = token
         #: Strictly increasing per lock name across all holders (see docs/locks.md for limits).
         self.fencing_token: int = attempt.fence or 0
@@ -142,8 +144,8 @@ class LockHandle(_ThreadRenewal, _HandleBase):
 
     lock: Lock
 
-    def __init__(self, lock: Lock, token: str, attempt: core.Attempt, started: float, alias: str):
-        super().__init__(lock, token, attempt, started, alias)
+    def __init__(self, lock: Lock, token: str, attempt: core.Attempt, started: float, target: core.Target):
+        super().__init__(lock, token, attempt, started, target)
         self._renewer: _Renewer | None = None
 
     def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
@@ -154,7 +156,7 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
-        ms = int(self.lock._run(core.EXTEND, self.alias, [self.lock.keys.lock], args, "extend"))
+        ms = int(self.lock._run(core.EXTEND, self._target, [self.lock.keys.lock], args, "extend"))
         if not ms:
             self._mark_lost()
             raise self._lost_error("it could be extended")
@@ -169,7 +171,7 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         self.lock._forget(self)
         keys = self.lock.keys
         try:
-            done = self.lock._run(core.RELEASE, self.alias, keys.release, core.release_args(self.token), "release")
+            done = self.lock._run(core.RELEASE, self._target, keys.release, core.release_args(self.token), "release")
         except LockUnavailable as exc:
             self._unreachable_on_release(exc)
         if not int(done) or self._lost:
@@ -240,7 +242,7 @@ class _LockBase:
         blocking: bool = True,
         timeout: float | None = None,
         renew: bool = False,
-        using: str | None = None,
+        using: core.Target | None = None,
         max_hold: float | None = None,
         period: float | None = None,
     ):
@@ -253,7 +255,7 @@ class _LockBase:
         if not isinstance(renew, bool):
             raise ValueError(f"renew must be True or False, got {renew!r}")
         self.renew = renew
-        if using is not None and not isinstance(using, str):
+        if using is not None and not isinstance(using, str | connections.ConnectionSpec):
             raise ValueError(f"using must be a cache alias (str) or None, got {using!r}")
         self.using = using
         self.max_hold = core.validate_seconds("max_hold", max_hold)
@@ -289,6 +291,10 @@ class _LockBase:
         how = "without waiting" if timeout is None else f"within {timeout:g}s"
         return LockNotAcquired(f"lock {self.name!r} could not be acquired {how}{held_by}", name=self.name, owner=owner)
 
+    def _unavailable(self, exc: BaseException, target: core.Target, command: str) -> LockUnavailable:
+        label = core.label(target)
+        return core.unavailable(exc, name=self.name, alias=label, command=command, log=self.log_unavailable)
+
     def _acquired(self, handle: _HandleBase) -> None:
         signals.lock_acquired.send(sender=type(self), name=self.name, handle=handle)
 
@@ -305,21 +311,19 @@ class Lock(_LockBase):
         self._holds: dict[int, LockHandle] = {}
 
     # -- I/O ---------------------------------------------------------------------------
-    def _run(self, script: Any, alias: str, keys: list[str], args: list[Any], command: str) -> Any:
+    def _run(self, script: Any, target: core.Target, keys: list[str], args: list[Any], command: str) -> Any:
         try:
-            reply = script(connections.get_redis(alias), keys, args)
+            reply = script(core.sync_client(target), keys, args)
         except core.UNAVAILABLE_ERRORS as exc:
-            raise core.unavailable(exc, name=self.name, alias=alias, command=command, log=self.log_unavailable) from exc
-        core.answered(alias)
+            raise self._unavailable(exc, target, command) from exc
+        core.answered(core.label(target))
         return reply
 
-    def _wait(self, alias: str, seconds: float) -> None:
+    def _wait(self, target: core.Target, seconds: float) -> None:
         try:
-            connections.get_redis(alias).blpop([self.keys.wake], timeout=seconds)
+            core.sync_client(target).blpop([self.keys.wake], timeout=seconds)
         except core.UNAVAILABLE_ERRORS as exc:
-            raise core.unavailable(
-                exc, name=self.name, alias=alias, command="wait for", log=self.log_unavailable
-            ) from exc
+            raise self._unavailable(exc, target, "wait for") from exc
 
     # -- API ---------------------------------------------------------------------------
     def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
@@ -335,7 +339,7 @@ class Lock(_LockBase):
         current = self._holds.get(threading.get_ident())
         if current is not None and not current.released:
             raise LockError(f"lock {self.name!r} is already held by this thread (locks are not reentrant)")
-        alias = core.resolve_alias(self.using)
+        alias = core.resolve_target(self.using)
         deadline = None if timeout is None else time.monotonic() + timeout
         limit: float | None = None  # looked up on the first wait only: the free path stays lean
         token = core.new_token()
@@ -471,8 +475,8 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
 
     lock: AsyncLock
 
-    def __init__(self, lock: AsyncLock, token: str, attempt: core.Attempt, started: float, alias: str):
-        super().__init__(lock, token, attempt, started, alias)
+    def __init__(self, lock: AsyncLock, token: str, attempt: core.Attempt, started: float, target: core.Target):
+        super().__init__(lock, token, attempt, started, target)
         self._renewer: asyncio.Task[None] | None = None
 
     async def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
@@ -482,7 +486,7 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
-        ms = int(await self.lock._run(core.EXTEND, self.alias, [self.lock.keys.lock], args, "extend"))
+        ms = int(await self.lock._run(core.EXTEND, self._target, [self.lock.keys.lock], args, "extend"))
         if not ms:
             self._mark_lost()
             raise self._lost_error("it could be extended")
@@ -497,7 +501,7 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
         keys = self.lock.keys
         try:
             done = await self.lock._run(
-                core.RELEASE, self.alias, keys.release, core.release_args(self.token), "release"
+                core.RELEASE, self._target, keys.release, core.release_args(self.token), "release"
             )
         except LockUnavailable as exc:
             self._unreachable_on_release(exc)
@@ -556,23 +560,19 @@ class AsyncLock(_LockBase):
             raise LockError("AsyncLock must be used from inside an asyncio task")
         return task
 
-    async def _run(self, script: Any, alias: str, keys: list[str], args: list[Any], command: str) -> Any:
+    async def _run(self, script: Any, target: core.Target, keys: list[str], args: list[Any], command: str) -> Any:
         try:
-            client = await connections.aget_redis(alias)
-            reply = await script.acall(client, keys, args)
+            reply = await script.acall(await core.async_client(target), keys, args)
         except core.UNAVAILABLE_ERRORS as exc:
-            raise core.unavailable(exc, name=self.name, alias=alias, command=command, log=self.log_unavailable) from exc
-        core.answered(alias)
+            raise self._unavailable(exc, target, command) from exc
+        core.answered(core.label(target))
         return reply
 
-    async def _wait(self, alias: str, seconds: float) -> None:
+    async def _wait(self, target: core.Target, seconds: float) -> None:
         try:
-            client = await connections.aget_redis(alias)
-            await client.blpop([self.keys.wake], timeout=seconds)
+            await (await core.async_client(target)).blpop([self.keys.wake], timeout=seconds)
         except core.UNAVAILABLE_ERRORS as exc:
-            raise core.unavailable(
-                exc, name=self.name, alias=alias, command="wait for", log=self.log_unavailable
-            ) from exc
+            raise self._unavailable(exc, target, "wait for") from exc
 
     async def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
         return await self._acquire(blocking, timeout) is not None
@@ -584,7 +584,7 @@ class AsyncLock(_LockBase):
         current = self._holds.get(owner)
         if current is not None and not current.released:
             raise LockError(f"lock {self.name!r} is already held by this task (locks are not reentrant)")
-        alias = core.resolve_alias(self.using)
+        alias = core.resolve_target(self.using)
         deadline = None if timeout is None else time.monotonic() + timeout
         limit: float | None = None  # looked up on the first wait only: the free path stays lean
         token = core.new_token()
@@ -686,7 +686,7 @@ def lock(
     blocking: bool = True,
     timeout: float | None = None,
     renew: bool = False,
-    using: str | None = None,
+    using: core.Target | None = None,
     max_hold: float | None = None,
 ) -> Lock:
     """A :class:`Lock`: ``with lock("name") as held:`` or ``@lock("name")``.
@@ -705,7 +705,7 @@ def alock(
     blocking: bool = True,
     timeout: float | None = None,
     renew: bool = False,
-    using: str | None = None,
+    using: core.Target | None = None,
     max_hold: float | None = None,
 ) -> AsyncLock:
     """An :class:`AsyncLock`: ``async with alock("name") as held:`` (same options as :func:`lock`)."""

@@ -42,7 +42,7 @@ class _RedlockHandleBase(_HandleBase):
     lock: Any
 
     def __init__(self, lock: Any, token: str, attempt: core.Attempt, started: float, validity: float):
-        super().__init__(lock, token, attempt, started, alias=",".join(lock.using))
+        super().__init__(lock, token, attempt, started, ",".join(lock.using))
         self._expires = started + validity
 
     @property

@@ -226,3 +226,17 @@ def test_bad_arguments_name_the_argument(kwargs: dict[str, Any], argument: str) 
 def test_bad_names(name: Any) -> None:
     with pytest.raises(ValueError, match="lock name"):
         lock(name)
+
+
+@all_topologies
+async def test_lock_on_a_connection_spec(topology: Any) -> None:
+    # What a cache backend (built by Django without its alias) passes: its LOCATION/OPTIONS.
+    from django_redis_patterns import connections
+    from django_redis_patterns.locks import alock
+
+    spec = connections.parse(topology.location)
+    with lock("by-spec", ttl=5, using=spec) as held:
+        assert held.held
+        assert lock("by-spec", using="default").acquire(blocking=False) is False
+    async with alock("by-spec", ttl=5, using=spec) as aheld:
+        assert aheld.fencing_token == held.fencing_token + 1
