@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, default_key_func
 from redis.crc import key_slot
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .. import connections, scripts
 from ..exceptions import ImproperlyConfigured
@@ -449,7 +449,11 @@ class RedisCache(BaseCache):
         client = self._client()
         if ignore_key_check:
             return self._incrby(client.incrby, made, key, delta)
-        return _parse_incr(key, _incr_script(client, [made], [int(delta)]))
+        try:  # EVALSHA directly: one key is always one slot, no need for the registry's check
+            reply = client.evalsha(_incr_script.sha, 1, made, int(delta))
+        except NoScriptError:
+            reply = _incr_script(client, [made], [int(delta)])
+        return _parse_incr(key, reply)
 
     @guarded("INCRBY")
     async def aincr(
