@@ -69,8 +69,8 @@ def run(ctx: Context) -> None:
             "ours gcra": lambda: Limiter("gcra").hit("bench-user", HIGH),
             **{f"limits {n}": (lambda s=s, n=n: s.hit(item, "bench-user", n)) for n, s in strategies.items()},
         },
-        number=1000,
-        repeat=5,
+        number=600,
+        repeat=9,
     )
 
     # -- request level: what a decorated view pays ----------------------------------------
