@@ -100,6 +100,12 @@ def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         try:
             yield chromium
         finally:
+            # While Playwright's loop runs, Django keeps this thread's connections per asyncio
+            # context: close the ones the test opened here, or PostgreSQL keeps their sessions
+            # and the test database cannot be dropped at the end of the run.
+            from django.db import connections
+
+            connections.close_all()
             chromium.close()
 
 
