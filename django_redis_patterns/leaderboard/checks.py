@@ -5,24 +5,42 @@ from __future__ import annotations
 from typing import Any
 
 from django.apps import apps
-from django.core.checks import CheckMessage, Error, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 
 @register()
 def check_leaderboard_models(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """E040: a LeaderboardMixin model whose inner ``class Leaderboard`` is invalid."""
-    from .models import LeaderboardMixin, board_for
+    """E040: a LeaderboardMixin model whose inner ``class Leaderboard`` is invalid.
+    W040: its default manager bypasses LeaderboardQuerySet (bulk paths would not sync)."""
+    from .models import LeaderboardMixin
 
     errors: list[CheckMessage] = []
     for model in apps.get_models():
-        if not issubclass(model, LeaderboardMixin):
-            continue
-        try:
-            board_for(model)
-        except ImproperlyConfigured as exc:
-            errors.append(Error(str(exc), obj=model, id="redis_patterns.E040"))
+        if issubclass(model, LeaderboardMixin):
+            errors += check_model(model)
+    return errors
+
+
+def check_model(model: Any) -> list[CheckMessage]:
+    from .models import LeaderboardQuerySet, ModelLeaderboard
+
+    errors: list[CheckMessage] = []
+    try:
+        ModelLeaderboard(model, model.__dict__.get("Leaderboard") or getattr(model, "Leaderboard", None))
+    except ImproperlyConfigured as exc:
+        errors.append(Error(str(exc), obj=model, id="redis_patterns.E040"))
+    if not isinstance(model._default_manager.get_queryset(), LeaderboardQuerySet):
+        errors.append(
+            Warning(
+                f"{model._meta.label}'s default manager does not use LeaderboardQuerySet: "
+                "QuerySet.update(), bulk_create() and bulk_update() will not update its leaderboard.",
+                hint="Build the manager from LeaderboardQuerySet, e.g. objects = LeaderboardQuerySet.as_manager().",
+                obj=model,
+                id="redis_patterns.W040",
+            )
+        )
     return errors
 
 

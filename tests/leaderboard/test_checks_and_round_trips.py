@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 import redis.connection
 from django.db import models
+from django.test.utils import isolate_apps
 
 from django_redis_patterns.exceptions import ImproperlyConfigured
-from django_redis_patterns.leaderboard import Leaderboard
-from django_redis_patterns.leaderboard.checks import check_leaderboard_admins, check_leaderboard_models
+from django_redis_patterns.leaderboard import Leaderboard, LeaderboardMixin
+from django_redis_patterns.leaderboard.checks import check_leaderboard_admins, check_leaderboard_models, check_model
 from django_redis_patterns.leaderboard.models import ModelLeaderboard
 from tests.leaderboard_app.models import Player
 
@@ -19,6 +20,22 @@ from tests.leaderboard_app.models import Player
 def test_checks_pass_for_valid_configuration() -> None:
     assert check_leaderboard_models() == []
     assert check_leaderboard_admins() == []
+
+
+@isolate_apps("tests.leaderboard_app")
+def test_checks_report_bad_config_and_a_manager_without_the_queryset() -> None:
+    class Plain(LeaderboardMixin, models.Model):
+        points = models.IntegerField()
+        objects = models.Manager()
+
+        class Leaderboard:
+            score_field = "score"  # no such field
+
+        class Meta:
+            app_label = "leaderboard_app"
+
+    ids = [message.id for message in check_model(Plain)]
+    assert ids == ["redis_patterns.E040", "redis_patterns.W040"]
 
 
 @pytest.mark.parametrize(
