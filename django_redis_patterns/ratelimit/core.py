@@ -45,7 +45,7 @@ _down: set[str] = set()
 _down_lock = threading.Lock()
 
 
-def _note_failure(alias: str, command: str, exc: BaseException) -> None:
+def _note_failure(alias: str, command: str, exc: BaseException, fail_open: bool) -> None:
     with _down_lock:
         first = alias not in _down
         _down.add(alias)
@@ -55,7 +55,7 @@ def _note_failure(alias: str, command: str, exc: BaseException) -> None:
             alias,
             command,
             exc,
-            "open" if settings().FAIL_OPEN else "closed",
+            "open" if fail_open else "closed",
         )
 
 
@@ -144,8 +144,8 @@ class Limiter:
         return rates, self._keys(conf_.KEY_PREFIX, tag, rates), args
 
     def _unavailable(self, rates: tuple[Rate, ...], exc: BaseException, command: str) -> Usage:
-        _note_failure(self.alias, command, exc)
         fail_open = settings().FAIL_OPEN if self.fail_open is None else self.fail_open
+        _note_failure(self.alias, command, exc, fail_open)
         binding = min(rates, key=lambda r: r.period)
         return Usage(
             allowed=fail_open,
