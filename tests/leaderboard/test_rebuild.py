@@ -151,3 +151,20 @@ def test_plain_board_rebuild_keeps_live_writes_and_swaps_whole(redis_ready: Any)
     assert board.score_and_rank("live") == (10**6, 1)
     assert board.count() == 20_001
     assert {e.member[:3] for e in board.top(50)[1:]} == {"new"}
+
+
+@standalone_and_cluster
+@pytest.mark.django_db(transaction=True)
+def test_command_rebuild_and_check_on_every_topology(topology: Any) -> None:
+    for i in range(30):
+        Player.objects.create(name=f"p{i}", score=i % 9, region="eu" if i % 2 else "us")
+    client = get_redis()
+    client.delete(Player.leaderboard.base_key)  # lose the all-time board
+    with pytest.raises(CommandError, match="drifted"):
+        call_command("leaderboard_rebuild", "leaderboard_app.Player", check=True, stdout=io.StringIO())
+    call_command("leaderboard_rebuild", "leaderboard_app.Player", stdout=io.StringIO())
+    out = io.StringIO()
+    call_command("leaderboard_rebuild", "leaderboard_app.Player", check=True, stdout=out)
+    assert "in sync (30 members)" in out.getvalue()
+    assert [e.score for e in Player.leaderboard.top(3)] == [8, 8, 8]
+    assert Player.leaderboard.partition("eu").count() == 15
