@@ -643,6 +643,15 @@ class Leaderboard:
             return []
         return await self._amaterialize((await self._arun(self._range_call(0, n - 1)))[1])
 
+    async def apage(self, number: int | str = 1, per_page: int = 25) -> Page:
+        number = _page_number(number)
+        per_page = _per_page(per_page)
+        start = (number - 1) * per_page
+        count, rows = await self._arun(self._range_call(start, start + per_page - 1))
+        paginator: Paginator = Paginator(RankedList(self, count=count), per_page)  # type: ignore[arg-type]
+        paginator.validate_number(number)
+        return Page(await self._amaterialize(rows), number, paginator)
+
     async def aaround(self, member: Any, n: int = 5, *, fill: bool = False) -> list[Entry]:
         return await self._amaterialize((await self._arun(self._around_call(member, n, fill)))[1])
 

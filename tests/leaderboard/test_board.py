@@ -314,6 +314,8 @@ async def test_async_twins(redis_ready: Any) -> None:
     assert [e.member for e in await board.aaround("c", 1)] == ["b", "c"]
     assert [e.member for e in await board.aby_score(4, 6)] == ["a", "b"]
     assert await board.acount() == 3
+    page = await board.apage(2, 2)
+    assert [(e.rank, e.member) for e in page.object_list] == [(2, "c")] and page.paginator.num_pages == 2
     assert await board.apercentile_of("c") == pytest.approx(100 / 3)
     await board.aremove("a")
     assert await board.acount() == 2
