@@ -675,7 +675,7 @@ class Leaderboard:
 
     # -- maintenance -------------------------------------------------------------------
     def delete(self) -> None:
-        """Drop the board (all-time, partitions and companions; period boards expire on their own)."""
+        """Drop every key of the board: all-time, partitions, companions and period boards."""
         from .rebuild import delete_board
 
         delete_board(self)

@@ -260,7 +260,19 @@ def _row_count(board: Leaderboard) -> int:
 
 
 def delete_board(board: Leaderboard) -> None:
+    """Drop every key of the board: the family in one script, then the period boards, found
+    with SCAN on the one node that owns the board's slot (they all share its hash tag)."""
     try:
         _rebuild(board.client(), [board.base_key], ["delete", "1" if board.dense else "0"])
+        client = node_client(board.client(), board.base_key)
+        pattern = board.base_key.replace("[", "\\[").replace("?", "\\?").replace("*", "\\*") + ":*"
+        batch: list[bytes] = []
+        for key in client.scan_iter(match=pattern, count=1000):
+            batch.append(key)
+            if len(batch) >= 500:
+                client.unlink(*batch)
+                batch.clear()
+        if batch:
+            client.unlink(*batch)
     except _OUTAGES as exc:
         raise _failed(board.alias, "leaderboard delete", exc) from exc

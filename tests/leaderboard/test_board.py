@@ -376,3 +376,17 @@ def test_gain_periods_add_the_all_time_change(redis_ready: Any) -> None:
         assert board.period("weekly", at=week2).score_of("b") == 3
     with pytest.raises(ImproperlyConfigured, match="period_scores"):
         Leaderboard("x", period_scores="delta")
+
+
+@standalone_and_cluster
+def test_delete_removes_every_key_of_the_board_only(topology: Any) -> None:
+    board = Leaderboard("doomed", ranking="dense", partitioned=True, periods=["daily", "weekly"])
+    other = Leaderboard("doomed2")
+    board.set_score("a", 1, partition="eu")
+    board.set_score("b", 2, partition="us", at=dt.date(2030, 1, 1))
+    other.set_score("a", 1)
+    board.delete()
+    client = get_redis()
+    scan = client.scan_iter("lb:*", target_nodes="all") if topology.kind == "cluster" else client.scan_iter("lb:*")
+    assert sorted(scan) == [other.base_key.encode()]
+    assert board.count() == 0 and other.count() == 1
