@@ -42,7 +42,8 @@ def run(ctx: Any) -> None:
             "Django RedisCache": lambda: builtin.get("bench:get"),
             "redis-py + pickle": lambda: pickle.loads(bare.get(":1:bench:get")),  # type: ignore[arg-type]
         },
-        number=2000,
+        number=800,
+        repeat=15,
     )
 
     ctx.compare(
@@ -54,7 +55,8 @@ def run(ctx: Any) -> None:
             "Django RedisCache": lambda: builtin.set("bench:set", VALUE, 300),
             "redis-py + pickle": lambda: bare.set(":1:bench:set", pickle.dumps(VALUE, protocol), ex=300),
         },
-        number=2000,
+        number=800,
+        repeat=15,
     )
 
     keys = [f"bench:many:{i}" for i in range(MANY)]
@@ -105,7 +107,8 @@ def run(ctx: Any) -> None:
             "Django RedisCache": lambda: builtin.incr("bench:counter"),
             "redis-py INCRBY (no existence check)": lambda: bare.incrby(":1:bench:counter", 1),
         },
-        number=2000,
+        number=800,
+        repeat=15,
     )
 
     gather_keys = [f"bench:gather:{i}" for i in range(GATHER)]

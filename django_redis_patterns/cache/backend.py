@@ -642,11 +642,7 @@ class RedisCache(BaseCache):
         try:
             for key in self._client().scan_iter(match=match, count=itersize or DEFAULT_ITERSIZE):
                 yield self.reverse_key(key.decode())
-        except Exception as exc:
-            from .errors import REDIS_ERRORS
-
-            if not isinstance(exc, REDIS_ERRORS):
-                raise
+        except REDIS_ERRORS as exc:
             self._failed(exc, "SCAN", None)
 
     async def aiter_keys(
@@ -656,11 +652,7 @@ class RedisCache(BaseCache):
         try:
             async for key in (await self._aclient()).scan_iter(match=match, count=itersize or DEFAULT_ITERSIZE):
                 yield self.reverse_key(key.decode())
-        except Exception as exc:
-            from .errors import REDIS_ERRORS
-
-            if not isinstance(exc, REDIS_ERRORS):
-                raise
+        except REDIS_ERRORS as exc:
             self._failed(exc, "SCAN", None)
 
     def keys(self, search: str, version: int | None = None) -> list[str]:
