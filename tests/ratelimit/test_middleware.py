@@ -9,6 +9,7 @@ import pytest
 from django.http import HttpResponse
 
 from tests.ratelimit.conftest import ratelimit_settings
+from tests.topologies import standalone_and_cluster
 
 MIDDLEWARE = "django_redis_patterns.ratelimit.middleware.RatelimitMiddleware"
 pytestmark = pytest.mark.urls("tests.ratelimit.urls")
@@ -48,6 +49,7 @@ def test_path_rule_limits_only_its_path_and_methods(
     assert client.post("/admin/login/", REMOTE_ADDR="192.0.2.50").status_code == 200
 
 
+@standalone_and_cluster
 def test_regex_rule_and_exemptions(topology: Any, client: Any, settings: Any, with_middleware: None) -> None:
     ratelimit_settings(settings, RULES=RULES)
     assert [client.get("/api/items/").status_code for _ in range(4)] == [200, 200, 200, 429]
@@ -109,6 +111,7 @@ def test_without_middleware_limited_view_is_403_like_django_ratelimit(topology: 
     assert [client.get("/sync/").status_code for _ in range(4)] == [200, 200, 200, 403]
 
 
+@standalone_and_cluster
 async def test_async_stack(topology: Any, async_client: Any, settings: Any, with_middleware: None) -> None:
     ratelimit_settings(settings, RULES=[{"path": "/plain/", "rate": "2/d"}], HEADERS="draft")
     statuses = [(await async_client.get("/plain/")).status_code for _ in range(3)]
