@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 DEBUG = os.environ.get("DEBUG", "1") == "1"
@@ -80,8 +82,12 @@ def database_from_url(url: str) -> dict[str, object]:
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         name = unquote(parts.path[1:] if parts.path.startswith("//") else parts.path) or ":memory:"
-        # Several gunicorn workers write at once: wait for the file lock instead of failing.
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": {"timeout": 20}}
+        # Several gunicorn workers write at once: wait for the file lock instead of failing, and
+        # take it when a transaction starts (a read that later writes would otherwise fail at once).
+        options: dict[str, object] = {"timeout": 20}
+        if django.VERSION >= (5, 1):
+            options["transaction_mode"] = "IMMEDIATE"
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": name, "OPTIONS": options}
     if parts.scheme in ("postgres", "postgresql"):
         return {
             "ENGINE": "django.db.backends.postgresql",
