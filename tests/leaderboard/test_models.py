@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
 from django_redis_patterns import connections, get_redis
@@ -244,3 +244,42 @@ def test_model_board_on_fakeredis(transactional_db: Any) -> None:
         assert [e.name for e in Player.leaderboard.partition("eu").top(5)] == ["ann"]
         assert Player.objects.get(name="ann").leaderboard_rank == 2
         assert Player.leaderboard.period("weekly").count() == 2
+
+
+def test_concurrent_increments_from_threads_converge(redis_ready: Any) -> None:
+    import threading
+
+    from django.db import connections as db_connections
+
+    player = Player.objects.create(name="hot", score=0)
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait()
+            done = 0
+            while done < 25:
+                try:
+                    with transaction.atomic():
+                        # each commit's callback re-reads the row: callbacks that run out
+                        # of order still leave the board at the last committed value
+                        Player.objects.filter(pk=player.pk).update(score=F("score") + 1)
+                    done += 1
+                except OperationalError as exc:  # SQLite's shared in-memory test DB: retry
+                    if "locked" not in str(exc):
+                        raise
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            db_connections.close_all()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    player.refresh_from_db()
+    assert player.score == 100
+    assert Player.leaderboard.score_of(player) == 100
