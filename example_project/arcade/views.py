@@ -72,8 +72,9 @@ def _player(request: HttpRequest) -> Player:
 
 
 # user_or_ip: a logged-in player is limited per account, an anonymous visitor per IP address
-# (checked before login_required, so anonymous POSTs are counted too).
-@ratelimit(key="user_or_ip", rate=PLAY_RATE, method="POST", algorithm="gcra")
+# (checked before login_required, so anonymous POSTs are counted too). One group for the page
+# and the API: both spend the same 10 rounds a minute.
+@ratelimit(group="arcade.play", key="user_or_ip", rate=PLAY_RATE, method="POST", algorithm="gcra")
 @login_required
 def play(request: HttpRequest) -> HttpResponse:
     player = _player(request)
@@ -87,7 +88,7 @@ def play(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@ratelimit(key="user_or_ip", rate=PLAY_RATE, method="POST", algorithm="gcra")
+@ratelimit(group="arcade.play", key="user_or_ip", rate=PLAY_RATE, method="POST", algorithm="gcra")
 def api_play(request: HttpRequest) -> JsonResponse:
     """``POST /api/play`` with ``{"score": 123}`` (optional): the JSON twin of the play page."""
     if not request.user.is_authenticated:

@@ -225,6 +225,13 @@ def test_the_eleventh_round_in_a_minute_gets_the_429_page(client: Any, make_play
     assert client.get("/play/").status_code == 200
 
 
+def test_the_page_and_the_api_share_one_limit(client: Any, make_player: Any) -> None:
+    make_player("eve")
+    client.login(username="eve", password=PASSWORD)
+    assert [client.post("/play/", {"score": 1}).status_code for _ in range(10)] == [200] * 10
+    assert client.post("/api/play", {"score": 1}, content_type="application/json").status_code == 429
+
+
 def test_players_are_limited_separately(client: Any, make_player: Any) -> None:
     make_player("eve")
     make_player("fay")
