@@ -188,8 +188,11 @@ class ModelLeaderboard(Leaderboard):
             qs = qs.filter(self.include)
         return qs
 
-    def rows(self, queryset: models.QuerySet[Any]) -> Iterable[tuple[str, Any, Any]]:
-        """(member, score or None to remove, partition value) for each row of ``queryset``."""
+    def rows(self, queryset: models.QuerySet[Any], *, removals: bool = True) -> Iterable[tuple[str, Any, Any]]:
+        """(member, score or None to remove, partition value) for each row of ``queryset``.
+
+        ``removals=False`` (a rebuild) skips the rows ``include`` leaves out instead of
+        listing them for removal, sparing a query for their pks."""
         if callable(self.include):
             for obj in queryset.iterator(chunk_size=2000):
                 value = getattr(obj, self.score_field) if self.include(obj) else None
@@ -199,7 +202,7 @@ class ModelLeaderboard(Leaderboard):
         if isinstance(self.include, Q):
             included = queryset.filter(self.include)
             fields = ["pk", self.score_field] + ([self.partition_attname] if self.partition_attname else [])
-            wanted = set(queryset.values_list("pk", flat=True)) if queryset.query.where else None
+            wanted = set(queryset.values_list("pk", flat=True)) if removals and queryset.query.where else None
             seen = set()
             for row in included.values_list(*fields).iterator(chunk_size=2000):
                 seen.add(row[0])

@@ -72,7 +72,7 @@ def _source(board: Leaderboard, rows: Iterable[Row] | None) -> Iterable[Row]:
     if rows is not None:
         return rows
     if hasattr(board, "db_queryset"):
-        return board.rows(board.db_queryset())  # type: ignore[attr-defined, no-any-return]
+        return board.rows(board.db_queryset(), removals=False)  # type: ignore[attr-defined, no-any-return]
     raise RebuildError(f"{board!r} has no model: pass rows=[(member, score, partition), ...]")
 
 

@@ -162,6 +162,12 @@ def test_include_as_q_and_as_callable(redis_ready: Any) -> None:
     red.active = False
     red.save()
     assert Team.leaderboard.top(5) == []
+    # a rebuild applies the same include rules (Q and callable)
+    Team.objects.create(name="green", points=1)
+    call_command("leaderboard_rebuild", "leaderboard_app.Runner", "leaderboard_app.Team", verbosity=0)
+    assert [(e.rank, e.name) for e in Runner.leaderboard.top(10)] == [(1, "tie")]
+    assert [e.name for e in Team.leaderboard.top(5)] == ["green"]
+    assert check(Runner.leaderboard).ok and check(Team.leaderboard).ok
 
 
 def test_rows_deleted_behind_the_boards_back_are_skipped_and_removed(redis_ready: Any) -> None:
