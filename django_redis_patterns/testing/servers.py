@@ -62,6 +62,15 @@ _port_lock = threading.Lock()
 _handed_out: set[int] = set()
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port() -> int:
     """A TCP port free now and not handed out before by this process."""
     with _port_lock:
@@ -70,7 +79,7 @@ def free_port() -> int:
                 s.bind(("127.0.0.1", 0))
                 port = s.getsockname()[1]
             # Cluster bus ports are port + 10000: keep both below 65536 and unused.
-            if port + 10000 < 65536 and port not in _handed_out:
+            if port + 10000 < 65536 and port not in _handed_out and _bindable(port + 10000):
                 _handed_out.add(port)
                 return int(port)
     raise RuntimeError("no free TCP port found")
