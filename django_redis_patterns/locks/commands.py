@@ -151,12 +151,10 @@ def _finish(handle: LockHandle, *, failed: bool) -> None:
         except (LockLost, LockUnavailable):
             pass  # the command's own error is the one to report
         return
-    if handle.lock.period and not handle.period_over:
-        # Slot mode: the key marks this period as done until it ends, unless lost meanwhile.
-        lost = handle._lost
-        handle.detach()
-        if lost:
-            raise handle._lost_error("the command finished")
+    if handle.lock.period:
+        # Slot mode: the key marks this period as done until it ends (decided on the Redis
+        # clock: a local estimate could free the period early and let a late cron run again).
+        handle.finish_period()
         return
     handle.release()
 

@@ -32,6 +32,7 @@ ACQUIRE = scripts.load("acquire", package=PACKAGE)
 RELEASE = scripts.load("release", package=PACKAGE)
 EXTEND = scripts.load("extend", package=PACKAGE)
 FENCE_FLOOR = scripts.load("fence_floor", package=PACKAGE)
+FINISH_PERIOD = scripts.load("finish_period", package=PACKAGE)
 
 #: How long an unclaimed wake-up stays in the list (ms). A waiter that was between its
 #: failed attempt and its BLPOP when the release came still finds it.

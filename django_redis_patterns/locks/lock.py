@@ -51,6 +51,10 @@ class _HandleBase:
         #: extended: measured from *before* the acquire call was sent.
         self._expires = started + attempt.ttl_ms / 1000
         self._period_end = self._expires if lock.period else None
+        #: Slot mode: end of the period the lock was taken in, Unix ms by the Redis clock.
+        self._period_end_ms = (
+            attempt.redis_now_ms + attempt.ttl_ms if lock.period and attempt.redis_now_ms is not None else None
+        )
         self._lost = False
         self._released = False
         self._closing = False
@@ -181,13 +185,27 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
 
     def detach(self) -> None:
-        """Stop renewing and forget the lock without deleting it: it lives out its TTL.
-
-        Slot mode uses this so the key marks the period as done.
-        """
+        """Stop renewing and forget the lock without deleting it: it lives out its TTL."""
         self._stop_renewer()
         self._released = True
         self.lock._forget(self)
+
+    def finish_period(self) -> None:
+        """Slot mode, job done: the key stays until its period ends (Redis clock), then frees the next one.
+
+        Deleted at once if the period is already over. Raises LockLost if it was not ours any more.
+        """
+        if self._period_end_ms is None:
+            raise LockError(f"lock {self.name!r} was not taken in slot mode (period=...)", name=self.name)
+        self.detach()
+        done = self.lock._run(
+            core.FINISH_PERIOD, self._target, [self.lock.keys.lock], [self.token, self._period_end_ms], "release"
+        )
+        if not int(done) or self._lost:
+            self._closing = False
+            self._mark_lost()
+            raise self._lost_error("the period was marked done")
+        signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
 
 
 class _Renewer(threading.Thread):

@@ -206,3 +206,21 @@ def test_bad_lock_wait_is_a_usage_error(topology: Any, tmp_path: Path) -> None:
     with pytest.raises(CommandError, match="--lock-wait must be >= 0"):
         call_command("locked_job", "--dir", str(tmp_path), "--lock-wait", "-1")
     assert _ran(tmp_path) == []
+
+
+def test_slot_mode_keeps_the_key_until_the_period_ends(topology: Any, tmp_path: Path) -> None:
+    from django_redis_patterns import get_redis
+
+    call_command("slot_job", "--dir", str(tmp_path), stdout=io.StringIO())
+    client = get_redis()
+    left = client.pttl(LockKeys.for_name("command:locks_app.slot_job").lock)
+    seconds, micros = client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    period_ms = int(SlotJob.lock_period * 1000)
+    # The key expires at an hour boundary (the end of its period, Redis clock), not after lock_ttl.
+    offset = (now_ms + left) % period_ms
+    assert left > 0 and min(offset, period_ms - offset) < 1000
+    out = io.StringIO()
+    call_command("slot_job", "--dir", str(tmp_path), stdout=out)
+    assert out.getvalue().startswith("skipped: slot_job already ran or is running this period")
+    assert len(_ran(tmp_path)) == 1
