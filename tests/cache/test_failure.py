@@ -202,3 +202,26 @@ async def test_sentinel_failover_async(redis_factory: Any, settings: Any) -> Non
     else:
         pytest.fail(f"not serving 15 s after the primary died; errors: {errors[-3:]}")
     _no_readonly(errors)
+
+
+@pytest.mark.slow
+async def test_cluster_down_is_covered_too(redis_factory: Any, settings: Any, caplog: pytest.LogCaptureFixture) -> None:
+    group = redis_factory("cluster")
+    from tests.cache.conftest import settle_cluster
+
+    settle_cluster(group)
+    cache = point_default_at(settings, group.url, OPTIONS={"IGNORE_EXCEPTIONS": True, "SOCKET_TIMEOUT": 0.5})
+    cache.set("k", "v")
+    assert await cache.aget("k") == "v"
+    for server in group.servers:
+        server.kill()
+    assert cache.get("k", "dflt") == "dflt"
+    assert await cache.aget("k", "dflt") == "dflt"
+    assert cache.set("k", 1) is False
+    assert cache.get_many(["a", "b"]) == {}
+    assert await cache.aset_many({"a": 1}) == ["a"]
+    assert cache.delete_pattern("*") == 0
+    assert len(_warnings(caplog)) == 1
+    settings.CACHES = {**settings.CACHES, "strict": {**settings.CACHES["default"], "OPTIONS": {"SOCKET_TIMEOUT": 0.5}}}
+    with pytest.raises(CacheError):
+        caches["strict"].get("k")
