@@ -617,6 +617,11 @@ async def aget_redis(alias: str | None = None, *, replica: bool = False) -> Any:
     client = per_loop.get(alias) if per_loop is not None else None
     if client is None:
         client = async_client_for_spec(spec_for_alias(alias))
+        if is_cluster(client):
+            # Load the slot map before anyone uses the client: a burst of first calls on an
+            # uninitialised async RedisCluster can fail inside redis-py. initialize() is
+            # idempotent and locked, so concurrent first callers simply wait for it.
+            await client.initialize()
         # The loop's dict exists now; alias keys sit beside (spec, role) keys.
         _async_clients[asyncio.get_running_loop()][alias] = client
     return client
