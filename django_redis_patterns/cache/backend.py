@@ -719,9 +719,11 @@ class RedisCache(BaseCache):
         return bool(await (await self._aclient()).persist(self.make_and_validate_key(key, version=version)))
 
     # -- locks -----------------------------------------------------------------------------
-    def _lock_alias(self) -> str | None:
+    def _lock_target(self) -> Any:
+        # The alias when Django built us from CACHES; otherwise our connection spec (the
+        # locks package accepts either).
         alias = self.alias
-        return alias if alias in (getattr(settings, "CACHES", None) or {}) else None
+        return alias if alias in (getattr(settings, "CACHES", None) or {}) else self._spec
 
     def lock(
         self,
@@ -740,24 +742,15 @@ class RedisCache(BaseCache):
         django-redis's signature: ``timeout`` is the lock's TTL in seconds (``None``: 30),
         ``blocking_timeout`` how long ``acquire()`` waits; ``sleep`` and ``thread_local``
         are accepted and unused (waiters are woken by the releaser; each thread holds its
-        own token). ``renew=True`` keeps extending the TTL while held. A backend built
-        outside ``CACHES`` falls back to redis-py's ``Lock``.
+        own token). ``renew=True`` keeps extending the TTL while held.
         """
-        name = self.make_and_validate_key(key, version=version)
-        ttl = 30 if timeout is None else timeout
-        alias = self._lock_alias()
-        if alias is None:
-            return self._client().lock(
-                name,
-                timeout=ttl,
-                sleep=sleep,
-                blocking=blocking,
-                blocking_timeout=blocking_timeout,
-                thread_local=thread_local,
-            )
         from ..locks import lock as make_lock
 
-        return make_lock(name, ttl=ttl, blocking=blocking, timeout=blocking_timeout, renew=renew, using=alias)
+        name = self.make_and_validate_key(key, version=version)
+        ttl = 30 if timeout is None else timeout
+        return make_lock(
+            name, ttl=ttl, blocking=blocking, timeout=blocking_timeout, renew=renew, using=self._lock_target()
+        )
 
     async def alock(
         self,
@@ -771,16 +764,13 @@ class RedisCache(BaseCache):
         renew: bool = False,
     ) -> Any:
         """A :class:`django_redis_patterns.locks.AsyncLock` (``async with await cache.alock("k"):``)."""
-        name = self.make_and_validate_key(key, version=version)
-        ttl = 30 if timeout is None else timeout
-        alias = self._lock_alias()
-        if alias is None:
-            return (await self._aclient()).lock(
-                name, timeout=ttl, sleep=sleep, blocking=blocking, blocking_timeout=blocking_timeout
-            )
         from ..locks import alock as make_alock
 
-        return make_alock(name, ttl=ttl, blocking=blocking, timeout=blocking_timeout, renew=renew, using=alias)
+        name = self.make_and_validate_key(key, version=version)
+        ttl = 30 if timeout is None else timeout
+        return make_alock(
+            name, ttl=ttl, blocking=blocking, timeout=blocking_timeout, renew=renew, using=self._lock_target()
+        )
 
     def close(self, **kwargs: Any) -> None:
         """Nothing to do: pools are shared by every thread and request (connections.py)."""

@@ -259,6 +259,17 @@ def test_lock_is_this_packages_lock_on_the_caches_alias(cache: Any) -> None:
     second.release()
 
 
+def test_lock_of_a_backend_built_outside_caches(topology: Any) -> None:
+    from django_redis_patterns.locks import Lock
+
+    cache = RedisCache(topology.location, {"KEY_PREFIX": "outside"})
+    held = cache.lock("job", timeout=10)
+    assert isinstance(held, Lock)
+    assert held.acquire(blocking=False)
+    assert cache.lock("job").acquire(blocking=False) is False
+    held.release()
+
+
 @all_topologies
 async def test_async_lock_excludes_a_second_holder(cache: Any) -> None:
     from django_redis_patterns.locks import AsyncLock
