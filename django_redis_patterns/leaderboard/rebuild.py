@@ -77,11 +77,16 @@ def _source(board: Leaderboard, rows: Iterable[Row] | None) -> Iterable[Row]:
 
 
 def _encoded(board: Leaderboard, rows: Iterable[Row]) -> Iterator[tuple[str, str, str]]:
+    descending, partitioned = board.descending, board.partitioned
+    check, encode = scores.check, scores.encode
     for member, value, part in rows:
         if value is None:
             continue
-        stored = scores.encode(scores.check(value, f"score of {member}"), board.descending)
-        yield str(member), stored, "" if part is None or not board.partitioned else _partition_value(part)
+        try:
+            stored = encode(check(value), descending)
+        except scores.InvalidScore as exc:
+            raise scores.InvalidScore(f"row {member}: {exc}") from None
+        yield str(member), stored, "" if part is None or not partitioned else _partition_value(part)
 
 
 def rebuild(

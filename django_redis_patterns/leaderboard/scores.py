@@ -33,6 +33,8 @@ class InvalidScore(LeaderboardError, ValueError):
 
 def check(value: Any, argument: str = "score") -> Score:
     """``value`` as an int or float, or :class:`InvalidScore` naming ``argument``."""
+    if type(value) is int and -MAX_EXACT <= value <= MAX_EXACT:  # the common case, first
+        return value
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | Fraction):
         raise InvalidScore(f"{argument} must be a number, got {type(value).__name__} {value!r}")
     if isinstance(value, int):
@@ -51,6 +53,8 @@ def check(value: Any, argument: str = "score") -> Score:
 
 def encode(score: Score, descending: bool) -> str:
     """The string sent to Redis: shortest exact form, negated for descending boards."""
+    if type(score) is int:
+        return str(-score if descending else score)  # ints have no -0
     if descending:
         score = -score
     if score == 0:
