@@ -1,7 +1,7 @@
 """``manage.py seed_arcade --players 100000 [--if-empty]``: demo players, fast.
 
-Users and players are written in batches of multi-row INSERTs (``executemany``: no model
-instances, no per-row signals), then the boards are filled from the table in pipelined
+Users and players are written in batches of multi-row INSERTs (no model instances, no
+per-row signals), then the boards are filled from the table in pipelined
 round trips: ``leaderboard_rebuild`` for the all-time board (loaded beside the live one and
 swapped in atomically) and ``boards.rebuild_weekly()`` for this week's points.
 
@@ -55,20 +55,22 @@ class Progress:
 
 
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """One ``executemany`` INSERT of ``rows`` (values for ``columns``); every other field gets
-    its default, converted for the database once rather than once per row."""
+    """INSERT ``rows`` (values for ``columns``) as multi-row statements, one round trip per chunk;
+    every other field gets its default, converted for the database once rather than per row."""
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     given = {model._meta.get_field(name).attname for name in columns}
     defaults = [(f.column, f.get_db_prep_save(f.get_default(), connection)) for f in fields if f.attname not in given]
     quote = connection.ops.quote_name
     names = [model._meta.get_field(c).column for c in columns] + [column for column, _ in defaults]
     fixed = tuple(value for _, value in defaults)
-    sql = (
-        f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)}) "
-        f"VALUES ({', '.join(['%s'] * len(names))})"
-    )
+    per_statement = max(1, min(1000, (connection.features.max_query_params or 65535) // len(names)))
+    row_sql = f"({', '.join(['%s'] * len(names))})"
+    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)}) VALUES "
     with connection.cursor() as cursor:
-        cursor.executemany(sql, [(*row, *fixed) for row in rows])
+        for i in range(0, len(rows), per_statement):
+            chunk = rows[i : i + per_statement]
+            params = [value for row in chunk for value in (*row, *fixed)]
+            cursor.execute(head + ", ".join([row_sql] * len(chunk)), params)
 
 
 class Command(BaseCommand):
