@@ -105,7 +105,7 @@ def _is_cluster(client: Any) -> bool:
 
 
 _registry: dict[tuple[str, str], Script] = {}
-_registry_lock = threading.Lock()
+_registry_lock = threading.RLock()  # re-entrant: a package import may itself load scripts
 
 
 def load(name: str, package: str = "django_redis_patterns") -> Script:

@@ -459,6 +459,14 @@ class Cluster(ServerGroup):
                 ),
                 "replica roles to propagate",
             )
+            # ... and list the replicas in CLUSTER SLOTS, which clients read for replica reads.
+            self._wait(
+                lambda: all(
+                    sum(len(entry) - 3 for entry in c.execute_command("CLUSTER SLOTS")) >= len(self.cluster_replicas)
+                    for c in clients.values()
+                ),
+                "replicas to appear in CLUSTER SLOTS",
+            )
         finally:
             for c in clients.values():
                 c.close()
