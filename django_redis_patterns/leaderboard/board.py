@@ -403,12 +403,14 @@ class Leaderboard:
         ]
 
     def _rows(self, reply: list[Any]) -> tuple[int, list[Entry]]:
-        descending = self.descending
-        rows = [
-            Entry(int(reply[i + 2]), scores.decode(reply[i + 1], descending), _member(reply[i]))
-            for i in range(1, len(reply), 3)
+        # {count, member, score, rank, ...}: the hot path of every page, kept lean
+        descending, decode = self.descending, scores.decode
+        items = iter(reply)
+        count = int(next(items))
+        return count, [
+            Entry(int(rank), decode(raw, descending), member.decode() if isinstance(member, bytes) else member)
+            for member, raw, rank in zip(items, items, items, strict=True)
         ]
-        return int(reply[0]), rows
 
     def _rows_call(self, op: str, *extra: scripts.ArgT) -> _Call:
         return _Call(f"leaderboard {op}", self._script(_read, self._read_args(op, *extra)), self._rows)

@@ -64,6 +64,13 @@ def encode(score: Score, descending: bool) -> str:
 
 def decode(raw: bytes | str | float, descending: bool) -> Score:
     """A stored score back to the user's number (int when integral)."""
+    if not isinstance(raw, float):
+        try:  # integral scores are the common case, and Redis prints them as plain digits
+            value = int(raw)
+        except ValueError:
+            pass
+        else:
+            return -value if descending else value
     number = float(raw)
     if descending:
         number = -number
