@@ -112,6 +112,15 @@ class RedisCache(BaseCache):
 
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(params)
+        try:
+            self._configure(server, params)
+        except ImproperlyConfigured as exc:
+            # Django's own system checks build every cache before ours run, so raising here
+            # would turn redis_patterns.E003/E050 into a traceback. Fail on first use instead.
+            self._configure_error = exc
+            self.__class__ = MisconfiguredRedisCache
+
+    def _configure(self, server: Any, params: dict[str, Any]) -> None:
         options = dict(params.get("OPTIONS") or {})
         self._location = server
         self._options = options
@@ -777,3 +786,20 @@ class RedisCache(BaseCache):
 
     async def aclose(self, **kwargs: Any) -> None:
         """Nothing to do (see :meth:`close`)."""
+
+
+class MisconfiguredRedisCache(RedisCache):
+    """What a RedisCache with invalid LOCATION/OPTIONS becomes: every use raises the error."""
+
+    _configure_error: ImproperlyConfigured
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("_") or name in ("close", "key_prefix", "version", "default_timeout"):
+            return object.__getattribute__(self, name)
+        raise object.__getattribute__(self, "_configure_error")
+
+    def close(self, **kwargs: Any) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<MisconfiguredRedisCache: {self._configure_error}>"

@@ -15,7 +15,8 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from ..exceptions import RedisPatternsError
+from .. import connections
+from ..exceptions import ImproperlyConfigured, RedisPatternsError
 from .backend import BACKEND_OPTIONS, CONNECTION_OPTIONS, RedisCache
 
 _ALSO_ACCEPTED = {  # django-redis options that mean nothing here but must not break a migration
@@ -59,7 +60,14 @@ def check_cache_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                     )
                 )
         try:
+            connections.parse(config.get("LOCATION", ""), options)
+        except ImproperlyConfigured:
+            continue  # a malformed LOCATION or connection option is redis_patterns.E003's to report
+        try:
             backend = import_string(config["BACKEND"])(config.get("LOCATION", ""), config)
+            error = getattr(backend, "_configure_error", None)
+            if error is not None:
+                raise error
         except (RedisPatternsError, ValueError, TypeError, ImportError) as exc:
             messages.append(Error(f"CACHES[{alias!r}] cannot be used: {exc}", id="redis_patterns.E050", obj=alias))
             continue

@@ -145,3 +145,12 @@ def test_fake_redis_fixture(fake_redis: Any) -> None:
     from django_redis_patterns import get_redis
 
     assert get_redis().get("a") == b"1"
+
+
+def test_misconfigured_cache_fails_on_use_not_at_startup() -> None:
+    from django.core.cache import caches
+
+    with override_settings(CACHES={"default": {"BACKEND": OURS, "LOCATION": "nonsense"}}):
+        assert "redis_patterns.E003" in run_checks()  # manage.py check reports it, no traceback
+        with pytest.raises(ImproperlyConfigured, match="is not a URL"):
+            caches["default"].get("k")
