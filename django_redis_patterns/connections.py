@@ -165,15 +165,6 @@ def _strip_password(url: str) -> str:
     return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1***@", url)
 
 
-def _retry_for(spec: ConnectionSpec) -> Retry:
-    # Retries ConnectionError and TimeoutError only (redis-py's default set).
-    return Retry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
-
-
-def _async_retry_for(spec: ConnectionSpec) -> AsyncRetry:
-    return AsyncRetry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
-
-
 def _as_bool(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in ("1", "true", "yes", "on")
@@ -428,27 +419,63 @@ def _fake_server(spec: ConnectionSpec) -> tuple[Any, int]:
         return _fake_servers[parts.netloc], int(path) if path.isdigit() else 0
 
 
-def _build_sync(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
+@dataclasses.dataclass(frozen=True)
+class _Flavor:
+    """The redis-py classes of one I/O model; the building logic is shared."""
+
+    parse_url: Any
+    pool: Any
+    client: Any
+    sentinel: Any
+    cluster: Any
+    cluster_node: Any
+    retry: Any
+    fake: str
+
+
+_SYNC = _Flavor(
+    redis.connection.parse_url,
+    redis.ConnectionPool,
+    redis.Redis,
+    redis.sentinel.Sentinel,
+    redis.cluster.RedisCluster,
+    redis.cluster.ClusterNode,
+    Retry,
+    "FakeRedis",
+)
+_ASYNC = _Flavor(
+    redis.asyncio.connection.parse_url,
+    redis.asyncio.ConnectionPool,
+    redis.asyncio.Redis,
+    redis.asyncio.sentinel.Sentinel,
+    redis.asyncio.cluster.RedisCluster,
+    redis.asyncio.cluster.ClusterNode,
+    AsyncRetry,
+    "FakeAsyncRedis",
+)
+
+
+def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> Any:
     if spec.fake:
         import fakeredis
 
         server, db = _fake_server(spec)
-        return fakeredis.FakeRedis(server=server, db=db)
+        return getattr(fakeredis, flavor.fake)(server=server, db=db)
     kw = spec.kwargs
-    retry = _retry_for(spec)
+    # Retries ConnectionError and TimeoutError only (redis-py's default set).
+    retry = flavor.retry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
     if spec.topology == "standalone":
         url = spec.nodes[0 if replica_index is None else replica_index]
-        url_kw: dict[str, Any] = dict(redis.connection.parse_url(url))
+        url_kw: dict[str, Any] = dict(flavor.parse_url(url))
         url_kw.update(kw)
         for k in ("username", "password"):
             if k in url_kw and url_kw[k] is None:
                 url_kw.pop(k)
         if spec.db is not None:
             url_kw["db"] = spec.db
-        pool = redis.ConnectionPool(retry=retry, **url_kw)
-        return redis.Redis(connection_pool=pool)
+        return flavor.client(connection_pool=flavor.pool(retry=retry, **url_kw))
     if spec.topology == "sentinel":
-        sentinel = redis.sentinel.Sentinel(
+        sentinel = flavor.sentinel(
             [_host_port(n) for n in spec.nodes],
             sentinel_kwargs=_sentinel_kwargs(spec),
             ssl=spec.ssl,
@@ -458,13 +485,21 @@ def _build_sync(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
         )
         service = spec.service or ""
         return sentinel.master_for(service) if replica_index is None else sentinel.slave_for(service)
-    return redis.cluster.RedisCluster(
-        startup_nodes=[redis.cluster.ClusterNode(*_host_port(n)) for n in spec.nodes],
+    return flavor.cluster(
+        startup_nodes=[flavor.cluster_node(*_host_port(n)) for n in spec.nodes],
         ssl=spec.ssl,
         retry=retry,
         **_replica_reads(spec.read_from_replicas or replica_index is not None),
         **kw,
     )
+
+
+def _build_sync(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
+    return _build(spec, replica_index, _SYNC)
+
+
+def _build_async(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
+    return _build(spec, replica_index, _ASYNC)
 
 
 def _replica_reads(enabled: bool) -> dict[str, Any]:
@@ -493,45 +528,6 @@ def _sentinel_kwargs(spec: ConnectionSpec) -> dict[str, Any]:
     return skw
 
 
-def _build_async(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
-    if spec.fake:
-        import fakeredis
-
-        server, db = _fake_server(spec)
-        return fakeredis.FakeAsyncRedis(server=server, db=db)
-    kw = spec.kwargs
-    retry = _async_retry_for(spec)
-    if spec.topology == "standalone":
-        url = spec.nodes[0 if replica_index is None else replica_index]
-        url_kw: dict[str, Any] = dict(redis.asyncio.connection.parse_url(url))
-        url_kw.update(kw)
-        for k in ("username", "password"):
-            if k in url_kw and url_kw[k] is None:
-                url_kw.pop(k)
-        if spec.db is not None:
-            url_kw["db"] = spec.db
-        pool = redis.asyncio.ConnectionPool(retry=retry, **url_kw)
-        return redis.asyncio.Redis(connection_pool=pool)
-    if spec.topology == "sentinel":
-        sentinel = redis.asyncio.sentinel.Sentinel(
-            [_host_port(n) for n in spec.nodes],
-            sentinel_kwargs=_sentinel_kwargs(spec),
-            ssl=spec.ssl,
-            retry=retry,
-            db=spec.db or 0,
-            **kw,
-        )
-        service = spec.service or ""
-        return sentinel.master_for(service) if replica_index is None else sentinel.slave_for(service)
-    return redis.asyncio.cluster.RedisCluster(
-        startup_nodes=[redis.asyncio.cluster.ClusterNode(*_host_port(n)) for n in spec.nodes],
-        ssl=spec.ssl,
-        retry=retry,
-        **_replica_reads(spec.read_from_replicas or replica_index is not None),
-        **kw,
-    )
-
-
 # ---------------------------------------------------------------------------------------
 # Registry
 # ---------------------------------------------------------------------------------------
@@ -541,9 +537,7 @@ _alias_clients: dict[str, Any] = {}
 #: (spec, role) -> sync client; role is "primary" or "replica:<n>".
 _sync_clients: dict[tuple[ConnectionSpec, str], Any] = {}
 #: loop -> {(spec, role) or alias: async client}; entries vanish with their loop.
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = (
-    weakref.WeakKeyDictionary()
-)
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 def _role(spec: ConnectionSpec, replica: bool) -> tuple[str, int | None]:
