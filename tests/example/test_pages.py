@@ -12,8 +12,9 @@ from tests.example.conftest import PASSWORD
 from tests.topologies import all_topologies
 
 # Real commits: the leaderboards are written after each transaction commits (on_commit).
-# The whole site on each topology (REDIS_URL standalone, redis+sentinel://, redis+cluster://).
-pytestmark = [pytest.mark.django_db(transaction=True), all_topologies]
+# The whole site on each topology (REDIS_URL standalone, redis+sentinel://, redis+cluster://),
+# and on PostgreSQL in scripts/test's second pass.
+pytestmark = [pytest.mark.django_db(transaction=True), all_topologies, pytest.mark.postgres]
 
 
 def test_home_counts_visits_in_redis(client: Any) -> None:
