@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.core.checks import run_checks
 
 from django_redis_patterns import get_redis
 from django_redis_patterns.exceptions import ImproperlyConfigured
@@ -130,5 +131,9 @@ def test_djangos_builtin_backend_and_ours_share_values(settings: Any, topology: 
 )
 def test_bad_options_name_the_option(settings: Any, topology: Any, options: dict[str, Any], named: str) -> None:
     settings.CACHES = {**settings.CACHES, "bad": topology.cache_config(**options)}
+    # Reported at startup by the system check (manage.py check, runserver) ...
+    errors = [m for m in run_checks() if m.id == "redis_patterns.E050"]
+    assert len(errors) == 1 and named in errors[0].msg and "'bad'" in errors[0].msg
+    # ... and on first use, rather than when Django builds the cache (its own checks do that).
     with pytest.raises(ImproperlyConfigured, match=named):
-        caches["bad"]
+        caches["bad"].get("k")
