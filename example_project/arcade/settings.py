@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import django
@@ -115,7 +116,7 @@ CACHES = {
 # Sessions in Redis (SESSION_CACHE_ALIAS, default "default"), with a per-user index.
 SESSION_ENGINE = "django_redis_patterns.sessions.backend"
 
-REDIS_PATTERNS = {
+REDIS_PATTERNS: dict[str, dict[str, Any]] = {
     # Redis down: visitors are treated as logged out (pages still render) rather than getting a 500.
     "SESSIONS": {"ON_ERROR": "anonymous"},
     "RATELIMIT": {

@@ -57,15 +57,17 @@ class Progress:
 def insert_rows(model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """INSERT ``rows`` (values for ``columns``) as multi-row statements, one round trip per chunk;
     every other field gets its default, converted for the database once rather than per row."""
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    given = {model._meta.get_field(name).attname for name in columns}
-    defaults = [(f.column, f.get_db_prep_save(f.get_default(), connection)) for f in fields if f.attname not in given]
+    fields = {f.name: f for f in model._meta.concrete_fields if not f.primary_key}
+    given = {fields[name].attname for name in columns}
+    defaults = [
+        (f.column, f.get_db_prep_save(f.get_default(), connection)) for f in fields.values() if f.attname not in given
+    ]
     quote = connection.ops.quote_name
-    names = [model._meta.get_field(c).column for c in columns] + [column for column, _ in defaults]
+    names = [fields[c].column for c in columns] + [column for column, _ in defaults]
     fixed = tuple(value for _, value in defaults)
     per_statement = max(1, min(1000, (connection.features.max_query_params or 65535) // len(names)))
     row_sql = f"({', '.join(['%s'] * len(names))})"
-    head = f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(n) for n in names)}) VALUES "
+    head = f"INSERT INTO {quote(str(model._meta.db_table))} ({', '.join(quote(str(n)) for n in names)}) VALUES "
     with connection.cursor() as cursor:
         for i in range(0, len(rows), per_statement):
             chunk = rows[i : i + per_statement]
