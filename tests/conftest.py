@@ -170,3 +170,49 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 with contextlib.suppress(Exception):
                     report.sections.append((f"redis logs ({group.kind})", group.log_tails()))
     return report
+
+
+# Headless system Chromium (installed by scripts/test with apt; never `playwright install`).
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+
+
+@pytest.fixture
+def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Playwright's Chromium, one per test.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open;
+    the test's own ORM calls (fixtures, assertions) are plain synchronous code, so Django's
+    async-safety guard is lifted for the test.
+    """
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    executable = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            # While Playwright's loop runs, Django keeps this thread's connections per asyncio
+            # context: close the ones the test opened, or PostgreSQL keeps their sessions and
+            # the test database cannot be dropped at the end of the run.
+            from django.db import connections as db_connections
+
+            db_connections.close_all()
+            chromium.close()
+
+
+def artifact_path(area: str, name: str) -> str:
+    """Where a test saves a screenshot: test-artifacts/<area>/<name>.png (gitignored)."""
+    folder = ARTIFACTS / area
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder / f"{name}.png")
