@@ -169,6 +169,25 @@ def test_seasons_page_lists_closed_seasons(client: Any, make_player: Any) -> Non
     assert SeasonSnapshot.objects.get().winners.get().score == 70
 
 
+def test_close_season_last_week_and_bad_arguments(client: Any, make_player: Any) -> None:
+    import datetime
+
+    from django.core.management.base import CommandError
+    from django.utils import timezone
+
+    make_player("w")
+    client.login(username="w", password=PASSWORD)
+    client.post("/play/", {"score": 70})  # this week's points: not last week's
+    call_command("close_season", "--season", "last", verbosity=0)
+    last_week = current_season(timezone.now() - datetime.timedelta(days=7))
+    snapshot = SeasonSnapshot.objects.get()
+    assert (snapshot.season, snapshot.winners.count()) == (last_week, 0)
+    with pytest.raises(CommandError, match="--season must look like 2026-W48"):
+        call_command("close_season", "--season", "week-48", verbosity=0)
+    with pytest.raises(CommandError, match="--top must be >= 1"):
+        call_command("close_season", "--top", "0", verbosity=0)
+
+
 def test_devices_needs_a_login(client: Any) -> None:
     assert client.get("/devices/").status_code == 302
 

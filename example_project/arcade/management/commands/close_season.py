@@ -1,4 +1,4 @@
-"""``manage.py close_season [--season 2026-W48] [--top 10]``: keep the weekly winners for ever.
+"""``manage.py close_season [--season 2026-W48 | --season last] [--top 10]``: keep the weekly winners for ever.
 
 Cron may start it on every web server at the same minute. ``LockedCommand`` runs
 ``handle()`` under the Redis lock ``arcade:close_season:<season>``: one copy does the work,
@@ -10,19 +10,28 @@ turn a lock failure into an IntegrityError rather than a second snapshot.)
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from arcade import boards
 from arcade.models import Player, SeasonSnapshot, SeasonWinner, current_season
 from django_redis_patterns.locks.commands import LockedCommand
 
 
+def resolve_season(value: str | None) -> str:
+    """``None`` -> this week, ``"last"`` -> last week (what a Monday-morning cron closes), else as given."""
+    if value == "last":
+        return current_season(timezone.now() - datetime.timedelta(days=7))
+    return value or current_season()
+
+
 def _lock_key(options: dict[str, Any]) -> str:
-    return f"arcade:close_season:{options.get('season') or current_season()}"
+    return f"arcade:close_season:{resolve_season(options.get('season'))}"
 
 
 class Command(LockedCommand):
@@ -32,11 +41,13 @@ class Command(LockedCommand):
     lock_on_busy = "skip"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--season", default=None, help="ISO week to close, e.g. 2026-W48 (default: this week).")
+        parser.add_argument(
+            "--season", default=None, help="ISO week to close: 2026-W48, or 'last' (default: this week)."
+        )
         parser.add_argument("--top", type=int, default=10, help="How many winners to keep (default 10).")
 
     def handle(self, *args: Any, season: str | None, top: int, **options: Any) -> None:
-        season = season or current_season()
+        season = resolve_season(season)
         if not re.fullmatch(r"\d{4}-W\d{2}", season):
             raise CommandError(f"--season must look like 2026-W48, got {season!r}")
         if top < 1:
