@@ -65,6 +65,7 @@ _CONFIG_FIELDS = {
     "period_scores",
 }
 #: Pks whose sync failed, retried with the next successful sync (bounded).
+_VERIFY_ROUNDS = 3
 _MAX_PENDING = 10_000
 
 
@@ -262,12 +263,22 @@ class ModelLeaderboard(Leaderboard):
             return 0
         try:
             qs = self.model._base_manager.using(using or router.db_for_read(self.model)).filter(pk__in=wanted)
-            found: dict[str, list[scripts.ArgT] | None] = {}
-            for member, value, part in self.rows(qs):
-                found[member] = self.row_args(member, value, part)
-            all_args = [a for a in found.values() if a is not None]
-            all_args += [self.write_args("remove", str(pk), "0") for pk in wanted if str(pk) not in found]
-            self._pipeline_writes(all_args)
+            writes = self._committed_writes(qs, wanted)
+            for _ in range(_VERIFY_ROUNDS):
+                self._pipeline_writes([a for a in writes.values() if a is not None])
+                # Two syncs of one row can interleave: the one that read the older committed
+                # value may write last. Each sync re-reads after writing and writes again what
+                # changed meanwhile, so the last write on the board is of a value read after it.
+                again = self._committed_writes(qs, wanted)
+                writes = {member: args for member, args in again.items() if args != writes.get(member)}
+                if not writes:
+                    break
+            else:
+                logger.warning(
+                    "leaderboard %s: rows %s kept changing during sync; leaderboard_rebuild repairs drift",
+                    self.name,
+                    sorted(writes),
+                )
         except LeaderboardUnavailable:
             with self._pending_lock:
                 if len(self._pending) + len(wanted) <= _MAX_PENDING:
@@ -279,6 +290,16 @@ class ModelLeaderboard(Leaderboard):
             )
             raise
         return len(wanted)
+
+    def _committed_writes(self, qs: models.QuerySet[Any], wanted: set[Any]) -> dict[str, list[scripts.ArgT] | None]:
+        """member -> the write that puts its committed state on the board (removal if gone)."""
+        found: dict[str, list[scripts.ArgT] | None] = {}
+        for member, value, part in self.rows(qs):
+            found[member] = self.row_args(member, value, part)
+        for pk in wanted:
+            if str(pk) not in found:
+                found[str(pk)] = self.write_args("remove", str(pk), "0")
+        return found
 
     def sync(self, queryset: models.QuerySet[Any] | None = None) -> int:
         """Write these rows' current values now (default: every row). Returns rows written.

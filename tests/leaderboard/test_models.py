@@ -289,3 +289,43 @@ def test_concurrent_increments_from_threads_converge(redis_ready: Any) -> None:
     player.refresh_from_db()
     assert player.score == 100
     assert Player.leaderboard.score_of(player) == 100
+
+
+def test_a_stale_sync_that_writes_last_does_not_win(redis_ready: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two syncs of one row interleave: the first reads 200, the row becomes 300 and is synced,
+    then the first writes its stale 200. The board must still end at the committed 300."""
+    import threading
+
+    from django.db import connections as db_connections
+
+    player = Player.objects.create(name="raced", score=200)
+    board = Player.leaderboard
+    real_write = board._pipeline_writes
+    first_write_reached, let_it_write = threading.Event(), threading.Event()
+    stale_thread: list[threading.Thread] = []
+
+    def paused_write(args: Any) -> Any:
+        # Instrumentation only (Redis stays real): hold the stale sync between its read and write.
+        if threading.current_thread() in stale_thread and not let_it_write.is_set():
+            first_write_reached.set()
+            assert let_it_write.wait(30)
+        return real_write(args)
+
+    monkeypatch.setattr(board, "_pipeline_writes", paused_write)
+
+    def stale_sync() -> None:
+        try:
+            board.sync_pks([player.pk])
+        finally:
+            db_connections.close_all()
+
+    thread = threading.Thread(target=stale_sync)
+    stale_thread.append(thread)
+    thread.start()
+    assert first_write_reached.wait(30)  # it has read 200 and is about to write it
+    Player.objects.filter(pk=player.pk).update(score=300)
+    board.sync_pks([player.pk])  # the fresh sync writes 300 first
+    assert board.score_of(player) == 300
+    let_it_write.set()  # now the stale 200 lands ...
+    thread.join(30)
+    assert board.score_of(player) == 300  # ... and is corrected by the stale sync's own re-read
