@@ -8,10 +8,13 @@ installed app, imported before Django's model registry is ready.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .board import KEEP, Entry, Leaderboard, LeaderboardUnavailable, RankedList
 from .scores import InvalidScore, LeaderboardError
+
+if TYPE_CHECKING:  # type checkers see the real classes; at runtime they load lazily
+    from .models import LeaderboardMixin, LeaderboardQuerySet, ModelLeaderboard
 
 __all__ = [
     "KEEP",
