@@ -316,6 +316,37 @@ class _LockBase:
     def _acquired(self, handle: _HandleBase) -> None:
         signals.lock_acquired.send(sender=type(self), name=self.name, handle=handle)
 
+    # Holds are per owner: a thread for Lock, an asyncio task for AsyncLock. Subclasses set
+    # ``_holds`` (owner -> handle) and ``_owner()``; the read-only view below is shared.
+    _holds: Any
+
+    @staticmethod
+    def _owner() -> Any:
+        raise NotImplementedError
+
+    def _current(self) -> Any:
+        return self._holds.get(self._owner())
+
+    @property
+    def held(self) -> bool:
+        handle = self._current()
+        return handle is not None and bool(handle.held)
+
+    @property
+    def token(self) -> str | None:
+        handle = self._current()
+        return handle.token if handle else None
+
+    @property
+    def fencing_token(self) -> int | None:
+        handle = self._current()
+        return handle.fencing_token if handle else None
+
+    def _forget(self, handle: _HandleBase) -> None:
+        for key, value in list(self._holds.items()):
+            if value is handle:
+                del self._holds[key]
+
 
 class Lock(_LockBase):
     """A lock over one Redis; a context manager, a decorator and an ``acquire()``/``release()`` object.
@@ -327,6 +358,8 @@ class Lock(_LockBase):
     def __init__(self, name: str, **kwargs: Any):
         super().__init__(name, **kwargs)
         self._holds: dict[int, LockHandle] = {}
+
+    _owner = staticmethod(threading.get_ident)
 
     # -- I/O ---------------------------------------------------------------------------
     def _run(self, script: Any, target: core.Target, keys: list[str], args: list[Any], command: str) -> Any:
@@ -354,7 +387,7 @@ class Lock(_LockBase):
     def _acquire(self, blocking: bool | None, timeout: float | None) -> LockHandle | None:
         blocking = self.blocking if blocking is None else blocking
         timeout = self.timeout if timeout is None else core.validate_seconds("timeout", timeout, allow_zero=True)
-        current = self._holds.get(threading.get_ident())
+        current = self._current()
         if current is not None and not current.released:
             raise LockError(f"lock {self.name!r} is already held by this thread (locks are not reentrant)")
         alias = core.resolve_target(self.using)
@@ -391,7 +424,7 @@ class Lock(_LockBase):
 
     def handle(self) -> LockHandle:
         """The calling thread's hold; LockError if it holds none."""
-        handle = self._holds.get(threading.get_ident())
+        handle = self._current()
         if handle is None:
             raise LockError(f"lock {self.name!r} is not held by this thread", name=self.name)
         return handle
@@ -403,26 +436,6 @@ class Lock(_LockBase):
     def extend(self, ttl: float | None = None) -> None:
         self.handle().extend(ttl)
 
-    @property
-    def held(self) -> bool:
-        handle = self._holds.get(threading.get_ident())
-        return handle is not None and handle.held
-
-    @property
-    def token(self) -> str | None:
-        handle = self._holds.get(threading.get_ident())
-        return handle.token if handle else None
-
-    @property
-    def fencing_token(self) -> int | None:
-        handle = self._holds.get(threading.get_ident())
-        return handle.fencing_token if handle else None
-
-    def _forget(self, handle: LockHandle) -> None:
-        for key, value in list(self._holds.items()):
-            if value is handle:
-                del self._holds[key]
-
     def __enter__(self) -> LockHandle:
         handle = self._acquire(None, None)
         if handle is None:
@@ -432,7 +445,7 @@ class Lock(_LockBase):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        handle = self._holds.get(threading.get_ident())
+        handle = self._current()
         if handle is None or handle.released:
             return
         exit_handle(handle, exc_type)
@@ -635,7 +648,7 @@ class AsyncLock(_LockBase):
             await self._wait(alias, wait)
 
     def handle(self) -> AsyncLockHandle:
-        handle = self._holds.get(self._owner())
+        handle = self._current()
         if handle is None:
             raise LockError(f"lock {self.name!r} is not held by this task", name=self.name)
         return handle
@@ -646,26 +659,6 @@ class AsyncLock(_LockBase):
     async def extend(self, ttl: float | None = None) -> None:
         await self.handle().extend(ttl)
 
-    @property
-    def held(self) -> bool:
-        handle = self._holds.get(self._owner())
-        return handle is not None and handle.held
-
-    @property
-    def token(self) -> str | None:
-        handle = self._holds.get(self._owner())
-        return handle.token if handle else None
-
-    @property
-    def fencing_token(self) -> int | None:
-        handle = self._holds.get(self._owner())
-        return handle.fencing_token if handle else None
-
-    def _forget(self, handle: AsyncLockHandle) -> None:
-        for key, value in list(self._holds.items()):
-            if value is handle:
-                del self._holds[key]
-
     async def __aenter__(self) -> AsyncLockHandle:
         handle = await self._acquire(None, None)
         if handle is None:
@@ -675,7 +668,7 @@ class AsyncLock(_LockBase):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        handle = self._holds.get(self._owner())
+        handle = self._current()
         if handle is None or handle.released:
             return
         try:
