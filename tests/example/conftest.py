@@ -73,42 +73,6 @@ def site_server(transactional_db: Any, arcade_site: Any, settings: Any) -> Itera
         server.stop()
 
 
-CHROMIUM_ARGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-@pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Headless Chromium, per test: Playwright's sync API keeps an event loop running in this
-    thread while it is open, which would make Django refuse ORM calls in any later test."""
-    import os
-
-    from playwright.sync_api import sync_playwright
-
-    # The test's own ORM calls (fixtures, assertions) are plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    executable = os.environ.get("PLAYWRIGHT_CHROMIUM_EXECUTABLE", "/usr/bin/chromium")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            # While Playwright's loop runs, Django keeps this thread's connections per asyncio
-            # context: close the ones the test opened here, or PostgreSQL keeps their sessions
-            # and the test database cannot be dropped at the end of the run.
-            from django.db import connections
-
-            connections.close_all()
-            chromium.close()
-
-
 @pytest.fixture
 def artifacts(request: pytest.FixtureRequest) -> Any:
     """``artifacts("step")`` -> test-artifacts/example/<test id>-step.png"""
