@@ -403,14 +403,24 @@ class Leaderboard:
         ]
 
     def _rows(self, reply: list[Any]) -> tuple[int, list[Entry]]:
-        # {count, member, score, rank, ...}: the hot path of every page, kept lean
-        descending, decode = self.descending, scores.decode
-        items = iter(reply)
-        count = int(next(items))
-        return count, [
-            Entry(int(rank), decode(raw, descending), member.decode() if isinstance(member, bytes) else member)
-            for member, raw, rank in zip(items, items, items, strict=True)
-        ]
+        # {count} or {count, first position, first rank, {member, score, ...}}: the hot path of
+        # every page, kept lean. Ranks after the first are numbered here as read.lua documents.
+        count = int(reply[0])
+        if len(reply) == 1:
+            return count, []
+        position, rank, rows = int(reply[1]), int(reply[2]), reply[3]
+        descending, decode, ranking = self.descending, scores.decode, self.ranking
+        dense, ordinal = ranking == "dense", ranking == "ordinal"
+        entries = []
+        prev = rows[1]
+        for i in range(0, len(rows), 2):
+            member, raw = rows[i], rows[i + 1]
+            if i and (ordinal or raw != prev):
+                rank = rank + 1 if dense else position + i // 2 + 1
+                prev = raw
+            name = member.decode() if isinstance(member, bytes) else member
+            entries.append(Entry(rank, decode(raw, descending), name))
+        return count, entries
 
     def _rows_call(self, op: str, *extra: scripts.ArgT) -> _Call:
         return _Call(f"leaderboard {op}", self._script(_read, self._read_args(op, *extra)), self._rows)

@@ -115,7 +115,7 @@ def waiting_marker_ms() -> int:
     return int(conf.get().WAIT_SLICE * 1000) + 2000
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)  # not frozen: built on every acquire, and frozen init is slower
 class Attempt:
     """The parsed reply of acquire.lua."""
 
@@ -229,8 +229,10 @@ def unavailable(exc: BaseException, *, name: str, alias: str, command: str, log:
     )
 
 
-def answered(alias: str) -> None:
+def answered(target: Target) -> None:
+    """The target answered: end its incident, if one was open (the label is only built then)."""
     if _down:
+        alias = label(target)
         with _down_lock:
             if alias in _down:
                 _down.discard(alias)

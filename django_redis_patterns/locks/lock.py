@@ -9,6 +9,7 @@ compare-token-and-PEXPIRE. A lock object may be shared: each thread (``Lock``) o
 from __future__ import annotations
 
 import asyncio
+import datetime
 import functools
 import inspect
 import threading
@@ -37,13 +38,10 @@ class _HandleBase:
         self.lock = lock
         self.name = lock.name
         self._target = target
-        #: Where the lock lives (cache alias, or the nodes when given a ConnectionSpec).
-        self.alias = core.label(target)
+        self._attempt = attempt
         self.token = token
         #: Strictly increasing per lock name across all holders (see docs/locks.md for limits).
         self.fencing_token: int = attempt.fence or 0
-        #: When the lock was taken, by the Redis clock (UTC).
-        self.acquired_at = attempt.acquired_at
         self.renewals = 0
         self._started = started
         self._ttl_ms = attempt.ttl_ms
@@ -58,6 +56,17 @@ class _HandleBase:
         self._lost = False
         self._released = False
         self._closing = False
+
+    # Both computed on first access: most holds never look, and the hot path stays lean.
+    @property
+    def alias(self) -> str:
+        """Where the lock lives (cache alias, or the nodes when given a ConnectionSpec)."""
+        return core.label(self._target)
+
+    @property
+    def acquired_at(self) -> datetime.datetime | None:
+        """When the lock was taken, by the Redis clock (UTC)."""
+        return self._attempt.acquired_at
 
     @property
     def held(self) -> bool:
@@ -367,7 +376,7 @@ class Lock(_LockBase):
             reply = script(core.sync_client(target), keys, args)
         except core.UNAVAILABLE_ERRORS as exc:
             raise self._unavailable(exc, target, command) from exc
-        core.answered(core.label(target))
+        core.answered(target)
         return reply
 
     def _wait(self, target: core.Target, seconds: float) -> None:
@@ -596,7 +605,7 @@ class AsyncLock(_LockBase):
             reply = await script.acall(await core.async_client(target), keys, args)
         except core.UNAVAILABLE_ERRORS as exc:
             raise self._unavailable(exc, target, command) from exc
-        core.answered(core.label(target))
+        core.answered(target)
         return reply
 
     async def _wait(self, target: core.Target, seconds: float) -> None:

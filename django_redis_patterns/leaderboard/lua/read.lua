@@ -11,7 +11,8 @@
 --            score: min max offset limit  (stored-score bounds, "(" prefix = exclusive)
 --            member: member               members: member...
 --            percentile: member           histogram: bins     position: member
--- reply    range/around/score: {count, member, score, rank, member, score, rank, ...}
+-- reply    range/around/score: {count} when no rows, else {count, position of the first row (0-based),
+--          rank of the first row, {member, score, member, score, ...}}
 --          member: {score|false, rank|false}; members: {score|false, rank|false, ...}
 --          count: n; percentile: {score|false, members strictly better|false, count}
 --          histogram: {count, min|false, max|false, n1, n2, ...}; position: 0-based index|false
@@ -61,23 +62,12 @@ local function first_rank(s, pos)
   return redis.call("ZCOUNT", key, "-inf", "(" .. s) + 1
 end
 
--- rows: flat {member, score, ...} starting at 0-based position start
-local function ranked(rows, start, out)
-  local rank, prev = 0, nil
-  for i = 1, #rows, 2 do
-    local s = rows[i + 1]
-    local pos = start + (i - 1) / 2
-    if prev == nil then
-      rank = first_rank(s, pos)
-    elseif s ~= prev or ranking == "ordinal" then
-      if ranking == "dense" then rank = rank + 1 else rank = pos + 1 end
-    end
-    prev = s
-    out[#out + 1] = rows[i]
-    out[#out + 1] = s
-    out[#out + 1] = rank
-  end
-  return out
+-- rows: flat {member, score, ...} from ZRANGE, starting at 0-based position start. The rows go
+-- back untouched with the first row's rank: the client numbers the rest (a tie keeps the rank,
+-- any other row takes its position, or the next rank on a dense board), so Lua copies nothing.
+local function ranked(rows, start, count)
+  if #rows == 0 then return {count} end
+  return {count, start, first_rank(rows[2], start), rows}
 end
 
 local function score_rank(member)
@@ -91,7 +81,7 @@ local count = redis.call("ZCARD", key)
 
 if op == "range" then
   local start, stop = tonumber(ARGV[6]), tonumber(ARGV[7])
-  return ranked(redis.call("ZRANGE", key, start, stop, "WITHSCORES"), start, {count})
+  return ranked(redis.call("ZRANGE", key, start, stop, "WITHSCORES"), start, count)
 elseif op == "around" then
   local pos = redis.call("ZRANK", key, ARGV[6])
   if not pos then return {count} end
@@ -102,12 +92,12 @@ elseif op == "around" then
     if stop > count - 1 then start = math.max(0, start - (stop - count + 1)); stop = count - 1 end
   end
   if start < 0 then start = 0 end
-  return ranked(redis.call("ZRANGE", key, start, stop, "WITHSCORES"), start, {count})
+  return ranked(redis.call("ZRANGE", key, start, stop, "WITHSCORES"), start, count)
 elseif op == "score" then
   local rows = redis.call("ZRANGE", key, ARGV[6], ARGV[7], "BYSCORE", "LIMIT", ARGV[8], ARGV[9], "WITHSCORES")
   if #rows == 0 then return {count} end
   local start = redis.call("ZRANK", key, rows[1])
-  return ranked(rows, start, {count})
+  return ranked(rows, start, count)
 elseif op == "member" then
   local s, r = score_rank(ARGV[6])
   return {s, r}
