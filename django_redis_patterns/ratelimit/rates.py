@@ -62,6 +62,9 @@ class Rate:
         return f"{self.limit}/{self.label}"
 
 
+#: Shortest period accepted (seconds).
+MIN_PERIOD = 0.001
+
 RateSpec = str | tuple[int, float] | Rate | Sequence[Any] | None
 #: ``rate=`` of the decorator: a spec, or a callable ``(group, request)`` returning one.
 RateArg = RateSpec | Callable[[str, Any], RateSpec]
@@ -74,8 +77,10 @@ def _one(value: Any, whole: Any) -> Rate:
         count, seconds = value
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise RateError(f"rate {whole!r}: the count must be an int >= 1, got {count!r}")
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-            raise RateError(f"rate {whole!r}: the period must be a number of seconds > 0, got {seconds!r}")
+        # 1 ms floor: the scripts keep window numbers (now / period) below 1e14, where Lua
+        # still prints them as exact integers; a shorter window is below a round trip anyway.
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < MIN_PERIOD:
+            raise RateError(f"rate {whole!r}: the period must be a number of seconds >= 0.001, got {seconds!r}")
         return Rate(count, float(seconds))
     if isinstance(value, str):
         match = _RATE_RE.match(value)

@@ -6,6 +6,7 @@
 -- reply     {allowed, now_us, remaining_1, retry_after_us_1, reset_after_us_1, ...}
 -- The stored window number (not only the key's TTL) decides when a count is stale, so a
 -- script that runs just as the key expires cannot add to the previous window.
+-- Window numbers are joined with `..` (Lua's %.14g): exact, as periods are >= 1 ms (rates.py).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local hit = ARGV[1] == '1'
@@ -45,8 +46,7 @@ end
 reply[1] = allowed
 if allowed == 1 and hit then
   for i = 1, #KEYS do
-    redis.call('SET', KEYS[i], string.format('%.0f:%d', windows[i], counts[i]),
-      'PX', string.format('%.0f', math.ceil((ends[i] - now) / 1000) + 1))
+    redis.call('SET', KEYS[i], windows[i] .. ':' .. counts[i], 'PX', math.ceil((ends[i] - now) / 1000) + 1)
   end
 end
 return reply

@@ -15,7 +15,7 @@ local counts = {}
 for i = 1, #KEYS do
   local limit = tonumber(ARGV[3 * i])
   local period = tonumber(ARGV[3 * i + 1])
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', string.format('%.0f', now - period))
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - period)
   local c = redis.call('ZCARD', KEYS[i])
   counts[i] = c
   local remaining, retry, reset = limit - c, 0, 0
@@ -55,7 +55,7 @@ if allowed == 1 and hit then
     for j = 1, cost do
       redis.call('ZADD', KEYS[i], score, score .. ':' .. (counts[i] + j))
     end
-    redis.call('PEXPIRE', KEYS[i], string.format('%.0f', math.ceil(period / 1000) + 1))
+    redis.call('PEXPIRE', KEYS[i], math.ceil(period / 1000) + 1)
     reply[3 * i + 2] = period
   end
 end

@@ -5,6 +5,7 @@
 -- ARGV[2]   cost (integer >= 1)
 -- ARGV[3i], ARGV[3i+1], ARGV[3i+2]   rate i: limit, period (µs), unused (0)
 -- reply     {allowed, now_us, remaining_1, retry_after_us_1, reset_after_us_1, ...}
+-- Window numbers are joined with `..` (Lua's %.14g): exact, as periods are >= 1 ms (rates.py).
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local hit = ARGV[1] == '1'
@@ -58,8 +59,7 @@ if allowed == 1 and hit then
   for i = 1, #KEYS do
     local period = tonumber(ARGV[3 * i + 1])
     local s = state[i]
-    redis.call('SET', KEYS[i], string.format('%.0f:%d:%d', s[1], s[2] + cost, s[3]),
-      'PX', string.format('%.0f', math.ceil(2 * period / 1000) + 1))
+    redis.call('SET', KEYS[i], s[1] .. ':' .. (s[2] + cost) .. ':' .. s[3], 'PX', math.ceil(2 * period / 1000) + 1)
   end
 end
 return reply

@@ -42,7 +42,7 @@ if allowed == 1 and hit then
     local limit = tonumber(ARGV[3 * i])
     local period = tonumber(ARGV[3 * i + 1])
     redis.call('SET', KEYS[i], string.format('%.17g:%.0f', tokens[i], now),
-      'PX', string.format('%.0f', math.ceil((limit - tokens[i]) * period / limit / 1000) + 1))
+      'PX', math.ceil((limit - tokens[i]) * period / limit / 1000) + 1)
   end
 end
 return reply
