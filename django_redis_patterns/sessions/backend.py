@@ -13,6 +13,10 @@ sealed with an HMAC (:mod:`.sealing`); unreadable data is an empty session and o
 
 A session that belongs to a user is also kept in that user's index (see :mod:`.index`);
 that costs one more call at login and at most once per ``INDEX_REFRESH`` seconds.
+
+With ``MIGRATE_FROM`` set, a load that finds nothing carries the session of Django's
+``cache`` / ``cached_db`` engine over (see :mod:`.migration`); a load that finds ours never
+looks there.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from django.contrib.sessions.backends.base import CreateError, SessionBase, Upda
 from django.utils.crypto import get_random_string
 
 from .. import connections, scripts
-from . import index, records, replication, sealing
+from . import index, migration, records, replication, sealing
 from .errors import SessionUnavailable, guard
 from .runtime import Runtime, current
 
@@ -130,6 +134,22 @@ class SessionStore(SessionBase):
     def _meta(self) -> tuple[str, str]:
         return self.client_ip or "", self.user_agent or ""
 
+    def _migratable(self, found: migration.Found | None) -> tuple[dict[str, Any], int] | None:
+        """(data, TTL in ms) of an old engine's session this engine can store, else None."""
+        if found is None:
+            return None
+        try:
+            self.serializer().dumps(found.data)
+        except Exception as exc:
+            logger.warning(
+                "MIGRATE_FROM: the old session cannot be written by SESSION_SERIALIZER (%s: %s); not carried over",
+                type(exc).__name__,
+                exc,
+            )
+            return None
+        ttl_ms = found.ttl_ms if found.ttl_ms is not None else self._expiry_ms(found.data)
+        return (found.data, ttl_ms) if ttl_ms > 0 else None
+
     # -- sync -----------------------------------------------------------------------------
 
     def load(self) -> dict[str, Any]:
@@ -143,7 +163,30 @@ class SessionStore(SessionBase):
         except SessionUnavailable as exc:
             self._degrade(exc)
             return {}
+        if raw is None and rt.migrate_from is not None:
+            return self._migrate(key)
         return self._decode_record(key, raw)
+
+    def _migrate(self, key: str) -> dict[str, Any]:
+        """MIGRATE_FROM: nothing here for ``key``; carry the old engine's session over (see :mod:`.migration`)."""
+        rt = self._rt
+        try:
+            found = self._migratable(migration.lookup(rt, key))
+            if found is None:
+                return self._decode_record(key, None)
+            try:
+                self._save(True, found)
+            except CreateError:  # a concurrent request carried it over first: read its copy
+                with guard(rt.alias, "GET"):
+                    raw = connections.get_redis(rt.alias).get(self._redis_key(key))
+                return self._decode_record(key, raw)
+            if not migration.claim(rt, key):  # deleted there meanwhile (a logout): don't resurrect it
+                self.delete(key)
+                return self._decode_record(key, None)
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            return {}
+        return found[0]
 
     def exists(self, session_key: str | None) -> bool:
         if not records.valid_key(session_key) or self._unavailable:
@@ -185,13 +228,16 @@ class SessionStore(SessionBase):
             self._degrade(exc)
         return None
 
-    def _save(self, must_create: bool) -> None:
+    def _save(self, must_create: bool, migrated: tuple[dict[str, Any], int] | None = None) -> None:
         rt = self._rt
         client = connections.get_redis(rt.alias)
         key = self.session_key
         assert key is not None
-        data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
-        ttl_ms = self._expiry_ms(data)
+        if migrated is None:
+            data = self._get_session(no_load=must_create)  # type: ignore[attr-defined]
+            ttl_ms = self._expiry_ms(data)
+        else:  # MIGRATE_FROM: the old engine's data and remaining lifetime
+            data, ttl_ms = migrated
         old = self._header
         if ttl_ms <= 0:  # already expired: nothing to keep
             if not must_create:
@@ -349,7 +395,29 @@ class SessionStore(SessionBase):
         except SessionUnavailable as exc:
             self._degrade(exc)
             return {}
+        if raw is None and rt.migrate_from is not None:
+            return await self._amigrate(key)
         return self._decode_record(key, raw)
+
+    async def _amigrate(self, key: str) -> dict[str, Any]:
+        rt = self._rt
+        try:
+            found = self._migratable(await migration.alookup(rt, key))
+            if found is None:
+                return self._decode_record(key, None)
+            try:
+                await self._asave(True, found)
+            except CreateError:
+                with guard(rt.alias, "GET"):
+                    raw = await (await connections.aget_redis(rt.alias)).get(self._redis_key(key))
+                return self._decode_record(key, raw)
+            if not await migration.aclaim(rt, key):
+                await self.adelete(key)
+                return self._decode_record(key, None)
+        except SessionUnavailable as exc:
+            self._degrade(exc)
+            return {}
+        return found[0]
 
     async def aexists(self, session_key: str | None) -> bool:
         if not records.valid_key(session_key) or self._unavailable:
@@ -392,13 +460,16 @@ class SessionStore(SessionBase):
             self._degrade(exc)
         return None
 
-    async def _asave(self, must_create: bool) -> None:
+    async def _asave(self, must_create: bool, migrated: tuple[dict[str, Any], int] | None = None) -> None:
         rt = self._rt
         client = await connections.aget_redis(rt.alias)
         key = self.session_key
         assert key is not None
-        data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
-        ttl_ms = self._expiry_ms(data)
+        if migrated is None:
+            data = await self._aget_session(no_load=must_create)  # type: ignore[attr-defined]
+            ttl_ms = self._expiry_ms(data)
+        else:
+            data, ttl_ms = migrated
         old = self._header
         if ttl_ms <= 0:
             if not must_create:

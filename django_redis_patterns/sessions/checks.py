@@ -29,6 +29,9 @@ def sessions_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     except ImproperlyConfigured as exc:
         messages.append(Error(str(exc), id="redis_patterns.E010"))
         return messages
+    problem = runtime.migration_problem(s)
+    if problem:
+        messages.append(Error(problem, id="redis_patterns.E012"))
     if "{" in s.KEY_PREFIX:
         messages.append(
             Warning(

@@ -33,6 +33,14 @@ class SessionSettings:
     #: Dotted path of ``f(request) -> str | None`` giving the client's IP for the index;
     #: None reads ``REMOTE_ADDR`` (behind a proxy, point this at your own function).
     CLIENT_IP: str | None = None
+    #: Carry sessions of Django's own engine over while switching to this one: ``None`` (off),
+    #: ``"cache"`` (``django.contrib.sessions.backends.cache``) or ``"cached_db"``. When this
+    #: store has no session for a cookie's key, the old engine's copy is looked up, stored here
+    #: with its remaining lifetime, and deleted there. Costs nothing on a hit; turn it off once
+    #: ``SESSION_COOKIE_AGE`` has passed since the switch.
+    MIGRATE_FROM: str | None = None
+    #: Cache alias the old engine used; None: Django's ``SESSION_CACHE_ALIAS``.
+    MIGRATE_FROM_ALIAS: str | None = None
 
 
 def get() -> SessionSettings:

@@ -13,6 +13,8 @@ from . import conf
 
 ON_ERROR_CHOICES = ("raise", "anonymous")
 ON_REPLICATION_TIMEOUT_CHOICES = ("log", "raise")
+#: MIGRATE_FROM values: Django's engines whose sessions can be carried over.
+MIGRATE_FROM_CHOICES = ("cache", "cached_db")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +31,11 @@ class Runtime:
     #: the index is refreshed at most every INDEX_REFRESH, and app/Redis clocks may differ.
     grace_ms: int
     client_ip: Any
+    #: MIGRATE_FROM (None: off) and the cache alias the old engine used.
+    migrate_from: str | None = None
+    migrate_alias: str = ""
+    #: Whether migrate_alias is a Redis alias (its entries' remaining lifetime can be read).
+    migrate_ttl: bool = False
 
 
 def validate(s: conf.SessionSettings) -> None:
@@ -57,9 +64,36 @@ def validate(s: conf.SessionSettings) -> None:
         raise ImproperlyConfigured(f"{where}['CLIENT_IP'] must be a dotted path or None, got {s.CLIENT_IP!r}")
 
 
+def migration_problem(s: conf.SessionSettings) -> str | None:
+    """What is wrong with MIGRATE_FROM / MIGRATE_FROM_ALIAS (redis_patterns.E012), or None."""
+    where = 'REDIS_PATTERNS["SESSIONS"]'
+    if s.MIGRATE_FROM is None:
+        return None
+    if s.MIGRATE_FROM not in MIGRATE_FROM_CHOICES:
+        return f"{where}['MIGRATE_FROM'] must be None or one of {MIGRATE_FROM_CHOICES}, got {s.MIGRATE_FROM!r}"
+    alias = s.MIGRATE_FROM_ALIAS
+    if alias is None:
+        alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
+    elif not isinstance(alias, str):
+        return f"{where}['MIGRATE_FROM_ALIAS'] must be a cache alias or None, got {alias!r}"
+    if alias not in (getattr(settings, "CACHES", None) or {}):
+        if s.MIGRATE_FROM_ALIAS is not None:
+            return f"{where}['MIGRATE_FROM_ALIAS']: cache alias {alias!r} is not in CACHES"
+        return f"{where}['MIGRATE_FROM']: SESSION_CACHE_ALIAS {alias!r} (set MIGRATE_FROM_ALIAS) is not in CACHES"
+    if s.MIGRATE_FROM == "cached_db":
+        from django.apps import apps
+
+        if not apps.is_installed("django.contrib.sessions"):
+            return f"{where}['MIGRATE_FROM'] = 'cached_db' needs 'django.contrib.sessions' in INSTALLED_APPS"
+    return None
+
+
 def _build() -> Runtime:
     s = conf.get()
     validate(s)
+    problem = migration_problem(s)
+    if problem:
+        raise ImproperlyConfigured(problem)
     alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
     from .. import connections
 
@@ -83,7 +117,20 @@ def _build() -> Runtime:
         refresh_ms=s.INDEX_REFRESH * 1000,
         grace_ms=(2 * s.INDEX_REFRESH + 3600) * 1000,
         client_ip=client_ip,
+        migrate_from=s.MIGRATE_FROM,
+        migrate_alias=(s.MIGRATE_FROM_ALIAS or alias) if s.MIGRATE_FROM else "",
+        migrate_ttl=bool(s.MIGRATE_FROM) and _is_redis_alias(s.MIGRATE_FROM_ALIAS or alias),
     )
+
+
+def _is_redis_alias(alias: str) -> bool:
+    from .. import connections
+
+    try:
+        connections.cache_config(alias)
+    except ImproperlyConfigured:
+        return False
+    return True
 
 
 _current: list[Runtime] = []
