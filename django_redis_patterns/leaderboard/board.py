@@ -566,7 +566,12 @@ class Leaderboard:
     def around(self, member: Any, n: int = 5, *, fill: bool = False) -> list[Entry]:
         """``member`` with ``n`` rows either side; ``fill=True`` keeps 2n+1 rows at the edges.
         An absent member gives []."""
-        return self._materialize(self._run(self._around_call(member, n, fill))[1])
+        return self.around_entries(member, n, fill=fill)[1]
+
+    def around_entries(self, member: Any, n: int = 5, *, fill: bool = False) -> tuple[int, list[Entry]]:
+        """:meth:`around` and the board's size, in the same round trip ("#12 of 3,400" pages)."""
+        count, rows = self._run(self._around_call(member, n, fill))
+        return count, self._materialize(rows)
 
     def by_score(
         self, min: Score | None = None, max: Score | None = None, *, offset: int = 0, limit: int | None = None
@@ -665,7 +670,11 @@ class Leaderboard:
         return Page(await self._amaterialize(rows), number, paginator)
 
     async def aaround(self, member: Any, n: int = 5, *, fill: bool = False) -> list[Entry]:
-        return await self._amaterialize((await self._arun(self._around_call(member, n, fill)))[1])
+        return (await self.aaround_entries(member, n, fill=fill))[1]
+
+    async def aaround_entries(self, member: Any, n: int = 5, *, fill: bool = False) -> tuple[int, list[Entry]]:
+        count, rows = await self._arun(self._around_call(member, n, fill))
+        return count, await self._amaterialize(rows)
 
     async def aby_score(
         self, min: Score | None = None, max: Score | None = None, *, offset: int = 0, limit: int | None = None

@@ -57,13 +57,12 @@ def top(name: str, n: int = TOP, season: str | None = None) -> list[dict[str, An
     return _rows(board(name, season).top(n))
 
 
-def around(name: str, player: Player, n: int = 5) -> list[dict[str, Any]]:
-    """``player`` with up to ``n`` players above and below (one Lua call)."""
-    return _rows(board(name).around(player, n))
-
-
-def rank_of(name: str, player: Player) -> int | None:
-    return board(name).rank_of(player)
+def around_me(name: str, player: Player, n: int = 5) -> tuple[int | None, int, list[dict[str, Any]]]:
+    """The player's rank, the board's size and the rows around the player: one Lua call."""
+    size, entries = board(name).around_entries(player, n)
+    rows = _rows(entries)
+    rank = next((row["rank"] for row in rows if row["player_id"] == player.pk), None)
+    return rank, size, rows
 
 
 def size(name: str, season: str | None = None) -> int:

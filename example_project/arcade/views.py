@@ -153,12 +153,11 @@ def leaderboard(request: HttpRequest) -> HttpResponse:
         me: dict[str, Any] = {}
         if request.user.is_authenticated:
             player = _player(request)
-            me = {
-                "rank": boards.rank_of(name, player),
-                "around": boards.around(name, player, 5),
-                "player_id": player.pk,
-            }
-        size = boards.size(name)
+            # rank, board size and neighbours in one round trip
+            rank, size, around = boards.around_me(name, player, 5)
+            me = {"rank": rank, "around": around, "player_id": player.pk}
+        else:
+            size = boards.size(name)
     except RedisUnavailable:  # CacheError, LeaderboardUnavailable: the boards live in Redis only
         context = {"board": name, "season": season, "unavailable": True}
         return render(request, "arcade/leaderboard.html", context, status=503)

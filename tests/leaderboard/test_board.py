@@ -192,6 +192,9 @@ def test_around_with_and_without_fill(redis_ready: Any) -> None:
     assert [e.rank for e in board.around("m19", 2, fill=True)] == [1, 2, 3, 4, 5]
     assert [e.rank for e in board.around("m00", 2, fill=True)] == [16, 17, 18, 19, 20]
     assert board.around("nobody", 3) == []
+    count, rows = board.around_entries("m10", 1)
+    assert count == 20 and [(e.rank, e.member) for e in rows] == [(9, "m11"), (10, "m10"), (11, "m09")]
+    assert board.around_entries("nobody", 1) == (20, [])
 
 
 def test_by_score_with_ranks_in_both_orders(redis_ready: Any) -> None:
@@ -312,6 +315,8 @@ async def test_async_twins(redis_ready: Any) -> None:
     assert await board.ascore_and_rank("c") == (3, 2)
     assert await board.ascore_of("a") == 5
     assert [e.member for e in await board.aaround("c", 1)] == ["b", "c"]
+    count, rows = await board.aaround_entries("c", 1)
+    assert count == 3 and [(e.rank, e.member) for e in rows] == [(1, "b"), (2, "c")]
     assert [e.member for e in await board.aby_score(4, 6)] == ["a", "b"]
     assert await board.acount() == 3
     page = await board.apage(2, 2)
