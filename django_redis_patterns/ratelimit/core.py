@@ -44,6 +44,11 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
 _down: set[str] = set()
 _down_lock = threading.Lock()
 
+#: A check's prepared script call: the rates, the Redis keys and ARGV.
+_Prepared = tuple[tuple[Rate, ...], list[str], list[int | str]]
+#: Prepared calls a Limiter remembers (then it starts over).
+PREPARED_MAX = 4096
+
 
 def _note_failure(alias: str, command: str, exc: BaseException, fail_open: bool) -> None:
     with _down_lock:
@@ -103,6 +108,10 @@ class Limiter:
         self.burst = burst
         self.using = using
         self.fail_open = fail_open
+        #: (key, rate, cost, mode) -> (settings, prepared call): the same client hits the same
+        #: limit again and again, and hashing its key and parsing its rate is most of our own
+        #: per-check work. Bounded; a settings change (another settings object) invalidates.
+        self._prepared: dict[tuple[Any, ...], tuple[Any, _Prepared]] = {}
 
     def __repr__(self) -> str:
         return f"<Limiter {self.algorithm.name} using={self.alias!r}>"
@@ -122,7 +131,25 @@ class Limiter:
     def _keys(self, prefix: str, tag: str, rates: tuple[Rate, ...]) -> list[str]:
         return [f"{prefix}:{{{tag}}}:{self.algorithm.code}:{r.period_us}" for r in rates]
 
-    def _call(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Any:
+    def _call(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> _Prepared:
+        conf_ = settings()
+        memo: tuple[Any, ...] | None = (key, rate, cost, mode)
+        try:
+            found = self._prepared.get(memo)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable rate (a list): prepared afresh each time
+            found = memo = None
+        if found is not None and found[0] is conf_:
+            return found[1]
+        prepared = self._prepare(conf_, key, rate, cost, mode)
+        if memo is not None:
+            if len(self._prepared) >= PREPARED_MAX:
+                self._prepared.clear()
+            self._prepared[memo] = (conf_, prepared)
+        return prepared
+
+    def _prepare(
+        self, conf_: Any, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str
+    ) -> _Prepared:
         if not isinstance(key, str):
             raise RatelimitConfigError(f"key must be a str, got {key!r}")
         rates = _rates(rate)
@@ -135,7 +162,6 @@ class Limiter:
                 capacity = self.algorithm.capacity(r, self.burst)
                 if cost > capacity:
                     raise RatelimitConfigError(f"cost={cost} can never pass rate {r} (at most {capacity} at once)")
-        conf_ = settings()
         tag = digest(key)
         extra = self.algorithm.extra
         args: list[int | str] = [mode, cost]
@@ -162,11 +188,12 @@ class Limiter:
     # -- sync ---------------------------------------------------------------------------
     def _run(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
         rates, keys, args = self._call(key, rate, cost, mode)
+        alias = self.alias
         try:
-            reply = self.algorithm.script(connections.get_redis(self.alias), keys, args)
+            reply = self.algorithm.script(connections.get_redis(alias), keys, args)
         except UNAVAILABLE_ERRORS as exc:
             return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}")
-        _note_success(self.alias)
+        _note_success(alias)
         return Usage.from_reply(reply, rates, self.algorithm.name)
 
     def hit(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
@@ -195,12 +222,13 @@ class Limiter:
     # -- async (redis.asyncio, no thread hop) -------------------------------------------
     async def _arun(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
         rates, keys, args = self._call(key, rate, cost, mode)
+        alias = self.alias
         try:
-            client = await connections.aget_redis(self.alias)
+            client = await connections.aget_redis(alias)
             reply = await self.algorithm.script.acall(client, keys, args)
         except UNAVAILABLE_ERRORS as exc:
             return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}")
-        _note_success(self.alias)
+        _note_success(alias)
         return Usage.from_reply(reply, rates, self.algorithm.name)
 
     async def ahit(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
