@@ -404,23 +404,29 @@ class Leaderboard:
 
     def _rows(self, reply: list[Any]) -> tuple[int, list[Entry]]:
         # {count} or {count, first position, first rank, {member, score, ...}}: the hot path of
-        # every page, kept lean. Ranks after the first are numbered here as read.lua documents.
+        # every page, kept lean (column-wise, no call per row). Ranks after the first are
+        # numbered here as read.lua documents.
         count = int(reply[0])
         if len(reply) == 1:
             return count, []
         position, rank, rows = int(reply[1]), int(reply[2]), reply[3]
-        descending, decode, ranking = self.descending, scores.decode, self.ranking
-        dense, ordinal = ranking == "dense", ranking == "ordinal"
-        entries = []
-        prev = rows[1]
-        for i in range(0, len(rows), 2):
-            member, raw = rows[i], rows[i + 1]
-            if i and (ordinal or raw != prev):
-                rank = rank + 1 if dense else position + i // 2 + 1
+        raws = rows[1::2]
+        descending = self.descending
+        try:  # integral scores are the common case, and Redis prints them as plain digits
+            values: list[Score] = [-int(r) for r in raws] if descending else [int(r) for r in raws]
+        except ValueError:
+            values = [scores.decode(r, descending) for r in raws]
+        members = [m.decode() if isinstance(m, bytes) else m for m in rows[0::2]]
+        dense, ordinal = self.ranking == "dense", self.ranking == "ordinal"
+        ranks = [rank]
+        prev = raws[0]
+        for i in range(1, len(raws)):
+            raw = raws[i]
+            if ordinal or raw != prev:
+                rank = rank + 1 if dense else position + i + 1
                 prev = raw
-            name = member.decode() if isinstance(member, bytes) else member
-            entries.append(Entry(rank, decode(raw, descending), name))
-        return count, entries
+            ranks.append(rank)
+        return count, list(map(Entry, ranks, values, members))
 
     def _rows_call(self, op: str, *extra: scripts.ArgT) -> _Call:
         return _Call(f"leaderboard {op}", self._script(_read, self._read_args(op, *extra)), self._rows)
@@ -549,13 +555,20 @@ class Leaderboard:
         count, rows = self._run(self._range_call(start, stop))
         return count, self._materialize(rows)
 
+    def _paginator(self, count: int, per_page: int) -> Paginator:
+        paginator: Paginator = Paginator(RankedList(self, count=count), per_page)  # type: ignore[arg-type]
+        # The size came with the rows: fill Paginator.count (a cached_property) directly
+        # instead of letting it introspect RankedList.count's signature on every page.
+        paginator.__dict__["count"] = count
+        return paginator
+
     def page(self, number: int | str = 1, per_page: int = 25) -> Page:
         """One page as a Django ``Page`` (``.object_list`` of entries, ``.paginator.num_pages``...)."""
         number = _page_number(number)
         per_page = _per_page(per_page)
         start = (number - 1) * per_page
         count, rows = self.entries(start, start + per_page - 1)
-        paginator: Paginator = Paginator(RankedList(self, count=count), per_page)  # type: ignore[arg-type]
+        paginator = self._paginator(count, per_page)
         paginator.validate_number(number)
         return Page(rows, number, paginator)
 
@@ -665,7 +678,7 @@ class Leaderboard:
         per_page = _per_page(per_page)
         start = (number - 1) * per_page
         count, rows = await self._arun(self._range_call(start, start + per_page - 1))
-        paginator: Paginator = Paginator(RankedList(self, count=count), per_page)  # type: ignore[arg-type]
+        paginator = self._paginator(count, per_page)
         paginator.validate_number(number)
         return Page(await self._amaterialize(rows), number, paginator)
 
