@@ -285,7 +285,7 @@ class Leaderboard:
     def _run(self, call: _Call) -> Any:
         alias = self.alias
         try:
-            reply = call.send(self.client(), False)
+            reply = call.send(connections.get_redis(alias), False)
         except _OUTAGES as exc:
             raise _failed(alias, call.command, exc) from exc
         except redis.exceptions.ResponseError as exc:
@@ -296,7 +296,7 @@ class Leaderboard:
     async def _arun(self, call: _Call) -> Any:
         alias = self.alias
         try:
-            reply = await call.send(await self.aclient(), True)
+            reply = await call.send(await connections.aget_redis(alias), True)
         except _OUTAGES as exc:
             raise _failed(alias, call.command, exc) from exc
         except redis.exceptions.ResponseError as exc:
