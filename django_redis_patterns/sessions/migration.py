@@ -71,6 +71,15 @@ def _is_unavailable(exc: BaseException) -> bool:
     return isinstance(exc, UNAVAILABLE) or isinstance(exc.__cause__, UNAVAILABLE)
 
 
+def _unreadable(rt: Runtime, exc: Exception) -> Any:
+    """The old cache entry could not be read: an outage is raised (ON_ERROR), anything else
+    (e.g. a pickle that no longer loads) is logged and the session counts as not found."""
+    if _is_unavailable(exc):
+        raise _unavailable(rt, "GET", exc) from exc
+    logger.warning("MIGRATE_FROM: could not read the old session (%s: %s)", type(exc).__name__, exc)
+    return None
+
+
 def _cached(data: Any) -> dict[str, Any] | None:
     if data is None:
         return None
@@ -107,10 +116,7 @@ def lookup(rt: Runtime, key: str) -> Found | None:
     try:
         data = cache.get(old_key)
     except Exception as exc:
-        if _is_unavailable(exc):
-            raise _unavailable(rt, "GET", exc) from exc
-        logger.warning("MIGRATE_FROM: could not read the old session (%s: %s)", type(exc).__name__, exc)
-        data = None
+        data = _unreadable(rt, exc)
     cached = _cached(data)
     if cached is not None:
         ttl_ms = None
@@ -152,10 +158,7 @@ async def alookup(rt: Runtime, key: str) -> Found | None:
     try:
         data = await cache.aget(old_key)
     except Exception as exc:
-        if _is_unavailable(exc):
-            raise _unavailable(rt, "GET", exc) from exc
-        logger.warning("MIGRATE_FROM: could not read the old session (%s: %s)", type(exc).__name__, exc)
-        data = None
+        data = _unreadable(rt, exc)
     cached = _cached(data)
     if cached is not None:
         ttl_ms = None
