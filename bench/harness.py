@@ -11,8 +11,9 @@ that calls ``ctx.compare(...)`` once per measured operation::
         })
 
 The first contender is "ours"; every other row reports ours/them as a ratio (>1 means
-we are faster). Timing: warm-up, then ``repeat`` rounds of ``number`` calls each; the
-median round is kept. Nothing is installed at run time (``pip install -e .[bench]``).
+we are faster). Timing: warm-up, then ``repeat`` rounds of ``number`` calls each, every
+contender once per round; each contender's median round is its ops/s, and a ratio is the
+median of the per-round ratios. Nothing is installed at run time (``pip install -e .[bench]``).
 """
 
 from __future__ import annotations
@@ -117,7 +118,8 @@ class Context:
         """Measure each contender (first = ours); record ops/s and ratios. Returns ops/s.
 
         Rounds are interleaved (ours, them, ours, them...) so drift in machine load hits
-        every contender alike; the median round of each is kept.
+        every contender alike; the median round of each is kept as its ops/s, and the ratio
+        is the median of the rounds' paired ratios.
         """
         number, repeat = self._rounds(number, repeat)
         samples: dict[str, list[float]] = {name: [] for name in contenders}
@@ -145,7 +147,13 @@ class Context:
         rates = {name: statistics.median(values) for name, values in samples.items()}
         ours_name = next(iter(contenders))
         for name, rate in rates.items():
-            ratio = None if name == ours_name else rates[ours_name] / rate
+            # The ratio is the median of the per-round ratios: ours and theirs ran back to back
+            # in each round, so a drift in the machine's load hits both sides of every pair.
+            ratio = (
+                None
+                if name == ours_name
+                else statistics.median(o / t for o, t in zip(samples[ours_name], samples[name], strict=True))
+            )
             self.rows.append(Row(title, name, rate, ratio, (notes or {}).get(name, "")))
             shown = "" if ratio is None else f"  ratio ours/them {ratio:5.2f}x"
             print(f"  {title:<42} {name:<28} {rate:12,.0f} ops/s{shown}", flush=True)
