@@ -77,7 +77,9 @@ local function score_rank(member)
   return s, first_rank(s, 0)
 end
 
-local count = redis.call("ZCARD", key)
+-- member/members/position replies carry no count: only the other ops pay for ZCARD
+local count = 0
+if op ~= "member" and op ~= "members" and op ~= "position" then count = redis.call("ZCARD", key) end
 
 if op == "range" then
   local start, stop = tonumber(ARGV[6]), tonumber(ARGV[7])
