@@ -16,7 +16,8 @@ Stacks (``ARCADE_STACK`` in the example's settings):
 * ``today``: django-redis cache, Django's cache session engine, django-ratelimit (fixed
   window). The leaderboards are this package's in both (there is no common alternative).
 
-Rounds alternate (patterns, today, patterns, today) so drifting machine load hits both.
+Rounds alternate in ABBA order (patterns, today, today, patterns, ...) so drifting machine load
+and any advantage of running second hit both alike.
 Afterwards the database's rounds are checked against each player's limit, and against the
 client's count of accepted plays (every 200 to a play is one row, no 429 wrote one).
 """
@@ -322,8 +323,10 @@ def run(ctx: Any) -> None:
             try:
                 for stack in STACKS:
                     servers[stack] = _serve(envs[stack], ports[stack])
-                for _ in range(2 if ctx.quick else ROUNDS):
-                    for stack in STACKS:
+                for round_number in range(2 if ctx.quick else ROUNDS):
+                    # ABBA order: whichever stack runs second in a pair (warmer caches, a load
+                    # client already forked) swaps every round, so the order favours neither.
+                    for stack in STACKS if round_number % 2 == 0 else STACKS[::-1]:
                         before = _commands_processed(ctx)
                         out = _load(ports[stack], files[stack])
                         redis_commands[stack] += _commands_processed(ctx) - before
