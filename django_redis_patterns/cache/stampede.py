@@ -40,6 +40,7 @@ MODES = ("xfetch", "lock", None)
 
 _get_pttl = scripts.load("get_pttl", package="django_redis_patterns.cache")
 _release = scripts.load("release", package="django_redis_patterns.cache")
+_add_or_get = scripts.load("add_or_get", package="django_redis_patterns.cache")
 _MISSING = object()
 LOCK_SUFFIX = ":stampede-lock"
 
@@ -180,8 +181,8 @@ def _plain(call: _Call) -> Any:
     if call.ttl_ms == 0:
         return value
     try:
-        # SET NX GET (Redis >= 7): add, and read the winner's value if someone was first.
-        existing = cache._client().set(call.key, cache._codec.encode(value), px=call.ttl_ms, nx=True, get=True)
+        # add, and read the winner's value if someone was first (one round trip)
+        existing = _add_or_get(cache._client(), [call.key], [cache._codec.encode(value), call.ttl_ms or 0])
     except REDIS_ERRORS as exc:
         existing = call.failed(exc, "SET NX", None)
     return value if existing is None else call.decode(existing)
@@ -297,9 +298,8 @@ async def _aplain(call: _Call) -> Any:
     if call.ttl_ms == 0:
         return value
     try:
-        existing = await (await cache._aclient()).set(
-            call.key, cache._codec.encode(value), px=call.ttl_ms, nx=True, get=True
-        )
+        client = await cache._aclient()
+        existing = await _add_or_get.acall(client, [call.key], [cache._codec.encode(value), call.ttl_ms or 0])
     except REDIS_ERRORS as exc:
         existing = call.failed(exc, "SET NX", None)
     return value if existing is None else call.decode(existing)
