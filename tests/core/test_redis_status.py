@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 
 from django.core.management import call_command
@@ -32,7 +33,8 @@ def test_every_topology_is_described(standalone_server: Any, sentinel_group: Any
     with override_settings(CACHES=caches):
         code, out, err = status()
     assert code == 0, err
-    assert "default: standalone" in out and "role master" in out and "version 7" in out
+    assert "default: standalone" in out and "role master" in out
+    assert re.search(r"version \d+\.\d+\.\d+", out), out
     primary = sentinel_group.current_primary()
     assert f"sentinel service 'mymaster': primary 127.0.0.1:{primary.port}" in out
     assert "replicas: 127.0.0.1:" in out

@@ -56,6 +56,9 @@ def test_round_trip_and_request_cost(topology: Any) -> None:
         "ping",
         "readonly",
         "replconf",  # replicas acknowledge replication to their primary once a second
+        # Redis < 7 does not split subcommands in INFO commandstats: CONFIG RESETSTAT, CLIENT SETINFO
+        "config",
+        "client",
     }
     assert {k: v for k, v in counts.items() if k not in housekeeping | {"get", "set"}} == {}
     assert SessionStore(key)["cart"] == [1, 2, 3]
