@@ -133,6 +133,9 @@ class Limiter:
 
     def _call(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> _Prepared:
         conf_ = settings()
+        if type(cost) is not int or type(key) is not str:
+            # True == 1 and 1.0 == 1 as dict keys: such arguments must meet _prepare's checks
+            return self._prepare(conf_, key, rate, cost, mode)
         memo: tuple[Any, ...] | None = (key, rate, cost, mode)
         try:
             found = self._prepared.get(memo)  # type: ignore[arg-type]
@@ -155,9 +158,9 @@ class Limiter:
         rates = _rates(rate)
         if not rates:
             raise RatelimitConfigError(f"rate {rate!r} sets no limit; pass a rate such as '5/m'")
+        if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:  # True == 1: check the type
+            raise RatelimitConfigError(f"cost must be an int >= 1, got {cost!r}")
         if cost != 1:
-            if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:
-                raise RatelimitConfigError(f"cost must be an int >= 1, got {cost!r}")
             for r in rates:
                 capacity = self.algorithm.capacity(r, self.burst)
                 if cost > capacity:

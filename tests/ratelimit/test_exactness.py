@@ -141,6 +141,13 @@ def test_bad_arguments_name_themselves(topology: Any) -> None:
         Limiter("fixed_window", burst=3)
     with pytest.raises(RatelimitConfigError, match="sets no limit"):
         Limiter().hit("k", None)
+    # A limiter remembers prepared calls; equal-but-wrong arguments must not ride on them.
+    shared = Limiter()
+    shared.hit("k", "5/m", cost=1)
+    with pytest.raises(RatelimitConfigError, match="cost"):
+        shared.hit("k", "5/m", cost=True)
+    with pytest.raises(RatelimitConfigError, match="cost"):
+        shared.hit("k", "5/m", cost=1.0)  # type: ignore[arg-type]
 
 
 def test_keys_are_hashed_and_share_a_slot(topology: Any) -> None:
