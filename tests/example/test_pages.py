@@ -127,6 +127,21 @@ def test_leaderboard_shows_top_and_my_rank(client: Any, make_player: Any) -> Non
     assert [row["name"] for row in around] == ["p0", "p1", "p2", "me", "p3", "p4"]
     assert b"Your rank: <strong>#4</strong>" in response.content
     assert me.pk == response.context["me"]["player_id"]
+    assert response.context["size"] == 6  # "#4 of 6": the board's size came with the neighbours
+
+
+def test_the_top_fifty_is_cached_and_the_rank_is_live(client: Any, make_player: Any) -> None:
+    for i in range(52):
+        make_player(f"p{i:02d}", score=1000 - i)
+    first = client.get("/leaderboard/")
+    assert len(first.context["top"]) == 50 and first.context["top"][0]["name"] == "p00"
+    make_player("newcomer", score=5000)
+    client.login(username="newcomer", password=PASSWORD)
+    second = client.get("/leaderboard/")
+    # The top 50 comes from the cache (rebuilt at most every few seconds) ...
+    assert [row["name"] for row in second.context["top"]] == [row["name"] for row in first.context["top"]]
+    # ... while the visitor's own rank and the board's size are read live.
+    assert second.context["me"]["rank"] == 1 and second.context["size"] == 53
 
 
 def test_leaderboard_ties_share_a_rank(client: Any, make_player: Any) -> None:
@@ -273,6 +288,8 @@ def test_api_play_limited_gets_problem_json(client: Any, make_player: Any) -> No
     assert body["status"] == 429
     assert body["type"].endswith("#quota-exceeded")
     assert body["retry_after"] == int(limited["Retry-After"])
+    assert limited["RateLimit-Policy"] == '"1m";q=10;w=60'
+    assert limited["RateLimit"].startswith('"1m";r=0;')
 
 
 def test_anonymous_visitors_are_limited_per_ip(client: Any) -> None:
