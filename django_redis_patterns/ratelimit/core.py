@@ -150,9 +150,7 @@ class Limiter:
             self._prepared[memo] = (conf_, prepared)
         return prepared
 
-    def _prepare(
-        self, conf_: Any, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str
-    ) -> _Prepared:
+    def _prepare(self, conf_: Any, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> _Prepared:
         if not isinstance(key, str):
             raise RatelimitConfigError(f"key must be a str, got {key!r}")
         rates = _rates(rate)

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.test import APIRequestFactory
 from rest_framework.views import APIView
 
+from django_redis_patterns.ratelimit import Limiter
 from django_redis_patterns.ratelimit.drf import AnonRateThrottle, RedisRateThrottle, ScopedRateThrottle
 
 
@@ -54,6 +55,12 @@ def test_throttle_429_with_exact_retry_after(topology: Any, api: APIRequestFacto
     assert [r.status_code for r in responses] == [200, 200, 200, 429]
     retry = int(responses[-1]["Retry-After"])
     assert 1 <= retry <= math.ceil(86400 / 3)  # gcra: the next slot, not the whole day
+    # The limiter's own retry time for the throttle's bucket (drf.py: "drf:<scope>\x00<key>"),
+    # read without counting: the header is its ceiling, up to the time passed since the 429.
+    request = api.get("/", REMOTE_ADDR="192.0.2.1")
+    usage = Limiter().peek(f"drf:{Burst.scope}\x00{Burst().get_cache_key(request, None)}", Burst.rate)
+    assert not usage.allowed and usage.retry_after > 0
+    assert retry - 1 <= math.ceil(usage.retry_after) <= retry
 
 
 def test_spoofed_xff_does_not_escape(topology: Any, api: APIRequestFactory) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -92,3 +95,77 @@ async def test_async_paths_fail_by_policy(doomed: Any, settings: Any, rf: Any) -
     assert info.value.usage.unavailable
     ratelimit_settings(settings, FAIL_OPEN=True)
     assert (await views.async_view(rf.get("/", REMOTE_ADDR="192.0.2.1"))).status_code == 200
+
+
+# A paused (SIGSTOPped) server accepts connections but never answers: every attempt waits
+# out the socket timeout. On a pooled connection a call gives up after SOCKET_TIMEOUT x
+# (RETRIES + 1) plus redis-py's back-off between attempts (at most 0.2 s, connections.py).
+# A client's first connection (asyncio.run: a new loop, so a new async client) also waits
+# out redis-py's connect-time health-check PING, itself retried: up to (RETRIES + 1)^2
+# timeouts. The bound below is more than twice that worst case: it proves "no hang".
+PAUSED_SOCKET_TIMEOUT = 0.3
+PAUSED_RETRIES = 1
+PAUSED_WORST = PAUSED_SOCKET_TIMEOUT * (PAUSED_RETRIES + 1) ** 2 + 0.2 * (PAUSED_RETRIES + 1)
+PAUSED_BOUND = 2 * PAUSED_WORST + 1.5  # generous: 2 cores, other tests running alongside
+
+
+@pytest.fixture
+def paused(redis_factory: Any, settings: Any) -> Iterator[Any]:
+    """A private server behind the alias "rl" with a short socket timeout, SIGSTOPped by the
+    test through ``paused.primary.pause()``; resumed (SIGCONT) at teardown whatever happens."""
+    group = redis_factory("standalone")
+    settings.CACHES = {
+        **settings.CACHES,
+        "rl": {
+            "BACKEND": "django_redis_patterns.cache.RedisCache",
+            "LOCATION": group.url,
+            "OPTIONS": {"SOCKET_TIMEOUT": PAUSED_SOCKET_TIMEOUT, "RETRIES": PAUSED_RETRIES},
+        },
+    }
+    ratelimit_settings(settings, USING="rl")
+    try:
+        yield group
+    finally:
+        group.primary.resume()
+
+
+def timed(call: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize("fail_open", [True, False], ids=["open", "closed"])
+def test_a_paused_server_fails_by_policy_within_the_socket_timeout(
+    paused: Any, settings: Any, client: Any, caplog: Any, fail_open: bool
+) -> None:
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, MIDDLEWARE]
+    ratelimit_settings(settings, RULES=[{"path": "/plain/", "rate": "100/d"}], FAIL_OPEN=fail_open)
+    # pooled connections (sync and async) exist before the pause: the usual case in production
+    assert client.get("/plain/").status_code == 200
+    assert Limiter().hit("k", "100/d").allowed
+    assert asyncio.run(Limiter().ahit("k", "100/d")).allowed
+    caplog.set_level(logging.WARNING, logger="django_redis_patterns.ratelimit")
+
+    paused.primary.pause()
+    try:
+        response, took = timed(lambda: client.get("/plain/"))  # middleware rule
+        assert response.status_code == (200 if fail_open else 503), took
+        assert took < PAUSED_BOUND
+        response, took = timed(lambda: client.get("/sync/"))  # decorated view
+        assert response.status_code == (200 if fail_open else 503), took
+        assert took < PAUSED_BOUND
+        for name, call in (
+            ("hit", lambda: Limiter("sliding_log").hit("k", "5/m;100/d")),
+            ("ahit", lambda: asyncio.run(Limiter("sliding_log").ahit("k", "5/m;100/d"))),
+        ):
+            usage, took = timed(call)
+            assert (usage.allowed, usage.unavailable) == (fail_open, True), name
+            assert took < PAUSED_BOUND, name
+        incident = errors(caplog)
+        assert len(incident) == 1  # once per incident
+        assert "Timeout" in incident[0].getMessage() or "timed out" in incident[0].getMessage().lower()
+    finally:
+        paused.primary.resume()
+    usage = Limiter().hit("after", "100/d")
+    assert (usage.allowed, usage.unavailable) == (True, False)

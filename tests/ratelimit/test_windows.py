@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from django_redis_patterns.ratelimit import Limiter, Usage
+from tests.ratelimit.conftest import ratelimit_settings
 
 N = 5
 T = 0.2
@@ -99,3 +100,30 @@ def test_sliding_log_reaches_exactly_n_per_window(topology: Any) -> None:
     usages = hammer(Limiter("sliding_log"), "full")
     allowed = [round(u.now * 1e6) for u in usages if u.allowed]  # type: ignore[operator]
     assert most_in_any_window(allowed, round(T * 1e6)) == N
+
+
+def window_offset(usage: Usage, period_us: int) -> int:
+    """Where in the period ``usage``'s window ends (µs, on Redis's clock): the key's edge."""
+    end = round(usage.now * 1e6) + round(usage.reset_after * 1e6)  # type: ignore[operator]
+    return end % period_us
+
+
+@pytest.mark.parametrize("stagger", [True, False], ids=["stagger", "aligned"])
+def test_fixed_window_edges_staggered_per_key(topology: Any, settings: Any, stagger: bool) -> None:
+    """FIXED_WINDOW_STAGGER: each key's windows start at their own offset in the period (no
+    synchronized reset at 00:00 UTC); off, every key's window ends on the same epoch edge."""
+    ratelimit_settings(settings, FIXED_WINDOW_STAGGER=stagger)
+    limiter = Limiter("fixed_window")
+    rate, period_us = "5/d", 86_400_000_000
+    offsets = {}
+    for key in ("alice", "bob"):
+        first, second = limiter.hit(key, rate), limiter.hit(key, rate)
+        assert first.allowed and second.allowed and second.remaining == first.remaining - 1
+        # one window per key: both hits see the same edge
+        assert window_offset(first, period_us) == window_offset(second, period_us)
+        offsets[key] = window_offset(first, period_us)
+    if stagger:
+        assert offsets["alice"] != offsets["bob"]
+        assert abs(offsets["alice"] - offsets["bob"]) > 1_000_000  # seconds apart, not clock noise
+    else:
+        assert offsets == {"alice": 0, "bob": 0}  # windows are whole days since the epoch
