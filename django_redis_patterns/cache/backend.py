@@ -389,6 +389,18 @@ class RedisCache(BaseCache):
         pairs = {made: encode(data[key]) for made, key in key_map.items()}
         return pairs, self._ttl_ms(timeout)
 
+    @staticmethod
+    def _queue_set_many_per_slot(pipe: Any, pairs: Mapping[str, bytes | int], ms: int) -> None:
+        """Cluster: one set_many script call per slot, all in one pipeline (one batch per node)."""
+        by_slot: dict[int, list[str]] = {}
+        for k in pairs:
+            by_slot.setdefault(key_slot(k.encode()), []).append(k)
+        source = _set_many_script.source
+        for keys in by_slot.values():
+            # execute_command, not pipe.eval(): redis-py's sync ClusterPipeline.eval() is
+            # not the EVAL command. EVAL (not EVALSHA): a pipeline cannot recover from NOSCRIPT.
+            pipe.execute_command("EVAL", source, len(keys), *keys, ms, *(pairs[k] for k in keys))
+
     @guarded("SET (many)", lambda data, timeout=None, version=None: list(data))
     def set_many(
         self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
@@ -405,8 +417,7 @@ class RedisCache(BaseCache):
                 client.mset_nonatomic(pairs)
             else:
                 pipe = client.pipeline(transaction=False)
-                for k, v in pairs.items():
-                    pipe.set(k, v, px=ms)
+                self._queue_set_many_per_slot(pipe, pairs, ms)
                 pipe.execute()
         elif ms is None:
             client.mset(pairs)
@@ -429,8 +440,7 @@ class RedisCache(BaseCache):
                 await client.mset_nonatomic(pairs)
             else:
                 pipe = client.pipeline(transaction=False)
-                for k, v in pairs.items():
-                    pipe.set(k, v, px=ms)
+                self._queue_set_many_per_slot(pipe, pairs, ms)
                 await pipe.execute()
         elif ms is None:
             await client.mset(pairs)

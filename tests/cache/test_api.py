@@ -12,7 +12,7 @@ from django.core.cache import caches
 
 from django_redis_patterns import get_redis
 from django_redis_patterns.cache import RedisCache
-from tests.cache.conftest import counting
+from tests.cache.conftest import Api, counting
 from tests.topologies import all_topologies, standalone_and_cluster
 
 
@@ -106,6 +106,8 @@ def test_bulk_calls_are_batched(cache: Any, topology: Any) -> None:
     else:
         assert counts["mget"] == 1
     if topology.kind == "standalone":
+        cache.set(keys[0], 0)
+        cache.incr(keys[0])  # both scripts cached now: a first EVALSHA's NOSCRIPT + EVAL would count too
         with counting(topology.group) as counts:
             cache.set_many({k: 1 for k in keys}, 60)
             cache.incr(keys[0])
@@ -305,3 +307,106 @@ def test_backend_is_a_django_base_cache_with_every_async_twin() -> None:
     for name in dir(BaseCache):
         if name.startswith("a") and callable(getattr(BaseCache, name)) and hasattr(BaseCache, name[1:]):
             assert getattr(RedisCache, name) is not getattr(BaseCache, name), f"{name} falls back to a thread hop"
+
+
+def _script_calls(counts: dict[str, int]) -> int:
+    return counts.get("evalsha", 0) + counts.get("eval", 0)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_bulk_calls_are_one_command_each_on_standalone(topology: Any, cache: Any, mode: str) -> None:
+    api = Api(cache, mode == "async")
+    keys = [f"bulk:{i}" for i in range(50)]
+    await api.set_many({k: f"v{k}" for k in keys}, 60)  # the set_many script is now cached on the server
+    with counting(topology.group) as counts:
+        assert await api.set_many({k: k for k in keys}, 60) == []
+    # one script call; the 50 SETs it runs inside Redis show in commandstats as "set"
+    assert _script_calls(counts) == 1, counts
+    assert counts.get("mset", 0) == 0 and counts.get("expire", 0) == 0 and counts.get("pexpire", 0) == 0
+    assert counts.get("set", 0) == 50
+    with counting(topology.group) as counts:
+        assert await api.get_many([*keys, "absent"]) == {k: k for k in keys}
+    assert counts == {"mget": 1}, counts
+    with counting(topology.group) as counts:
+        await api.delete_many(keys)
+    assert counts == {"del": 1}, counts
+    assert await api.get_many(keys) == {}
+
+
+TWO_SLOT_TAGS = ("a", "b")  # ":1:{a}:…" and ":1:{b}:…" hash to two slots (on two primaries)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("topology", ["cluster"], indirect=True)
+async def test_bulk_calls_on_cluster_are_one_command_per_slot(topology: Any, cache: Any, mode: str) -> None:
+    from redis.crc import key_slot
+
+    api = Api(cache, mode == "async")
+    keys = [f"{{{tag}}}:{i}" for tag in TWO_SLOT_TAGS for i in range(20)]
+    assert len({key_slot(f":1:{k}".encode()) for k in keys}) == 2
+    await api.set_many({k: "warm" for k in keys}, 60)  # scripts cached, slot map loaded
+    await api.get_many(keys)
+    with counting(topology.group) as counts:
+        assert await api.set_many({k: k for k in keys}, 60) == []
+    # one script call per slot: 2 round trips' worth of commands for 40 keys, not 40 SETs
+    assert _script_calls(counts) == 2, counts
+    assert counts.get("set", 0) == 40  # run inside the two scripts
+    for key in (keys[0], keys[-1]):
+        assert 50 < await api.ttl(key) <= 60  # every key still got its TTL
+    with counting(topology.group) as counts:
+        assert await api.set_many({k: k for k in keys}, None) == []
+    assert counts == {"mset": 2}, counts
+    with counting(topology.group) as counts:
+        assert await api.get_many(keys) == {k: k for k in keys}
+    assert counts == {"mget": 2}, counts
+    with counting(topology.group) as counts:
+        await api.delete_many(keys)
+    assert counts == {"del": 2}, counts
+    assert await api.get_many(keys) == {}
+
+
+def _pool_kwargs(client: Any) -> list[dict[str, Any]]:
+    """connection_kwargs of every pool behind a client (each node's on Cluster)."""
+    if hasattr(client, "nodes_manager"):  # sync or async RedisCluster
+        nodes = client.get_nodes()
+        if hasattr(nodes[0], "redis_connection"):
+            return [n.redis_connection.connection_pool.connection_kwargs for n in nodes if n.redis_connection]
+        return [n.connection_kwargs for n in nodes]
+    return [client.connection_pool.connection_kwargs]
+
+
+@all_topologies
+async def test_connection_pool_kwargs_and_socket_timeouts_reach_the_pool(settings: Any, topology: Any) -> None:
+    options = {
+        "SOCKET_TIMEOUT": 3.5,
+        "SOCKET_CONNECT_TIMEOUT": 1.25,
+        "CONNECTION_POOL_KWARGS": {"health_check_interval": 7, "client_name": "drp-pool-kwargs"},
+    }
+    settings.CACHES = {**settings.CACHES, "default": topology.cache_config(**options)}
+    cache = caches["default"]
+    cache.set("k", "v")  # the client is built and has connected
+    assert await cache.aget("k") == "v"
+    sync_kwargs, async_kwargs = _pool_kwargs(cache.get_client()), _pool_kwargs(await cache._aclient())
+    for kwargs in [*sync_kwargs, *async_kwargs]:
+        assert kwargs["client_name"] == "drp-pool-kwargs"
+        assert kwargs["socket_timeout"] == 3.5
+        assert kwargs["socket_connect_timeout"] == 1.25
+    # redis-py's sync RedisCluster keeps only the connection kwargs it knows (cleanup_kwargs),
+    # and health_check_interval is not one of them; every other client passes it on.
+    for kwargs in async_kwargs if topology.kind == "cluster" else [*sync_kwargs, *async_kwargs]:
+        assert kwargs["health_check_interval"] == 7
+    # ... and the server sees the name on the connections the cache opened.
+    names = set()
+    for client in topology.group.data_clients():
+        with client:
+            names |= {c.get("name") for c in client.client_list()}
+    assert "drp-pool-kwargs" in names
+
+
+def test_socket_timeouts_given_in_connection_pool_kwargs_count_too(settings: Any, topology: Any) -> None:
+    kwargs = {"socket_timeout": 4.5, "socket_connect_timeout": 0.75}
+    settings.CACHES = {**settings.CACHES, "default": topology.cache_config(CONNECTION_POOL_KWARGS=kwargs)}
+    cache = caches["default"]
+    cache.set("k", "v")
+    pool = cache.get_client().connection_pool.connection_kwargs
+    assert pool["socket_timeout"] == 4.5 and pool["socket_connect_timeout"] == 0.75

@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from django_redis_patterns import connections
 from django_redis_patterns.cache.errors import CacheError
 from django_redis_patterns.exceptions import RedisUnavailable
 from tests.cache.conftest import Api, point_default_at
@@ -99,25 +100,54 @@ async def test_without_ignore_every_method_raises_cache_error(
     assert len(_warnings(caplog)) == 1
 
 
+# A call against a stalled (SIGSTOPped) server waits one socket timeout per attempt, and
+# redis-py's backoff (capped at 0.2 s in connections.py) between attempts; the retry's
+# reconnect itself is quick, as the kernel still accepts connections for a stopped process.
+PAUSED_TIMEOUT = 0.3
+PAUSED_EXPECTED = PAUSED_TIMEOUT * (connections.DEFAULT_RETRIES + 1) + 0.2 * connections.DEFAULT_RETRIES
+# Slack of 3x the expected time (2 cores, other tests running), yet below what one call takes
+# with the 2 s default socket timeout instead of the configured one (>= 4 s).
+PAUSED_BOUND = PAUSED_EXPECTED + 3 * PAUSED_EXPECTED
+
+
+def _timed(results: list[float], started: float) -> None:
+    results.append(time.monotonic() - started)
+
+
 async def test_a_paused_server_times_out_instead_of_hanging(redis_factory: Any, settings: Any) -> None:
+    assert connections.DEFAULT_RETRIES == 1  # PAUSED_EXPECTED assumes the documented default
+    timeouts = {"SOCKET_TIMEOUT": PAUSED_TIMEOUT, "SOCKET_CONNECT_TIMEOUT": PAUSED_TIMEOUT}
     group = redis_factory("standalone")
-    cache = point_default_at(settings, group.url, OPTIONS={"SOCKET_TIMEOUT": 0.3, "IGNORE_EXCEPTIONS": True})
+    cache = point_default_at(settings, group.url, OPTIONS={**timeouts, "IGNORE_EXCEPTIONS": True})
     cache.set("k", "v")
     assert await cache.aget("k") == "v"
+    elapsed: list[float] = []
     group.primary.pause()
     try:
+        started = time.monotonic()
         assert cache.get("k", "dflt") == "dflt"
+        _timed(elapsed, started)
+        started = time.monotonic()
         assert await cache.aget("k", "dflt") == "dflt"
+        _timed(elapsed, started)
+        started = time.monotonic()
         assert cache.set("k", "w") is False
+        _timed(elapsed, started)
         settings.CACHES = {
             **settings.CACHES,
-            "strict": {**settings.CACHES["default"], "OPTIONS": {"SOCKET_TIMEOUT": 0.3}},
+            "strict": {**settings.CACHES["default"], "OPTIONS": timeouts},
         }
+        started = time.monotonic()
         with pytest.raises(CacheError) as info:
             caches["strict"].get("k")
+        _timed(elapsed, started)
         assert isinstance(info.value.__cause__, RedisTimeoutError)
     finally:
         group.primary.resume()
+    # Each call gave up within its bound: it neither hung nor waited a default timeout.
+    assert all(t < PAUSED_BOUND for t in elapsed), (elapsed, PAUSED_BOUND)
+    # ... and it did wait for the socket timeout (the server was really stalled, not refusing).
+    assert all(t >= PAUSED_TIMEOUT * 0.9 for t in elapsed), elapsed
     assert cache.get("k") == "v"
 
 

@@ -11,6 +11,8 @@ import pytest
 from django.core.cache import caches
 
 from django_redis_patterns import get_redis
+from django_redis_patterns.cache.stampede import LOCK_SUFFIX
+from tests.cache.conftest import counting
 from tests.topologies import all_topologies, standalone_and_cluster
 
 
@@ -112,7 +114,11 @@ def test_xfetch_refreshes_a_hot_key_before_it_expires(cache: Any) -> None:
     # ... and every refresh after the first fill happened while the old value was live:
     assert compute.key_existed[0] is False
     assert all(compute.key_existed[1:]), compute.key_existed
-    assert None not in seen
+    # Callers got only computed values, and every refresh reached callers (the caller that
+    # recomputed returns its own value), not the first value served until it expired.
+    versions = {value["version"] for value in seen}
+    assert versions <= set(range(1, compute.calls + 1)), (versions, compute.calls)
+    assert set(range(2, compute.calls + 1)) <= versions, (versions, compute.calls)
 
 
 @standalone_and_cluster
@@ -179,3 +185,68 @@ def test_plain_values_and_options(settings: Any, topology: Any) -> None:
     assert cache.has_key("zero") is False
     with pytest.raises(ValueError, match="stampede"):
         cache.get_or_set("k", lambda: 1, stampede="sometimes")
+
+
+@standalone_and_cluster
+def test_a_callable_default_uses_xfetch_when_no_mode_is_given(cache: Any, topology: Any) -> None:
+    from django_redis_patterns.cache.codec import ENVELOPE, ENVELOPE_SIZE, Codec
+
+    def slow() -> str:
+        time.sleep(0.05)
+        return "computed"
+
+    raw = get_redis()
+    assert cache.get_or_set("plain", slow, 60, stampede=None) == "computed"
+    assert raw.get(":1:plain").startswith(b"\x80")  # stampede=None: a bare pickle
+    assert cache.get_or_set("default", slow, 60) == "computed"
+    stored = raw.get(":1:default")
+    # XFetch's envelope, carrying the measured compute time (delta), then the pickle.
+    assert stored.startswith(ENVELOPE) and Codec.compute_ms(stored) >= 50
+    assert stored[ENVELOPE_SIZE:].startswith(b"\x80")
+    assert cache.get("default") == "computed"
+
+    # A stored delta far above the time left makes XFetch recompute early (probability
+    # 1 - 1e-5); plain get_or_set keeps serving the stored value.
+    huge = Codec.wrap(cache._codec.encode("stale"), 0xFFFFFFFF)
+    for key in ("default", "plain"):
+        raw.set(f":1:{key}", huge, px=60_000)
+    assert cache.get_or_set("plain", lambda: "fresh", 60, stampede=None) == "stale"
+    cache.get_or_set("warm", lambda: "x", 60)  # scripts cached: the count below is the call's own
+    with counting(topology.group) as counts:
+        assert cache.get_or_set("default", lambda: "fresh", 60) == "fresh"
+    # XFetch takes no lock: one value SET and no lock release ("lock" mode: 2 SETs, an EVAL).
+    assert counts.get("set") == 1 and counts.get("eval", 0) == 0 and counts.get("del", 0) == 0, counts
+    assert cache.get("default") == "fresh"
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@standalone_and_cluster
+async def test_lock_mode_waiter_gives_up_after_the_lock_timeout_and_computes(
+    settings: Any, topology: Any, mode: str
+) -> None:
+    lock_timeout = 0.5
+    settings.CACHES = {**settings.CACHES, "default": topology.cache_config(STAMPEDE_LOCK_TIMEOUT=lock_timeout)}
+    cache = caches["default"]
+    raw = get_redis()
+    # Someone else holds the recompute lock (and never writes); there is no stale value.
+    raw.set(":1:report" + LOCK_SUFFIX, "someone-else", px=60_000)
+    calls = 0
+
+    def compute() -> str:
+        nonlocal calls
+        calls += 1
+        return "mine"
+
+    started = time.monotonic()
+    if mode == "async":
+        value = await cache.aget_or_set("report", compute, 60, stampede="lock")
+    else:
+        value = cache.get_or_set("report", compute, 60, stampede="lock")
+    elapsed = time.monotonic() - started
+    assert value == "mine" and calls == 1
+    assert elapsed >= lock_timeout * 0.9  # it did wait for the holder first
+    # ... but no longer than the bound (polls are <= 0.1 s apart); slack: 3x, and far below
+    # the 60 s the other holder's lock lives or the 10 s default bound.
+    assert elapsed < lock_timeout + 0.1 + 3 * (lock_timeout + 0.1), elapsed
+    assert cache.get("report") == "mine"  # stored for the next callers
+    assert raw.get(":1:report" + LOCK_SUFFIX) == b"someone-else"  # the other's lock is not touched
