@@ -85,8 +85,10 @@ def test_rebuild_drops_members_and_partitions_the_source_no_longer_has(redis_rea
 def test_rebuild_throughput_is_reported(redis_ready: Any) -> None:
     board = Leaderboard("fast")
     result = rebuild(board, ((str(i), i, None) for i in range(20_000)))
-    assert result.members == 20_000
-    assert result.rate > 0
+    # consistency of the report, not a speed claim: every loaded row counted, rate = members / seconds
+    assert result.members == 20_000 == board.count()
+    assert 0 < result.seconds < float("inf")
+    assert result.rate == result.members / result.seconds
     assert board.rank_of("19999") == 1
 
 
@@ -147,6 +149,7 @@ def test_plain_board_rebuild_keeps_live_writes_and_swaps_whole(redis_ready: Any)
 
     rows = [(f"new{i}", i, None) for i in range(20_000)] + [("live", 1, None)]
     rebuild(board, rows, progress=progress)
+    assert seen  # progress was reported, so the check below looked at something
     assert all(state == (2000, frozenset({"old"})) for state in seen)  # the old board throughout
     assert board.score_and_rank("live") == (10**6, 1)
     assert board.count() == 20_001

@@ -1,15 +1,20 @@
-"""Fixtures for the lock tests: subprocess environments and a runner for manage.py commands."""
+"""Fixtures for the lock tests: subprocess environments, a runner for manage.py commands, wake-up helpers."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from django_redis_patterns import get_redis
+from django_redis_patterns.locks import core
+from django_redis_patterns.locks.core import LockKeys
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,8 +52,6 @@ def manage(topology: Any) -> Callable[..., subprocess.Popen[str]]:
 
 def wait_file(path: Path, proc: subprocess.Popen[str] | None = None, limit: float = 60.0) -> None:
     """Wait for a child to create ``path`` (fails fast if the child died)."""
-    import time
-
     end = time.monotonic() + limit
     while not path.exists():
         if proc is not None and proc.poll() is not None:
@@ -57,3 +60,28 @@ def wait_file(path: Path, proc: subprocess.Popen[str] | None = None, limit: floa
         if time.monotonic() > end:
             raise AssertionError(f"{path.name} never appeared")
         time.sleep(0.01)
+
+
+def slow_polling(settings: Any, topology: Any) -> None:
+    """Make the polling fallback useless within a test: each BLPOP may last 20 s.
+
+    WAIT_SLICE is also capped at half the alias's socket timeout (core.wait_limit), so that
+    is raised too. A waiter then gets the lock quickly only if the release woke it.
+    """
+    settings.REDIS_PATTERNS = {**getattr(settings, "REDIS_PATTERNS", {}), "LOCKS": {"WAIT_SLICE": 20.0}}
+    settings.CACHES = {**settings.CACHES, "default": topology.cache_config(SOCKET_TIMEOUT=45.0)}
+    assert core.wait_limit("default") == 20.0
+
+
+def wait_for_waiter(name: str) -> None:
+    """Until a blocked waiter has made its failed attempt (it set the "waiting" marker)."""
+    client = get_redis()
+    end = time.monotonic() + 30
+    while not client.exists(LockKeys.for_name(name).waiting):
+        assert time.monotonic() < end, "the waiter never tried"
+        time.sleep(0.01)
+    time.sleep(0.2)  # and is (very likely) inside its BLPOP; a release before it still wakes it
+
+
+#: A wake-up bound (no 20 s poll), not a speed claim: the hand-over takes about a round trip.
+WOKEN_WITHIN = 2.0

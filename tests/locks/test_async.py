@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from django_redis_patterns import get_redis
 from django_redis_patterns.locks import AsyncLock, LockError, LockLost, LockNotAcquired, alock, lock
 from django_redis_patterns.locks.core import LockKeys
+from tests.locks.conftest import WOKEN_WITHIN, slow_polling
 from tests.topologies import all_topologies
 
 
@@ -75,14 +77,18 @@ async def test_release_from_a_task_that_holds_nothing_fails(topology: Any) -> No
 
 
 @all_topologies
-async def test_async_waiter_woken_and_renewal(topology: Any) -> None:
-    first = alock("async-handover", ttl=30)
+async def test_async_waiter_woken_and_renewal(topology: Any, settings: Any) -> None:
+    slow_polling(settings, topology)  # a 20 s polling slice: only the release's wake-up is quick
+    first = alock("async-handover", ttl=60)
     assert await first.acquire()
     waiter = asyncio.create_task(_take("async-handover"))
-    await asyncio.sleep(0.05)
+    await _waiter_blocked("async-handover")
     token = first.fencing_token
+    released_at = time.monotonic()
     await first.release()
-    assert await asyncio.wait_for(waiter, 20) > (token or 0)
+    fence, got_at = await asyncio.wait_for(waiter, 45)
+    assert fence > (token or 0)
+    assert got_at - released_at < WOKEN_WITHIN, f"woken {got_at - released_at:.2f}s after the release"
 
     async with alock("async-renew", ttl=1.0, renew=True) as held:
         await asyncio.sleep(3.0)  # three TTLs
@@ -90,9 +96,19 @@ async def test_async_waiter_woken_and_renewal(topology: Any) -> None:
         assert lock("async-renew").acquire(blocking=False) is False
 
 
-async def _take(name: str) -> int:
-    async with alock(name, ttl=5, timeout=20) as held:
-        return held.fencing_token
+async def _waiter_blocked(name: str) -> None:
+    """Until the waiter task's failed attempt set the "waiting" marker (then a little more)."""
+    client = get_redis()
+    end = time.monotonic() + 30
+    while not client.exists(LockKeys.for_name(name).waiting):
+        assert time.monotonic() < end, "the waiter never tried"
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+
+
+async def _take(name: str) -> tuple[int, float]:
+    async with alock(name, ttl=5, timeout=40) as held:
+        return held.fencing_token, time.monotonic()
 
 
 async def test_async_lost_raises_on_exit(topology: Any) -> None:

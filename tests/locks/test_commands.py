@@ -224,3 +224,61 @@ def test_slot_mode_keeps_the_key_until_the_period_ends(topology: Any, tmp_path: 
     call_command("slot_job", "--dir", str(tmp_path), stdout=out)
     assert out.getvalue().startswith("skipped: slot_job already ran or is running this period")
     assert len(_ran(tmp_path)) == 1
+
+
+def test_default_renewal_keeps_a_one_second_lock_while_the_command_runs(manage: Any, tmp_path: Path) -> None:
+    # renewing_job: lock_ttl = 1 and lock_renew left at its default (True).
+    first = manage("renewing_job", "--dir", str(tmp_path), "--gate", "go")
+    try:
+        wait_file(tmp_path / "started", first)
+        time.sleep(2.0)  # twice the ttl: without renewals the lock would have expired by now
+        assert first.poll() is None
+        second = manage("renewing_job", "--dir", str(tmp_path))
+        out, err = second.communicate(timeout=60)
+        assert second.returncode == 0, err
+        assert len(out.splitlines()) == 1, out
+        assert out.startswith(
+            f"skipped: renewing_job is already running on {socket.gethostname()} pid {first.pid} since "
+        )
+    finally:
+        (tmp_path / "go").write_text("")
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    done = dict(part.split("=") for part in out.split()[1:])
+    assert out.startswith("done ") and done["held"] == "True"
+    assert int(done["renewals"]) >= 2  # held at least 2 s on a 1 s ttl
+
+
+def test_class_level_wait_runs_the_second_command_after_the_first(manage: Any, tmp_path: Path, topology: Any) -> None:
+    # waiting_job: lock_on_busy = "wait" and lock_wait (WAITING_JOB_WAIT, default 60) as class
+    # attributes; no --lock-wait flag is given.
+    from django_redis_patterns import get_redis
+
+    first = manage("waiting_job", "--dir", str(tmp_path), "--gate", "go")
+    try:
+        wait_file(tmp_path / f"started-{first.pid}", first)
+        # The class-level lock_wait bounds the wait: 0.5 s, then busy (exit 75).
+        impatient = manage("waiting_job", "--dir", str(tmp_path), WAITING_JOB_WAIT="0.5")
+        out, err = impatient.communicate(timeout=60)
+        assert impatient.returncode == 75, (out, err)
+        assert err.startswith(f"busy: waiting_job is already running on {socket.gethostname()} pid {first.pid}")
+        assert "(waited 0.5s)" in err
+        second = manage("waiting_job", "--dir", str(tmp_path))
+        waiting = LockKeys.for_name("command:locks_app.waiting_job").waiting
+        end = time.monotonic() + 60
+        while not get_redis().exists(waiting):  # the second run is blocked on the lock
+            assert second.poll() is None, second.communicate()
+            assert time.monotonic() < end, "the second run never waited"
+            time.sleep(0.01)
+        assert second.poll() is None and not (tmp_path / f"started-{second.pid}").exists()
+    finally:
+        (tmp_path / "go").write_text("")
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    out, err = second.communicate(timeout=60)
+    assert second.returncode == 0, err
+    assert out.strip() == "done"
+    runs = [line.split() for line in _ran(tmp_path)]
+    assert [int(pid) for pid, _, _ in runs] == [first.pid, second.pid]
+    (_, _, first_end), (_, second_start, _) = runs
+    assert float(second_start) >= float(first_end)  # serialized: the second began after the first ended

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from django_redis_patterns.locks import (
     lock_released,
 )
 from django_redis_patterns.locks.core import LockKeys
+from tests.locks.conftest import WOKEN_WITHIN, slow_polling, wait_for_waiter
 from tests.topologies import all_topologies
 
 
@@ -91,25 +93,27 @@ def test_extend_sets_ttl(topology: Any) -> None:
 
 
 @all_topologies
-def test_waiter_is_woken_by_release(topology: Any) -> None:
-    first = lock("handover", ttl=30)
+def test_waiter_is_woken_by_release(topology: Any, settings: Any) -> None:
+    slow_polling(settings, topology)
+    first = lock("handover", ttl=60)
     assert first.acquire()
-    waiting = threading.Event()
-    got: list[int] = []
+    got: list[tuple[int, float]] = []
 
     def waiter() -> None:
-        waiting.set()
-        with lock("handover", ttl=30, timeout=20) as held:
-            got.append(held.fencing_token)
+        with lock("handover", ttl=30, timeout=40) as held:
+            got.append((held.fencing_token, time.monotonic()))
 
     thread = threading.Thread(target=waiter)
     thread.start()
-    waiting.wait()
+    wait_for_waiter("handover")
     token = first.fencing_token
+    released_at = time.monotonic()
     first.release()
-    thread.join(30)
-    # ttl=30 and timeout=20: only the release's wake-up (or the polling fallback) let it in.
-    assert got and got[0] > token
+    thread.join(45)
+    # ttl=60 and a 20 s polling slice: only the release's wake-up lets it in this soon.
+    assert got, "the waiter never got the lock"
+    assert got[0][0] > token
+    assert got[0][1] - released_at < WOKEN_WITHIN, f"woken {got[0][1] - released_at:.2f}s after the release"
 
 
 @all_topologies

@@ -1,13 +1,15 @@
-"""A lock's Redis going away while the lock is held (the server is really killed)."""
+"""A lock's Redis going away: killed while the lock is held, or black-holed (SIGSTOP) on acquire."""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from django_redis_patterns.locks import LockLost, LockUnavailable, lock, lock_lost
+from django_redis_patterns.locks import LockLost, LockUnavailable, alock, lock, lock_lost
 
 
 @pytest.fixture
@@ -46,3 +48,74 @@ def test_release_during_an_outage_within_the_ttl_reports_unavailable(doomed: Any
         with lock("outage-short", ttl=30, using="doomed"):
             doomed.servers[0].kill()
     assert info.value.alias == "doomed" and info.value.command == "release"
+
+
+# A black-holed server: SIGSTOPped, the kernel still completes TCP connects, nothing ever
+# answers. Each attempt waits a socket timeout. A connection already in the pool fails after
+# the command and its one retry: 2 timeouts. A new connection can take 4: redis-py's connect
+# retries its handshake, and the handshake's health-check PING has its own retry.
+SOCKET_TIMEOUT = 0.5
+POOLED_TIMEOUTS = 2
+NEW_CONNECTION_TIMEOUTS = 4
+
+
+def no_hang_bound(timeouts: int) -> float:
+    """A "no hang" bound, not a speed claim: twice the expected time, plus a second."""
+    return 2 * timeouts * SOCKET_TIMEOUT + 1.0
+
+
+@pytest.fixture
+def stalled(redis_factory: Any, settings: Any) -> Iterator[Any]:
+    group = redis_factory("standalone")
+    settings.CACHES = {
+        **settings.CACHES,
+        "stalled": {
+            "BACKEND": "django_redis_patterns.cache.RedisCache",
+            "LOCATION": group.url,
+            "OPTIONS": {"SOCKET_TIMEOUT": SOCKET_TIMEOUT, "SOCKET_CONNECT_TIMEOUT": SOCKET_TIMEOUT},
+        },
+    }
+    try:
+        yield group
+    finally:
+        group.servers[0].resume()
+
+
+@contextlib.contextmanager
+def raises_unavailable_within(seconds: float) -> Iterator[Any]:
+    started = time.monotonic()
+    with pytest.raises(LockUnavailable) as info:
+        yield info
+    took = time.monotonic() - started
+    assert took < seconds, f"LockUnavailable after {took:.1f}s, bound {seconds:.1f}s"
+    assert info.value.alias == "stalled" and info.value.command == "acquire"
+
+
+def test_acquire_on_a_black_holed_server_raises_unavailable_within_the_bound(stalled: Any) -> None:
+    with lock("warm", ttl=5, using="stalled"):  # a pooled connection, as in a running process
+        pass
+    stalled.servers[0].pause()
+    with raises_unavailable_within(no_hang_bound(POOLED_TIMEOUTS)):
+        lock("black-holed", ttl=5, using="stalled").acquire()
+    # The failed connection was dropped: the next call opens a new one (handshake and all).
+    with raises_unavailable_within(no_hang_bound(NEW_CONNECTION_TIMEOUTS)):
+        with lock("black-holed", ttl=5, timeout=60, using="stalled"):
+            pytest.fail("acquired on a stopped server")
+    stalled.servers[0].resume()
+    # Back: the alias works again. (Not "black-holed": an acquire that timed out may still
+    # run when the server resumes, and that orphan hold lasts its ttl; see docs/locks.md.)
+    with lock("after-the-stall", ttl=5, blocking=False, using="stalled") as held:
+        assert held.held
+
+
+def test_acquire_on_a_server_stopped_before_first_use(stalled: Any) -> None:
+    stalled.servers[0].pause()
+    with raises_unavailable_within(no_hang_bound(NEW_CONNECTION_TIMEOUTS)):
+        with lock("never-reached", ttl=5, using="stalled"):
+            pytest.fail("acquired on a stopped server")
+
+
+async def test_async_acquire_on_a_black_holed_server_raises_unavailable(stalled: Any) -> None:
+    stalled.servers[0].pause()
+    with raises_unavailable_within(no_hang_bound(NEW_CONNECTION_TIMEOUTS)):
+        await alock("never-reached", ttl=5, using="stalled").acquire()
