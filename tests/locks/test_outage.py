@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from django_redis_patterns.locks import LockLost, LockUnavailable, alock, lock, lock_lost
+from tests.topologies import add_alias
 
 
 @pytest.fixture
@@ -67,14 +68,7 @@ def no_hang_bound(timeouts: int) -> float:
 @pytest.fixture
 def stalled(redis_factory: Any, settings: Any) -> Iterator[Any]:
     group = redis_factory("standalone")
-    settings.CACHES = {
-        **settings.CACHES,
-        "stalled": {
-            "BACKEND": "django_redis_patterns.cache.RedisCache",
-            "LOCATION": group.url,
-            "OPTIONS": {"SOCKET_TIMEOUT": SOCKET_TIMEOUT, "SOCKET_CONNECT_TIMEOUT": SOCKET_TIMEOUT},
-        },
-    }
+    add_alias(settings, "stalled", group, SOCKET_TIMEOUT=SOCKET_TIMEOUT, SOCKET_CONNECT_TIMEOUT=SOCKET_TIMEOUT)
     try:
         yield group
     finally:

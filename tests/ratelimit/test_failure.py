@@ -12,6 +12,7 @@ import pytest
 
 from django_redis_patterns.ratelimit import Limiter, Ratelimited
 from tests.ratelimit.conftest import ratelimit_settings
+from tests.topologies import add_alias
 
 pytestmark = pytest.mark.urls("tests.ratelimit.urls")
 MIDDLEWARE = "django_redis_patterns.ratelimit.middleware.RatelimitMiddleware"
@@ -114,14 +115,7 @@ def paused(redis_factory: Any, settings: Any) -> Iterator[Any]:
     """A private server behind the alias "rl" with a short socket timeout, SIGSTOPped by the
     test through ``paused.primary.pause()``; resumed (SIGCONT) at teardown whatever happens."""
     group = redis_factory("standalone")
-    settings.CACHES = {
-        **settings.CACHES,
-        "rl": {
-            "BACKEND": "django_redis_patterns.cache.RedisCache",
-            "LOCATION": group.url,
-            "OPTIONS": {"SOCKET_TIMEOUT": PAUSED_SOCKET_TIMEOUT, "RETRIES": PAUSED_RETRIES},
-        },
-    }
+    add_alias(settings, "rl", group, SOCKET_TIMEOUT=PAUSED_SOCKET_TIMEOUT, RETRIES=PAUSED_RETRIES)
     ratelimit_settings(settings, USING="rl")
     try:
         yield group
