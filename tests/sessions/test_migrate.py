@@ -64,6 +64,15 @@ def _old_session(settings: Any, alias: str, engine: Any = django_cache, **data: 
     return old
 
 
+def _logged_in_with(settings: Any, django_user_model: Any, engine: str) -> tuple[Client, str]:
+    """alice logs in while Django's ``engine`` is the session engine: her client and session key."""
+    django_user_model.objects.create_user("alice", password="pw")
+    settings.SESSION_ENGINE = engine
+    client = Client()
+    client.post("/login/", {"username": "alice"})
+    return client, client.cookies["sessionid"].value
+
+
 def _switch(settings: Any, sessions_setting: Any, **values: Any) -> None:
     """Deploy our engine on "default", the old one's sessions read as ``values`` say."""
     settings.SESSION_ENGINE = ENGINE
@@ -119,11 +128,7 @@ def test_user_logged_in_by_djangos_cache_engine_stays_logged_in(
 def test_without_the_setting_the_user_is_logged_out_and_the_old_copy_untouched(
     old_aliases: Any, settings: Any, sessions_setting: Any, django_user_model: Any
 ) -> None:
-    django_user_model.objects.create_user("alice", password="pw")
-    settings.SESSION_ENGINE = CACHE_ENGINE
-    client = Client()
-    client.post("/login/", {"username": "alice"})
-    key = client.cookies["sessionid"].value
+    client, key = _logged_in_with(settings, django_user_model, CACHE_ENGINE)
     _switch(settings, sessions_setting)
     assert _whoami(_redeployed(client))["authenticated"] is False
     assert caches["default"].get(OLD + key) is not None
@@ -272,11 +277,7 @@ def test_old_store_down_follows_on_error(old_aliases: Any, settings: Any, sessio
 def test_cached_db_session_only_in_the_table_is_migrated(
     old_aliases: Any, settings: Any, sessions_setting: Any, django_user_model: Any
 ) -> None:
-    django_user_model.objects.create_user("alice", password="pw")
-    settings.SESSION_ENGINE = CACHED_DB_ENGINE
-    client = Client()
-    client.post("/login/", {"username": "alice"})
-    key = client.cookies["sessionid"].value
+    client, key = _logged_in_with(settings, django_user_model, CACHED_DB_ENGINE)
     assert caches["default"].delete(django_cached_db.KEY_PREFIX + key)  # evicted: only the row is left
     row = Session.objects.get(session_key=key)
 
