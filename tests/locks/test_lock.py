@@ -53,6 +53,29 @@ def test_busy_lock_raises_or_returns_false_with_holder(topology: Any) -> None:
 
 
 @all_topologies
+def test_a_retried_acquire_whose_first_reply_was_lost_gets_the_lock(
+    topology: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # redis-py retries a call that timed out; if Redis had run the first acquire, the retry
+    # finds the lock held with its own token. It must get the lock, not wait out its own TTL.
+    from django_redis_patterns.locks import core
+
+    held_elsewhere = lock("retried", ttl=30)
+    first_run = core.parse_acquire(
+        core.ACQUIRE(get_redis(), held_elsewhere.keys.acquire, held_elsewhere._acquire_args("tok-lost-reply", 0))
+    )
+    assert first_run.acquired  # ... and its reply never reached the client
+    monkeypatch.setattr(core, "new_token", lambda: "tok-lost-reply")
+    retried = lock("retried", ttl=30)
+    assert retried.acquire(blocking=False) is True
+    assert retried.fencing_token == first_run.fence  # the same hold: no second fencing token
+    assert int(get_redis().get(LockKeys.for_name("retried").fence)) == first_run.fence
+    monkeypatch.undo()
+    assert lock("retried").acquire(blocking=False) is False  # anyone else still finds it busy
+    retried.release()
+
+
+@all_topologies
 def test_keys_of_a_lock_share_one_cluster_slot(topology: Any) -> None:
     keys = LockKeys.for_name("orders:42")
     assert len({key_slot(k.encode()) for k in (keys.lock, keys.fence, keys.wake, keys.waiting)}) == 1
