@@ -419,6 +419,18 @@ def _fake_server(spec: ConnectionSpec) -> tuple[Any, int]:
         return _fake_servers[parts.netloc], int(path) if path.isdigit() else 0
 
 
+def _handshake_only(conn: Any) -> None:
+    # A new connection's handshake (HELLO/AUTH/CLIENT SETINFO/SELECT) already proves the server
+    # answers. redis-py would first PING it as a health check (a new connection is "due"), with
+    # a retry of its own inside the connect retry: against a server that accepts connections
+    # but never answers, that doubled the time to give up (4 socket timeouts instead of 2).
+    conn.on_connect_check_health(check_health=False)
+
+
+async def _ahandshake_only(conn: Any) -> None:
+    await conn.on_connect_check_health(check_health=False)
+
+
 @dataclasses.dataclass(frozen=True)
 class _Flavor:
     """The redis-py classes of one I/O model; the building logic is shared."""
@@ -431,6 +443,14 @@ class _Flavor:
     cluster_node: Any
     retry: Any
     fake: str
+    connection: Any
+    on_connect: Any
+
+    def connect_kwargs(self) -> dict[str, Any]:
+        """Connection kwargs for standalone and Sentinel nodes (Cluster runs its own on-connect)."""
+        if not hasattr(self.connection, "on_connect_check_health"):  # redis-py < 5.1
+            return {}
+        return {"redis_connect_func": self.on_connect}
 
 
 _SYNC = _Flavor(
@@ -442,6 +462,8 @@ _SYNC = _Flavor(
     redis.cluster.ClusterNode,
     Retry,
     "FakeRedis",
+    redis.connection.AbstractConnection,
+    _handshake_only,
 )
 _ASYNC = _Flavor(
     redis.asyncio.connection.parse_url,
@@ -452,6 +474,8 @@ _ASYNC = _Flavor(
     redis.asyncio.cluster.ClusterNode,
     AsyncRetry,
     "FakeAsyncRedis",
+    redis.asyncio.connection.AbstractConnection,
+    _ahandshake_only,
 )
 
 
@@ -466,7 +490,7 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
     retry = flavor.retry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
     if spec.topology == "standalone":
         url = spec.nodes[0 if replica_index is None else replica_index]
-        url_kw: dict[str, Any] = dict(flavor.parse_url(url))
+        url_kw: dict[str, Any] = {**flavor.connect_kwargs(), **flavor.parse_url(url)}
         url_kw.update(kw)
         for k in ("username", "password"):
             if k in url_kw and url_kw[k] is None:
@@ -481,7 +505,7 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
             ssl=spec.ssl,
             retry=retry,
             db=spec.db or 0,
-            **kw,
+            **{**flavor.connect_kwargs(), **kw},
         )
         service = spec.service or ""
         return sentinel.master_for(service) if replica_index is None else sentinel.slave_for(service)

@@ -109,6 +109,38 @@ def test_unreachable_server_fails_within_timeouts() -> None:
         assert time.monotonic() - started < 3
 
 
+@pytest.mark.parametrize("flavor", ["sync", "async"])
+def test_a_new_connection_to_a_silent_server_gives_up_after_two_socket_timeouts(
+    redis_factory: Any, flavor: str
+) -> None:
+    # A paused server accepts TCP connections and never answers. A new connection's handshake
+    # times out once per try (RETRIES=1: two tries). redis-py's own health-check PING before
+    # the handshake, with its own retry, used to double that to four socket timeouts.
+    group = redis_factory("standalone")
+    timeout = 1.0
+    alias = {"BACKEND": OURS, "LOCATION": group.url, "OPTIONS": {"SOCKET_TIMEOUT": timeout, "RETRIES": 1}}
+    with override_settings(CACHES=caches(default=alias)):
+        connections.reset()
+        group.servers[0].pause()
+        try:
+            started = time.monotonic()
+            with pytest.raises(redis.TimeoutError):
+                if flavor == "sync":
+                    get_redis().get("k")
+                else:
+
+                    async def first_call() -> None:
+                        await (await aget_redis()).get("k")
+
+                    asyncio.run(first_call())
+            took = time.monotonic() - started
+        finally:
+            group.servers[0].resume()
+            connections.reset()
+    # 2 timeouts + back-off (<= 0.2 s) + slack; the old behaviour took 4 timeouts.
+    assert 2 * timeout * 0.9 <= took < 3 * timeout, f"gave up after {took:.2f}s"
+
+
 def test_pool_is_shared_across_threads(topology: Any) -> None:
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         clients = list(pool.map(lambda _: get_redis(), range(32)))
