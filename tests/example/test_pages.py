@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from arcade.models import Player, Round, SeasonSnapshot, current_season
 from django.core.management import call_command
+from django.utils import timezone
 
 from tests.example.conftest import PASSWORD
 from tests.topologies import all_topologies
@@ -239,6 +240,16 @@ def test_seed_arcade_creates_players_once(make_player: Any) -> None:
     assert Player.objects.count() == 302
 
 
+def test_seed_arcade_shows_its_progress() -> None:
+    import io
+
+    out = io.StringIO()
+    call_command("seed_arcade", players=200, batch=50, stdout=out)  # not a terminal: a line per 10 %
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("players [")]
+    assert lines and lines[-1].startswith("players [" + "#" * 30 + "] 200/200"), out.getvalue()
+    assert len(lines) == len(set(lines)) >= 2  # several steps, none printed twice
+
+
 # -- rate limiting --------------------------------------------------------------------------
 
 
@@ -337,6 +348,10 @@ def test_devices_lists_every_session_of_the_user(make_player: Any) -> None:
     ]
     assert b"Phone/2.0" in page.content
     assert page.content.count(b'class="device') == 2
+    # "last seen": every session was used a moment ago, and the page says so
+    assert all(s.last_seen is not None for s in sessions)
+    assert all(abs((timezone.now() - s.last_seen).total_seconds()) < 120 for s in sessions)
+    assert page.content.count(b"0\xc2\xa0minutes ago") == 2
 
 
 def test_log_out_everywhere_else(make_player: Any) -> None:
