@@ -95,8 +95,12 @@ class Script:
             return await client.eval(self.source, len(keys), *keys, *args)
 
     def queue(self, pipeline: Any, keys: Sequence[KeyT] = (), args: Sequence[ArgT] = ()) -> None:
-        """Add a call to a pipeline. EVAL, not EVALSHA: a pipeline cannot recover from NOSCRIPT."""
-        pipeline.eval(self.source, len(keys), *keys, *args)
+        """Add a call to a pipeline (plain or Cluster, sync or async).
+
+        EVAL, not EVALSHA: a pipeline cannot recover from NOSCRIPT. Sent with
+        ``execute_command``: redis-py 8's sync ``ClusterPipeline.eval()`` is not the EVAL command.
+        """
+        pipeline.execute_command("EVAL", self.source, len(keys), *keys, *args)
 
 
 def _is_cluster(client: Any) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, default_key_func
 from redis.crc import key_slot
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import ResponseError
 
 from .. import connections, scripts
 from ..exceptions import ImproperlyConfigured
@@ -395,11 +395,8 @@ class RedisCache(BaseCache):
         by_slot: dict[int, list[str]] = {}
         for k in pairs:
             by_slot.setdefault(key_slot(k.encode()), []).append(k)
-        source = _set_many_script.source
         for keys in by_slot.values():
-            # execute_command, not pipe.eval(): redis-py's sync ClusterPipeline.eval() is
-            # not the EVAL command. EVAL (not EVALSHA): a pipeline cannot recover from NOSCRIPT.
-            pipe.execute_command("EVAL", source, len(keys), *keys, ms, *(pairs[k] for k in keys))
+            _set_many_script.queue(pipe, keys, [ms, *(pairs[k] for k in keys)])
 
     @guarded("SET (many)", lambda data, timeout=None, version=None: list(data))
     def set_many(
@@ -468,11 +465,7 @@ class RedisCache(BaseCache):
         client = self._client()
         if ignore_key_check:
             return self._incrby(client.incrby, made, key, delta)
-        try:  # EVALSHA directly: one key is always one slot, no need for the registry's check
-            reply = client.evalsha(_incr_script.sha, 1, made, int(delta))
-        except NoScriptError:
-            reply = _incr_script(client, [made], [int(delta)])
-        return _parse_incr(key, reply)
+        return _parse_incr(key, _incr_script(client, [made], [int(delta)]))
 
     @guarded("INCRBY")
     async def aincr(

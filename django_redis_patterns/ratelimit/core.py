@@ -136,18 +136,17 @@ class Limiter:
         if type(cost) is not int or type(key) is not str:
             # True == 1 and 1.0 == 1 as dict keys: such arguments must meet _prepare's checks
             return self._prepare(conf_, key, rate, cost, mode)
-        memo: tuple[Any, ...] | None = (key, rate, cost, mode)
+        memo = (key, rate, cost, mode)
         try:
-            found = self._prepared.get(memo)  # type: ignore[arg-type]
+            found = self._prepared.get(memo)
         except TypeError:  # an unhashable rate (a list): prepared afresh each time
-            found = memo = None
+            return self._prepare(conf_, key, rate, cost, mode)
         if found is not None and found[0] is conf_:
             return found[1]
         prepared = self._prepare(conf_, key, rate, cost, mode)
-        if memo is not None:
-            if len(self._prepared) >= PREPARED_MAX:
-                self._prepared.clear()
-            self._prepared[memo] = (conf_, prepared)
+        if len(self._prepared) >= PREPARED_MAX:
+            self._prepared.clear()
+        self._prepared[memo] = (conf_, prepared)
         return prepared
 
     def _prepare(self, conf_: Any, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> _Prepared:

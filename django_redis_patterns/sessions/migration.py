@@ -32,6 +32,7 @@ from django.core.cache import caches
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
+from .. import connections
 from ..exceptions import RedisUnavailable
 from . import errors
 from .runtime import Runtime
@@ -121,8 +122,6 @@ def lookup(rt: Runtime, key: str) -> Found | None:
     if cached is not None:
         ttl_ms = None
         if rt.migrate_ttl:
-            from .. import connections
-
             try:
                 ttl_ms = _ttl(connections.get_redis(rt.migrate_alias).pttl(str(cache.make_key(old_key))))
             except errors.UNAVAILABLE as exc:
@@ -163,8 +162,6 @@ async def alookup(rt: Runtime, key: str) -> Found | None:
     if cached is not None:
         ttl_ms = None
         if rt.migrate_ttl:
-            from .. import connections
-
             try:
                 client = await connections.aget_redis(rt.migrate_alias)
                 ttl_ms = _ttl(await client.pttl(str(cache.make_key(old_key))))

@@ -205,19 +205,24 @@ def test_custom_expiry_is_kept(old_aliases: Any, settings: Any, sessions_setting
     assert 7200_000 - 10_000 < _our_pttl(old.session_key) <= 7200_000
 
 
+def _after_lookup(monkeypatch: pytest.MonkeyPatch, then: Any) -> None:
+    """Run ``then(session_key)`` right after the migration's lookup: a race with another request."""
+    real_lookup = migration_module.lookup
+
+    def lookup_then(rt: Any, session_key: str) -> Any:
+        found = real_lookup(rt, session_key)
+        then(session_key)
+        return found
+
+    monkeypatch.setattr(migration_module, "lookup", lookup_then)
+
+
 def test_deleted_in_the_old_store_meanwhile_is_not_resurrected(
     old_aliases: Any, settings: Any, sessions_setting: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A logout by the old engine (a server not switched yet) between our lookup and our claim."""
     key = _old_session(settings, "default", _auth_user_id="7").session_key
-    real_lookup = migration_module.lookup
-
-    def lookup_then_old_logout(rt: Any, session_key: str) -> Any:
-        found = real_lookup(rt, session_key)
-        caches["default"].delete(OLD + session_key)  # what Django's flush() does
-        return found
-
-    monkeypatch.setattr(migration_module, "lookup", lookup_then_old_logout)
+    _after_lookup(monkeypatch, lambda session_key: caches["default"].delete(OLD + session_key))  # Django's flush()
     _switch(settings, sessions_setting, MIGRATE_FROM="cache")
     s = SessionStore(key)
     assert s.load() == {}
@@ -229,16 +234,13 @@ def test_a_concurrent_migration_that_won_is_read(
     old_aliases: Any, settings: Any, sessions_setting: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     key = _old_session(settings, "default", v="old").session_key
-    real_lookup = migration_module.lookup
 
-    def lookup_then_lose_the_race(rt: Any, session_key: str) -> Any:
-        found = real_lookup(rt, session_key)
+    def another_request_migrates_it(session_key: str) -> None:
         winner = SessionStore(session_key)
         winner._session_cache = {"v": "winner's"}
         winner.save(must_create=True)
-        return found
 
-    monkeypatch.setattr(migration_module, "lookup", lookup_then_lose_the_race)
+    _after_lookup(monkeypatch, another_request_migrates_it)
     _switch(settings, sessions_setting, MIGRATE_FROM="cache")
     assert SessionStore(key).load() == {"v": "winner's"}
 
