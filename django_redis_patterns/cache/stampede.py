@@ -224,10 +224,7 @@ def _recompute(call: _Call, client: Any, token: str | None) -> Any:
     if call.ttl_ms == 0:
         return value
     try:
-        if token and call.cache._cluster:  # a Cluster pipeline cannot carry EVAL
-            client.set(call.key, stored, px=call.ttl_ms)
-            _release(client, [call.lock_key], [token])
-        elif token:
+        if token:  # store and release in one pipeline (on Cluster, one batch per node)
             pipe = client.pipeline(transaction=False)
             pipe.set(call.key, stored, px=call.ttl_ms)
             _release.queue(pipe, [call.lock_key], [token])
@@ -341,10 +338,7 @@ async def _arecompute(call: _Call, client: Any, token: str | None) -> Any:
     if call.ttl_ms == 0:
         return value
     try:
-        if token and call.cache._cluster:
-            await client.set(call.key, stored, px=call.ttl_ms)
-            await _release.acall(client, [call.lock_key], [token])
-        elif token:
+        if token:
             pipe = client.pipeline(transaction=False)
             pipe.set(call.key, stored, px=call.ttl_ms)
             _release.queue(pipe, [call.lock_key], [token])
