@@ -48,6 +48,7 @@ from redis.retry import Retry
 
 from . import conf
 from .exceptions import ImproperlyConfigured
+from .leanclient import LeanRedis
 
 Topology = Literal["standalone", "sentinel", "cluster"]
 
@@ -134,6 +135,8 @@ class ConnectionSpec:
     extra: tuple[tuple[str, Any], ...] = ()
     #: An in-process fakeredis server instead of a real one (tests of projects using us).
     fake: bool = False
+    #: Standalone/Sentinel sync clients are :class:`~.leanclient.LeanRedis` (OPTIONS["LEAN_CLIENT"]).
+    lean: bool = True
 
     def __repr__(self) -> str:  # never print a password
         return (
@@ -231,6 +234,10 @@ def parse(
                 common["retries"] = value
             elif key == "READ_FROM_REPLICAS":
                 common["read_from_replicas"] = _as_bool(value)
+            elif key == "LEAN_CLIENT":
+                if not isinstance(value, bool):
+                    raise ImproperlyConfigured(f"OPTIONS['LEAN_CLIENT'] must be True or False, got {value!r}")
+                common["lean"] = value
             elif key == "SENTINEL_USERNAME":
                 common["sentinel_username"] = value
             elif key == "SENTINEL_PASSWORD":
@@ -445,6 +452,8 @@ class _Flavor:
     fake: str
     connection: Any
     on_connect: Any
+    #: The client class of a standalone or Sentinel node when the spec asks for a lean one.
+    lean_client: Any
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Connection kwargs for standalone and Sentinel nodes (Cluster runs its own on-connect)."""
@@ -464,6 +473,7 @@ _SYNC = _Flavor(
     "FakeRedis",
     redis.connection.AbstractConnection,
     _handshake_only,
+    LeanRedis,
 )
 _ASYNC = _Flavor(
     redis.asyncio.connection.parse_url,
@@ -476,6 +486,7 @@ _ASYNC = _Flavor(
     "FakeAsyncRedis",
     redis.asyncio.connection.AbstractConnection,
     _ahandshake_only,
+    redis.asyncio.Redis,
 )
 
 
@@ -488,6 +499,7 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
     kw = spec.kwargs
     # Retries ConnectionError and TimeoutError only (redis-py's default set).
     retry = flavor.retry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
+    client_class = flavor.lean_client if spec.lean else flavor.client
     if spec.topology == "standalone":
         url = spec.nodes[0 if replica_index is None else replica_index]
         url_kw: dict[str, Any] = {**flavor.connect_kwargs(), **flavor.parse_url(url)}
@@ -497,7 +509,7 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
                 url_kw.pop(k)
         if spec.db is not None:
             url_kw["db"] = spec.db
-        return flavor.client(connection_pool=flavor.pool(retry=retry, **url_kw))
+        return client_class(connection_pool=flavor.pool(retry=retry, **url_kw))
     if spec.topology == "sentinel":
         sentinel = flavor.sentinel(
             [_host_port(n) for n in spec.nodes],
@@ -508,7 +520,9 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
             **{**flavor.connect_kwargs(), **kw},
         )
         service = spec.service or ""
-        return sentinel.master_for(service) if replica_index is None else sentinel.slave_for(service)
+        if replica_index is None:
+            return sentinel.master_for(service, redis_class=client_class)
+        return sentinel.slave_for(service, redis_class=client_class)
     return flavor.cluster(
         startup_nodes=[flavor.cluster_node(*_host_port(n)) for n in spec.nodes],
         ssl=spec.ssl,

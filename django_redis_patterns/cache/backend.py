@@ -69,6 +69,7 @@ CONNECTION_OPTIONS = frozenset(
         "SOCKET_CONNECT_TIMEOUT",
         "RETRIES",
         "READ_FROM_REPLICAS",
+        "LEAN_CLIENT",
         "SENTINEL_USERNAME",
         "SENTINEL_PASSWORD",
         "MAX_CONNECTIONS",

@@ -1,0 +1,165 @@
+"""The lean client (``LeanRedis``) against real servers: same replies as redis-py, clean
+connections after errors and timeouts, thread and fork safety, Sentinel routing."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import time
+from typing import Any
+
+import pytest
+import redis
+from django.test import override_settings
+
+from django_redis_patterns import connections, get_redis
+from django_redis_patterns.exceptions import ImproperlyConfigured
+from django_redis_patterns.leanclient import LeanRedis
+from tests.topologies import all_topologies
+
+OURS = "django_redis_patterns.cache.RedisCache"
+
+
+def _alias(location: str, **options: Any) -> dict[str, Any]:
+    return {"default": {"BACKEND": OURS, "LOCATION": location, "OPTIONS": options}}
+
+
+def test_replies_match_redis_py(standalone_server: Any) -> None:
+    lean = LeanRedis.from_url(standalone_server.url)
+    plain = redis.Redis.from_url(standalone_server.url)
+    plain.flushdb()
+    lean.set("s", "v", px=60_000)
+    lean.zadd("z", {"a": 1, "b": 2.5})
+    lean.hset("h", mapping={"f": "1", "g": "2"})
+    calls = [
+        ("get", ("s",), {}),
+        ("type", ("z",), {}),
+        ("exists", ("s", "missing"), {}),
+        ("zrange", ("z", 0, -1), {"withscores": True}),
+        ("zrevrank", ("z", "a"), {}),
+        ("zscore", ("z", "b"), {}),
+        ("hgetall", ("h",), {}),
+        ("mget", (["s", "missing"],), {}),
+        ("eval", ("return {KEYS[1], ARGV[1], 3}", 1, "k", "x"), {}),
+        ("getrange", ("s", 0, 0), {}),
+        ("ping", (), {}),
+    ]
+    for name, args, kwargs in calls:
+        assert getattr(lean, name)(*args, **kwargs) == getattr(plain, name)(*args, **kwargs), name
+    assert lean.dump("s") == plain.dump("s")  # NEVER_DECODE path
+
+
+def test_an_error_reply_leaves_the_connection_usable(standalone_server: Any) -> None:
+    lean = LeanRedis.from_url(standalone_server.url)
+    lean.set("text", "abc")
+    with pytest.raises(redis.ResponseError, match="not an integer"):
+        lean.incr("text")
+    with pytest.raises(redis.exceptions.NoScriptError):
+        lean.evalsha("0" * 40, 0)
+    assert lean.get("text") == b"abc"
+    assert len(lean._lean_free) == 1  # one connection, reused
+
+
+def test_sequential_commands_share_one_connection(standalone_server: Any) -> None:
+    lean = LeanRedis.from_url(standalone_server.url)
+    ids = {lean.client_id() for _ in range(20)}
+    assert len(ids) == 1
+
+
+def test_threads_never_read_each_others_replies(standalone_server: Any) -> None:
+    lean = LeanRedis.from_url(standalone_server.url)
+
+    def work(n: int) -> int:
+        wrong = 0
+        for i in range(300):
+            value = f"{n}-{i}"
+            lean.set(f"t:{n}", value)
+            if lean.get(f"t:{n}") != value.encode():
+                wrong += 1
+            lean.incr("t:total")
+        return wrong
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        assert sum(pool.map(work, range(8))) == 0
+    assert lean.get("t:total") == b"2400"
+    assert 1 <= len(lean._lean_free) <= 8
+
+
+def test_a_timed_out_reply_is_never_read_by_the_next_command(redis_factory: Any) -> None:
+    group = redis_factory("standalone")
+    server = group.servers[0]
+    lean = LeanRedis.from_url(server.url, socket_timeout=0.5)
+    lean.set("other", "value")
+    server.pause()
+    try:
+        with pytest.raises(redis.TimeoutError):
+            lean.set("slow", "1")  # queued on the paused server; its +OK arrives later
+    finally:
+        server.resume()
+    time.sleep(0.1)  # the late +OK is on the wire now, if the socket were still open
+    assert lean.get("other") == b"value"
+
+
+def test_a_restarted_server_is_reconnected_by_the_retry(redis_factory: Any) -> None:
+    group = redis_factory("standalone")
+    with override_settings(CACHES=_alias(group.url, RETRIES=1)):
+        client = get_redis()
+        client.set("k", "1")
+        group.servers[0].restart()
+        assert client.ping() is True  # the stale connection fails once, the retry reconnects
+
+
+def test_a_forked_child_opens_its_own_connection(standalone_server: Any) -> None:
+    lean = LeanRedis.from_url(standalone_server.url)
+    parent_id = lean.client_id()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report its connection's id, never touch the parent's socket
+        try:
+            os.write(write, str(lean.client_id()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child_id = int(os.read(read, 64))
+    os.waitpid(pid, 0)
+    assert child_id != parent_id
+    assert lean.client_id() == parent_id  # the parent's connection is intact
+
+
+def test_close_disconnects_idle_connections(standalone_server: Any) -> None:
+    lean = LeanRedis.from_url(standalone_server.url)
+    lean.ping()
+    conn = lean._lean_free[0]
+    lean.close()
+    assert conn._sock is None
+
+
+@all_topologies
+def test_commands_reach_the_topologys_own_servers(topology: Any) -> None:
+    # Every command must land on the topology's primary, never on a default localhost:6379.
+    client = get_redis()
+    ports = {s.port for s in topology.group.servers if not s.sentinel}
+    for i in range(20):
+        client.set(f"where:{i}", "1")
+    if connections.is_cluster(client):
+        assert {n.port for n in client.get_nodes()} <= ports
+    else:
+        assert client.info("server")["tcp_port"] in ports
+
+
+def test_sentinel_commands_go_to_the_current_primary(sentinel_group: Any, settings: Any) -> None:
+    settings.CACHES = _alias(sentinel_group.url)
+    client = get_redis()
+    assert isinstance(client, LeanRedis)
+    assert client.info("server")["tcp_port"] == sentinel_group.current_primary().port
+    assert client.execute_command("ROLE")[0] == b"master"
+
+
+def test_lean_client_option(standalone_server: Any) -> None:
+    with override_settings(CACHES=_alias(standalone_server.url)):
+        assert type(get_redis()) is LeanRedis
+    with override_settings(CACHES=_alias(standalone_server.url, LEAN_CLIENT=False)):
+        assert type(get_redis()) is redis.Redis
+    with override_settings(CACHES=_alias(standalone_server.url, LEAN_CLIENT="yes")):
+        with pytest.raises(ImproperlyConfigured, match="LEAN_CLIENT"):
+            get_redis()
