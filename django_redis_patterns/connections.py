@@ -138,6 +138,15 @@ class ConnectionSpec:
     #: Standalone/Sentinel sync clients are :class:`~.leanclient.LeanRedis` (OPTIONS["LEAN_CLIENT"]).
     lean: bool = True
 
+    def __hash__(self) -> int:
+        # Computed once: every command looks its client up by spec, and hashing a dozen
+        # fields (some tuples) on each lookup showed up in profiles of a cache hit.
+        cached: int | None = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash(tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
+            object.__setattr__(self, "_hash", cached)
+        return cached
+
     def __repr__(self) -> str:  # never print a password
         return (
             f"ConnectionSpec(topology={self.topology!r}, nodes={self.display_nodes()!r}, "

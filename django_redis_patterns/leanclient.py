@@ -8,7 +8,7 @@ keeps what matters and drops the rest.
 
 What it keeps, by using redis-py's own ``Connection`` objects: the handshake (AUTH, HELLO,
 SELECT, CLIENT SETINFO), TLS, socket timeouts, the periodic health-check PING, Sentinel's
-master discovery and its ``ReadOnlyError`` -> reconnect on failover, error parsing
+primary discovery and its ``ReadOnlyError`` -> reconnect on failover, error parsing
 (hiredis when installed), response callbacks, and the client's retry policy for
 ``ConnectionError``/``TimeoutError``. Pipelines, pub/sub, transactions and
 ``single_connection_client`` go through redis-py unchanged.
@@ -26,38 +26,72 @@ a disconnected connection reconnects on its next use.
 from __future__ import annotations
 
 import os
+import weakref
 from typing import Any
 
 import redis
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
+from redis.connection import ConnectionPool
+from redis.exceptions import ResponseError
+
+try:  # the C packer redis-py itself uses when hiredis is installed
+    from hiredis import pack_command as _hiredis_pack
+    from redis.connection import HiredisRespSerializer
+except ImportError:  # pragma: no cover - hiredis is optional
+    _hiredis_pack = None  # type: ignore[assignment]
+    HiredisRespSerializer = None  # type: ignore[assignment,misc]
+
+# redis-py >= 6 connections can be told by the server to reconnect (maintenance events).
+_CAN_BE_ASKED_TO_RECONNECT = hasattr(redis.connection.AbstractConnection, "should_reconnect")
 
 __all__ = ["LeanRedis"]
+
+# Every live lean client, so a forked child can drop the connections it inherited (they are
+# the parent's sockets) without a getpid() on every command.
+_clients: weakref.WeakSet[LeanRedis] = weakref.WeakSet()
+
+
+def _forget_inherited_connections() -> None:
+    for client in list(_clients):
+        client._lean_free = []
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 class LeanRedis(redis.Redis):
     """A ``redis.Redis`` with a lean single-command path (see the module docstring)."""
 
-    _lean_free: list[Any]
-    _lean_pid: int
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lean_free: list[Any] = []
+        pool = self.connection_pool
+        # A Sentinel pool disowns connections to a demoted primary; a plain pool owns all
+        # of this process's connections, and that check is skipped.
+        self._lean_owner_check = type(pool).owns_connection is not ConnectionPool.owns_connection
+        _clients.add(self)
 
-    def _lean_connection(self) -> Any:
-        pid = os.getpid()
-        if getattr(self, "_lean_pid", None) != pid:
-            # First use, or a forked child: never touch a socket the parent owns.
-            self._lean_pid = pid
-            self._lean_free = []
-        try:
-            return self._lean_free.pop()
-        except IndexError:
-            pool = self.connection_pool
-            return pool.connection_class(**pool.connection_kwargs)
+    def _lean_new_connection(self) -> Any:
+        pool = self.connection_pool
+        conn = pool.connection_class(**pool.connection_kwargs)
+        # Pack with hiredis directly only where redis-py itself would (same bytes, one call).
+        hiredis_packer = HiredisRespSerializer is not None and isinstance(
+            getattr(conn, "_command_packer", None), HiredisRespSerializer
+        )
+        conn._drp_pack = _hiredis_pack if hiredis_packer else None
+        return conn
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         if self.connection is not None:  # single_connection_client: redis-py's own path
             return super().execute_command(*args, **options)
-        # "keys" only feeds redis-py's client-side cache, which a lean client does not use.
-        options.pop("keys", None)
-        conn = self._lean_connection()
+        if options:
+            # "keys" only feeds redis-py's client-side cache, which a lean client does not use.
+            options.pop("keys", None)
+        free = self._lean_free
+        try:
+            conn = free.pop()
+        except IndexError:
+            conn = self._lean_new_connection()
         try:
             if conn._sock is None:
                 # As redis-py's pool does on checkout, outside the command's retry: connect()
@@ -65,34 +99,55 @@ class LeanRedis(redis.Redis):
                 # primary's address only here (a reconnect inside the retry, by
                 # send_packed_command, goes back to the address it had, as in redis-py).
                 conn.connect()
-            return conn.retry.call_with_retry(
-                lambda: self._lean_call(conn, args, options),
-                lambda _error: conn.disconnect(),
-            )
+            try:
+                return self._lean_call(conn, args, options)
+            except ResponseError:
+                raise  # a reply: the connection is clean, nothing to retry
+            except Exception as first:
+                return self._lean_retry(conn, args, options, first)
         finally:
-            self._lean_release(conn)
+            self._lean_release(conn, free)
 
     def _lean_call(self, conn: Any, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
-        conn.send_packed_command(conn.pack_command(*args))
-        if NEVER_DECODE in options or EMPTY_RESPONSE in options:
-            return self.parse_response(conn, args[0], **options)  # rare: redis-py's full parse
+        name = args[0]
+        pack = conn._drp_pack
+        packed = None
+        if pack is not None and not (" " in name if isinstance(name, str) else b" " in name):
+            try:
+                packed = (pack(args),)
+            except TypeError:  # bytearray, memoryview, or a bad type: redis-py's packer decides
+                pass
+        conn.send_packed_command(packed or conn.pack_command(*args))
+        if options and (NEVER_DECODE in options or EMPTY_RESPONSE in options):
+            return self.parse_response(conn, name, **options)  # rare: redis-py's full parse
         response = conn.read_response()
-        callback = self.response_callbacks.get(args[0])
+        callback = self.response_callbacks.get(name)
         return response if callback is None else callback(response, **options)
 
-    def _lean_release(self, conn: Any) -> None:
-        should_reconnect = getattr(conn, "should_reconnect", None)
-        if (should_reconnect is not None and should_reconnect()) or not self.connection_pool.owns_connection(conn):
-            # Disconnected now, reconnected on next use, as redis-py's pool does on release:
-            # the server asked for a new connection (redis-py 8 maintenance notifications), or
-            # Sentinel reported a new primary since this connection was opened.
-            conn.disconnect()
-        if getattr(self, "_lean_pid", None) == os.getpid():
-            self._lean_free.append(conn)
+    def _lean_retry(self, conn: Any, args: tuple[Any, ...], options: dict[str, Any], first: Exception) -> Any:
+        """The first attempt failed: let the connection's ``Retry`` run the rest.
+
+        The first failure is replayed as the retry's own first attempt, so its rules apply
+        unchanged: which errors are retried, how many times, and the back-off between tries.
+        """
+        pending = [first]
+
+        def attempt() -> Any:
+            if pending:
+                raise pending.pop()
+            return self._lean_call(conn, args, options)
+
+        return conn.retry.call_with_retry(attempt, lambda _error: conn.disconnect())
+
+    def _lean_release(self, conn: Any, free: list[Any]) -> None:
+        if _CAN_BE_ASKED_TO_RECONNECT and conn.should_reconnect():
+            conn.disconnect()  # redis-py 8 maintenance notifications: the server asked for it
+        elif self._lean_owner_check and not self.connection_pool.owns_connection(conn):
+            conn.disconnect()  # Sentinel names a new primary: reconnect there on next use
+        free.append(conn)
 
     def close(self) -> None:
-        for conn in getattr(self, "_lean_free", ()):
+        for conn in getattr(self, "_lean_free", ()):  # also runs from __del__ after a failed __init__
             conn.disconnect()
         self._lean_free = []
         super().close()
-
