@@ -16,6 +16,8 @@ from django.core.cache import caches
 VALUE = {"id": 42, "name": "player-42", "score": 1234.5, "tags": ["a", "b", "c"], "bio": "x" * 200}
 MANY = 100
 GATHER = 200
+#: The contender that is no client at all (see bench.harness.RawSocket).
+CEILING = "ceiling: raw socket, no client"
 
 
 def run(ctx: Any) -> None:
@@ -27,6 +29,7 @@ def run(ctx: Any) -> None:
 
     dr_timeouts = DjangoRedisCache(ctx.url, {"OPTIONS": {"SOCKET_TIMEOUT": 2, "SOCKET_CONNECT_TIMEOUT": 1}})
     bare = ctx.redis()
+    raw = ctx.raw()
     protocol = pickle.HIGHEST_PROTOCOL
 
     def bare_key(key: str) -> str:
@@ -41,6 +44,7 @@ def run(ctx: Any) -> None:
             "django-redis 7, same timeouts": lambda: dr_timeouts.get("bench:get"),
             "Django RedisCache": lambda: builtin.get("bench:get"),
             "redis-py + pickle": lambda: pickle.loads(bare.get(":1:bench:get")),  # type: ignore[arg-type]
+            CEILING: lambda: pickle.loads(raw.call("GET", ":1:bench:get")),
         },
         number=800,
         repeat=15,
@@ -54,6 +58,7 @@ def run(ctx: Any) -> None:
             "django-redis 7, same timeouts": lambda: dr_timeouts.set("bench:set", VALUE, 300),
             "Django RedisCache": lambda: builtin.set("bench:set", VALUE, 300),
             "redis-py + pickle": lambda: bare.set(":1:bench:set", pickle.dumps(VALUE, protocol), ex=300),
+            CEILING: lambda: raw.call("SET", ":1:bench:set", pickle.dumps(VALUE, protocol), "PX", 300_000),
         },
         number=800,
         repeat=15,

@@ -46,6 +46,11 @@ def run(ctx: Context) -> None:
     def floor() -> Any:
         return bare.evalsha(floor_sha, 1, "bench:floor", 3600)
 
+    raw = ctx.raw()
+
+    def raw_floor() -> Any:
+        return raw.call("EVALSHA", floor_sha, 1, "bench:floor", 3600)
+
     # -- the limiter core: one check --------------------------------------------------
     for name in ALGORITHMS:
         limiter = Limiter(name)
@@ -88,6 +93,9 @@ def run(ctx: Context) -> None:
                     request, group="bench", key="ip", rate=HIGH, increment=True, algorithm=name
                 ),
                 "django-ratelimit + django-redis": theirs,
+                # One round trip with no client and no request handling at all: their time
+                # over this is the largest ratio any one-round-trip limiter could reach.
+                "ceiling: raw socket EVALSHA INCR+EXPIRE, no client": raw_floor,
             },
             number=600,
             repeat=9,

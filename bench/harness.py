@@ -38,6 +38,37 @@ from django_redis_patterns.testing import servers
 RESULTS_DIR = Path(__file__).parent / "results"
 
 
+class RawSocket:
+    """One command, one round trip, no client library: hiredis packs and parses, nothing else.
+
+    Not a client anyone should use (no timeouts, reconnects or pooling). It is measured
+    beside the contenders as the ceiling: no Python client can beat it on the same
+    command, so ``their time / ceiling time`` is the largest ratio any implementation could
+    reach against a competitor in that run.
+    """
+
+    def __init__(self, host: str, port: int):
+        import socket
+
+        import hiredis
+
+        self._sock = socket.create_connection((host, port))
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._pack = hiredis.pack_command
+        self._reader = hiredis.Reader()
+
+    def call(self, *args: Any) -> Any:
+        self._sock.sendall(self._pack(args))
+        reader = self._reader
+        reply = reader.gets()
+        while reply is False:
+            reader.feed(self._sock.recv(65536))
+            reply = reader.gets()
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+
 @dataclass
 class Row:
     title: str
@@ -67,6 +98,10 @@ class Context:
 
     def redis(self, **kw: Any) -> redis.Redis:
         return redis.Redis.from_url(self.url, **kw)
+
+    def raw(self) -> RawSocket:
+        """A client-less socket to the bench server: the ceiling for any Python client."""
+        return RawSocket(self.standalone.servers[0].host, self.standalone.servers[0].port)
 
     def extra_servers(self, n: int) -> list[servers.Standalone]:
         """``n`` more independent standalone servers (e.g. for Redlock)."""

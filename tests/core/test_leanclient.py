@@ -163,3 +163,33 @@ def test_lean_client_option(standalone_server: Any) -> None:
     with override_settings(CACHES=_alias(standalone_server.url, LEAN_CLIENT="yes")):
         with pytest.raises(ImproperlyConfigured, match="LEAN_CLIENT"):
             get_redis()
+
+
+def test_retries_zero_means_one_attempt(redis_factory: Any) -> None:
+    group = redis_factory("standalone")
+    with override_settings(CACHES=_alias(group.url, RETRIES=0)):
+        client = get_redis()
+        client.set("k", "1")
+        group.servers[0].restart()
+        with pytest.raises(redis.ConnectionError):
+            client.get("k")  # the stale connection fails, and nothing retries it
+        assert client.ping() is True  # the next command reconnects
+
+
+def test_a_server_that_goes_silent_costs_two_socket_timeouts(redis_factory: Any) -> None:
+    # An open connection whose server stops answering: the read times out, the retry
+    # reconnects and its handshake times out too. Two socket timeouts, never more.
+    group = redis_factory("standalone")
+    timeout = 0.5
+    with override_settings(CACHES=_alias(group.url, SOCKET_TIMEOUT=timeout, RETRIES=1)):
+        client = get_redis()
+        client.ping()
+        group.servers[0].pause()
+        try:
+            started = time.monotonic()
+            with pytest.raises(redis.TimeoutError):
+                client.get("k")
+            took = time.monotonic() - started
+        finally:
+            group.servers[0].resume()
+    assert 2 * timeout * 0.9 <= took < 3 * timeout, f"gave up after {took:.2f}s"
