@@ -81,9 +81,10 @@ class Script:
         if _is_cluster(client):
             self.check_slot(keys)
         try:
-            return client.evalsha(self.sha, len(keys), *keys, *args)
+            # execute_command, not evalsha(): the same command without two wrapper calls.
+            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
-            return client.eval(self.source, len(keys), *keys, *args)
+            return client.execute_command("EVAL", self.source, len(keys), *keys, *args)
 
     async def acall(self, client: Any, keys: Sequence[KeyT] = (), args: Sequence[ArgT] = ()) -> Any:
         """Run on a ``redis.asyncio`` client: one round trip, no thread hop."""
@@ -103,9 +104,17 @@ class Script:
         pipeline.execute_command("EVAL", self.source, len(keys), *keys, *args)
 
 
+_cluster_types: dict[type, bool] = {}
+
+
 def _is_cluster(client: Any) -> bool:
-    # Duck-typed so the registry does not import the connection layer.
-    return hasattr(client, "get_node_from_key") or type(client).__name__ == "RedisCluster"
+    # Duck-typed so the registry does not import the connection layer; remembered per
+    # class, because a failed hasattr() costs an exception on every call.
+    cls = type(client)
+    known = _cluster_types.get(cls)
+    if known is None:
+        known = _cluster_types[cls] = hasattr(cls, "get_node_from_key") or cls.__name__ == "RedisCluster"
+    return known
 
 
 _registry: dict[tuple[str, str], Script] = {}

@@ -71,13 +71,23 @@ class Usage:
     @classmethod
     def from_reply(cls, reply: list[Any], rates: tuple[Rate, ...], algorithm: str) -> Usage:
         allowed = reply[0] == 1
+        if len(rates) == 1:  # the common case, without the general case's generator and key functions
+            only = RateUsage(rates[0], max(0, reply[2]), reply[3] / 1e6, max(0, reply[4]) / 1e6)
+            return cls(
+                allowed,
+                rates[0].limit,
+                only.remaining,
+                0.0 if allowed else only.retry_after,
+                only.reset_after,
+                (only,),
+                algorithm,
+                reply[1] / 1e6,
+            )
         per_rate = tuple(
             RateUsage(rate, max(0, reply[2 + 3 * i]), reply[3 + 3 * i] / 1e6, max(0, reply[4 + 3 * i]) / 1e6)
             for i, rate in enumerate(rates)
         )
-        if len(per_rate) == 1:
-            binding = per_rate[0]
-        elif allowed:
+        if allowed:
             binding = min(per_rate, key=lambda r: (r.remaining, -r.reset_after))
         else:
             binding = max(per_rate, key=lambda r: r.retry_after)
