@@ -75,7 +75,7 @@ class LockKeys:
 
     @property
     def release(self) -> list[str]:
-        return [self.lock, self.wake, self.waiting]
+        return [self.lock, self.wake, self.waiting, self.fence]
 
 
 def validate_name(name: Any) -> str:
@@ -141,8 +141,13 @@ def parse_acquire(reply: list[Any]) -> Attempt:
     return Attempt(False, pttl_ms=pttl, owner=OwnerInfo.from_value(reply[2], reply[3], pttl if pttl >= 0 else None))
 
 
-def release_args(token: str, *, force: bool = False) -> list[Any]:
-    return [token, WAKE_TTL_MS, "force" if force else "compare"]
+def release_args(token: str, *, force: bool = False, fencing_token: int | None = None) -> list[Any]:
+    """``fencing_token``: lets the script tell a retried release (reply 2) from a lost lock."""
+    return [token, WAKE_TTL_MS, "force" if force else "compare", "" if fencing_token is None else fencing_token]
+
+
+#: release.lua's reply when the lock is gone but nobody took it since this hold.
+RELEASED_ALREADY = 2
 
 
 def extend_args(token: str, ms: int, *, keep_longer: bool = False, renewal: bool = False) -> list[Any]:

@@ -127,6 +127,20 @@ class _HandleBase:
             raise self._lost_error("it was released") from exc
         raise exc
 
+    def _release_args(self) -> list[Any]:
+        return core.release_args(self.token, fencing_token=self.fencing_token)
+
+    def _release_failed(self, done: int) -> bool:
+        """Whether release.lua's reply means the hold was lost before this release.
+
+        ``RELEASED_ALREADY``: the lock is gone and nobody took it since this hold, which is what
+        a retried release finds after its first reply was lost. That is a clean release while
+        the hold was still valid by our clock; past its TTL the hold had lapsed, so it was lost.
+        """
+        if self._lost or not done:
+            return True
+        return done == core.RELEASED_ALREADY and time.monotonic() >= self._expires
+
     def _lost_error(self, what: str) -> LockLost:
         return LockLost(
             f"lock {self.name!r} (fencing token {self.fencing_token}) was lost before {what}: it expired or "
@@ -184,10 +198,10 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         self.lock._forget(self)
         keys = self.lock.keys
         try:
-            done = self.lock._run(core.RELEASE, self._target, keys.release, core.release_args(self.token), "release")
+            done = self.lock._run(core.RELEASE, self._target, keys.release, self._release_args(), "release")
         except LockUnavailable as exc:
             self._unreachable_on_release(exc)
-        if not int(done) or self._lost:
+        if self._release_failed(int(done)):
             self._closing = False
             self._mark_lost()
             raise self._lost_error("it was released")
@@ -540,12 +554,10 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
         self.lock._forget(self)
         keys = self.lock.keys
         try:
-            done = await self.lock._run(
-                core.RELEASE, self._target, keys.release, core.release_args(self.token), "release"
-            )
+            done = await self.lock._run(core.RELEASE, self._target, keys.release, self._release_args(), "release")
         except LockUnavailable as exc:
             self._unreachable_on_release(exc)
-        if not int(done) or self._lost:
+        if self._release_failed(int(done)):
             self._closing = False
             self._mark_lost()
             raise self._lost_error("it was released")

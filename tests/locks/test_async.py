@@ -113,8 +113,20 @@ async def _take(name: str) -> tuple[int, float]:
 
 async def test_async_lost_raises_on_exit(topology: Any) -> None:
     with pytest.raises(LockLost):
-        async with alock("async-lost", ttl=5):
-            get_redis().delete(LockKeys.for_name("async-lost").lock)
+        async with alock("async-lost", ttl=0.2):
+            await asyncio.sleep(0.3)  # the hold expires
+
+
+async def test_async_retried_release_whose_first_reply_was_lost_is_clean(topology: Any) -> None:
+    from django_redis_patterns.locks import core
+
+    held = alock("async-retried", ttl=5)
+    assert await held.acquire()
+    handle = held.handle()
+    keys = LockKeys.for_name("async-retried")
+    args = core.release_args(handle.token, fencing_token=handle.fencing_token)
+    assert int(core.RELEASE(get_redis(), keys.release, args)) == 1  # the run whose reply was lost
+    await held.release()  # the retry: no LockLost
 
 
 async def test_async_decorator(topology: Any) -> None:

@@ -189,9 +189,9 @@ def test_signals_and_owner_metadata(topology: Any) -> None:
             assert owner is not None
             assert (owner.pid, owner.renewals, owner.fencing_token) == (os.getpid(), 0, handle.fencing_token)
             assert owner.argv and owner.acquired_at == handle.acquired_at
-        held = lock("observed", ttl=5)
+        held = lock("observed", ttl=0.2)
         held.acquire()
-        get_redis().delete(LockKeys.for_name("observed").lock)
+        time.sleep(0.3)  # the hold expires
         with pytest.raises(LockLost):
             held.release()
     finally:
@@ -267,3 +267,53 @@ async def test_lock_on_a_connection_spec(topology: Any) -> None:
         assert lock("by-spec", using="default").acquire(blocking=False) is False
     async with alock("by-spec", ttl=5, using=spec) as aheld:
         assert aheld.fencing_token == held.fencing_token + 1
+
+
+@all_topologies
+def test_a_retried_release_whose_first_reply_was_lost_is_a_clean_release(topology: Any) -> None:
+    # The first release ran on Redis but its reply was lost (a timeout); the client's retry then
+    # finds the lock gone. Nobody took it since (the fencing counter still names this hold),
+    # so that is our own release, not a lost lock.
+    from django_redis_patterns.locks import core
+
+    released: list[str] = []
+
+    def on_released(sender: Any, name: str, handle: Any, **kw: Any) -> None:
+        released.append(name)
+
+    lock_released.connect(on_released)
+    try:
+        held = lock("retried-release", ttl=5)
+        assert held.acquire()
+        handle = held.handle()
+        keys = LockKeys.for_name("retried-release")
+        args = core.release_args(handle.token, fencing_token=handle.fencing_token)
+        assert int(core.RELEASE(get_redis(), keys.release, args)) == 1  # the run whose reply was lost
+        held.release()  # the retry: no LockLost
+    finally:
+        lock_released.disconnect(on_released)
+    assert released == ["retried-release"]
+
+
+@all_topologies
+def test_a_lock_deleted_and_taken_by_another_holder_is_lost(topology: Any) -> None:
+    first = lock("taken-over", ttl=5)
+    assert first.acquire()
+    get_redis().delete(LockKeys.for_name("taken-over").lock)  # gone early (e.g. evicted)
+    with lock("taken-over", ttl=5):  # someone else got in meanwhile
+        pass
+    with pytest.raises(LockLost):
+        first.release()
+
+
+def test_an_operator_force_release_is_reported_lost_by_the_holder(topology: Any) -> None:
+    from django_redis_patterns.locks import inspection
+
+    held = lock("forced", ttl=5)
+    assert held.acquire()
+    token = held.handle().fencing_token
+    assert inspection.force_release("forced") is True
+    with pytest.raises(LockLost):
+        held.release()
+    with lock("forced", ttl=5) as next_holder:  # fencing tokens still only go up
+        assert next_holder.fencing_token > token
