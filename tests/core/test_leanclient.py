@@ -100,13 +100,19 @@ def test_a_timed_out_reply_is_never_read_by_the_next_command(redis_factory: Any)
     assert lean.get("other") == b"value"
 
 
-def test_a_restarted_server_is_reconnected_by_the_retry(redis_factory: Any) -> None:
+@pytest.mark.parametrize("retries", [0, 1])
+def test_a_restarted_server_is_reconnected_by_the_retry_policy(redis_factory: Any, retries: int) -> None:
     group = redis_factory("standalone")
-    with override_settings(CACHES=_alias(group.url, RETRIES=1)):
+    with override_settings(CACHES=_alias(group.url, RETRIES=retries)):
         client = get_redis()
         client.set("k", "1")
         group.servers[0].restart()
-        assert client.ping() is True  # the stale connection fails once, the retry reconnects
+        if retries == 0:
+            with pytest.raises(redis.ConnectionError):
+                client.get("k")  # the stale connection fails, and nothing retries it
+        # RETRIES=1: the stale connection fails once and the retry reconnects;
+        # RETRIES=0: the failed command left it disconnected, so this one reconnects.
+        assert client.ping() is True
 
 
 def test_a_forked_child_opens_its_own_connection(standalone_server: Any) -> None:
@@ -163,17 +169,6 @@ def test_lean_client_option(standalone_server: Any) -> None:
     with override_settings(CACHES=_alias(standalone_server.url, LEAN_CLIENT="yes")):
         with pytest.raises(ImproperlyConfigured, match="LEAN_CLIENT"):
             get_redis()
-
-
-def test_retries_zero_means_one_attempt(redis_factory: Any) -> None:
-    group = redis_factory("standalone")
-    with override_settings(CACHES=_alias(group.url, RETRIES=0)):
-        client = get_redis()
-        client.set("k", "1")
-        group.servers[0].restart()
-        with pytest.raises(redis.ConnectionError):
-            client.get("k")  # the stale connection fails, and nothing retries it
-        assert client.ping() is True  # the next command reconnects
 
 
 def test_a_server_that_goes_silent_costs_two_socket_timeouts(redis_factory: Any) -> None:
