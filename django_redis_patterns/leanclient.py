@@ -59,6 +59,15 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
+def _needs_redis_py(name: Any) -> bool:
+    # redis-py 8.1's HIMPORT SET must PREPARE its fieldset on the very connection that sends it;
+    # only redis-py's own path (and its pooled connections) keeps that state.
+    head = name[:7]
+    if isinstance(head, bytes):
+        head = head.decode("latin-1")
+    return head.upper() == "HIMPORT"
+
+
 class LeanRedis(redis.Redis):
     """A ``redis.Redis`` with a lean single-command path (see the module docstring)."""
 
@@ -82,7 +91,8 @@ class LeanRedis(redis.Redis):
         return conn
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        if self.connection is not None:  # single_connection_client: redis-py's own path
+        if self.connection is not None or _needs_redis_py(args[0]):
+            # single_connection_client, or a command with per-connection state: redis-py's path
             return super().execute_command(*args, **options)
         if options:
             # "keys" only feeds redis-py's client-side cache, which a lean client does not use.

@@ -188,3 +188,11 @@ def test_a_server_that_goes_silent_costs_two_socket_timeouts(redis_factory: Any)
         finally:
             group.servers[0].resume()
     assert 2 * timeout * 0.9 <= took < 3 * timeout, f"gave up after {took:.2f}s"
+
+
+def test_commands_with_per_connection_state_take_redis_py_s_path() -> None:
+    # HIMPORT needs Redis 8; the routing decision itself is what is checked here.
+    from django_redis_patterns.leanclient import _needs_redis_py
+
+    assert _needs_redis_py("HIMPORT SET") and _needs_redis_py(b"himport") and _needs_redis_py("HIMPORT")
+    assert not _needs_redis_py("GET") and not _needs_redis_py(b"HSET") and not _needs_redis_py("EVALSHA")
