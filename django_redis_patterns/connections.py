@@ -49,6 +49,7 @@ from redis.retry import Retry
 from . import conf
 from .exceptions import ImproperlyConfigured
 from .leanclient import LeanRedis
+from .leancluster import LeanRedisCluster
 
 Topology = Literal["standalone", "sentinel", "cluster"]
 
@@ -135,7 +136,8 @@ class ConnectionSpec:
     extra: tuple[tuple[str, Any], ...] = ()
     #: An in-process fakeredis server instead of a real one (tests of projects using us).
     fake: bool = False
-    #: Standalone/Sentinel sync clients are :class:`~.leanclient.LeanRedis` (OPTIONS["LEAN_CLIENT"]).
+    #: Sync clients are :class:`~.leanclient.LeanRedis` (standalone/Sentinel) or
+    #: :class:`~.leancluster.LeanRedisCluster` (Cluster) (OPTIONS["LEAN_CLIENT"]).
     lean: bool = True
 
     def __hash__(self) -> int:
@@ -463,6 +465,8 @@ class _Flavor:
     on_connect: Any
     #: The client class of a standalone or Sentinel node when the spec asks for a lean one.
     lean_client: Any
+    #: The Cluster client class when the spec asks for a lean one.
+    lean_cluster: Any
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Connection kwargs for standalone and Sentinel nodes (Cluster runs its own on-connect)."""
@@ -483,6 +487,7 @@ _SYNC = _Flavor(
     redis.connection.AbstractConnection,
     _handshake_only,
     LeanRedis,
+    LeanRedisCluster,
 )
 _ASYNC = _Flavor(
     redis.asyncio.connection.parse_url,
@@ -496,6 +501,7 @@ _ASYNC = _Flavor(
     redis.asyncio.connection.AbstractConnection,
     _ahandshake_only,
     redis.asyncio.Redis,
+    redis.asyncio.cluster.RedisCluster,
 )
 
 
@@ -532,7 +538,7 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
         if replica_index is None:
             return sentinel.master_for(service, redis_class=client_class)
         return sentinel.slave_for(service, redis_class=client_class)
-    return flavor.cluster(
+    return (flavor.lean_cluster if spec.lean else flavor.cluster)(
         startup_nodes=[flavor.cluster_node(*_host_port(n)) for n in spec.nodes],
         ssl=spec.ssl,
         retry=retry,

@@ -1,0 +1,361 @@
+"""``LeanRedisCluster``: a ``RedisCluster`` whose common single-key commands skip redis-py's
+per-command machinery.
+
+Why: on redis-py 8.1 ``RedisCluster.execute_command`` runs a command-policy resolver,
+``determine_slot`` (through the commands parser), node selection under a lock, a pool
+checkout, per-command observability hooks and its retry bookkeeping around every command.
+For the handful of commands this package sends all the time (GET, SET, EVALSHA...) the key
+is at a known position, so the slot is one CRC16 and the node is one dict lookup.
+
+The fast path is taken only when it is certainly safe:
+
+* the command is in :data:`LEAN_COMMANDS` (single-key commands whose key position is fixed;
+  DEL/UNLINK/EXISTS/TOUCH with exactly one key; EVAL/EVALSHA with ``numkeys >= 1`` whose
+  keys all hash to one slot), spelled as redis-py's own methods spell it (upper case);
+* no ``target_nodes`` (or ``nodes_flag``) is given;
+* reads go to primaries (no ``read_from_replicas`` / ``load_balancing_strategy``), RESP2
+  (RESP3 brings client-side caching and maintenance notifications, which live in redis-py's
+  pool), no streaming credential provider (its re-authentication walks redis-py's pool);
+* the slot is in the client's slot map and its primary already has a redis-py client;
+* the installed redis-py has the topology-refresh steps mirrored below (redis-py 8.x).
+
+The command is then sent by a :class:`~.leanclient.LeanRedis` built on the primary's own
+redis-py ``ConnectionPool`` (same connection class and arguments: handshake, TLS, timeouts,
+health check, the node's zero-retry policy), cached per node name and rebuilt whenever the
+node's pool is not the one it was built on. Everything else, and every "the cluster says no
+or has changed" outcome, goes to redis-py's own ``RedisCluster.execute_command`` (see
+:meth:`LeanRedisCluster.execute_command` for the exact accounting).
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import time
+from typing import Any
+
+import redis.cluster
+from redis.crc import key_slot
+from redis.exceptions import (
+    AskError,
+    AuthenticationError,
+    ClusterDownError,
+    ConnectionError,
+    DataError,
+    MovedError,
+    TimeoutError,
+    TryAgainError,
+)
+from redis.retry import Retry
+
+from .leanclient import LeanRedis
+
+__all__ = ["LEAN_COMMANDS", "LeanRedisCluster"]
+
+_KEY = 1  # the key is args[1]; any further arguments are not keys
+_ONLY_KEY = 2  # args[1] is the key and must be the only argument (DEL k, not DEL k1 k2)
+_SCRIPT = 3  # EVAL/EVALSHA script numkeys key [key ...] arg [arg ...]
+
+#: Commands with a lean path, and where their key is. Names as redis-py's methods send them.
+LEAN_COMMANDS: dict[str, int] = {
+    **dict.fromkeys(
+        (
+            "GET",
+            "SET",
+            "INCR",
+            "DECR",
+            "INCRBY",
+            "DECRBY",
+            "EXPIRE",
+            "PEXPIRE",
+            "EXPIREAT",
+            "PEXPIREAT",
+            "TTL",
+            "PTTL",
+            "PERSIST",
+            "GETDEL",
+            "ZSCORE",
+            "ZRANK",
+            "ZREVRANK",
+            "ZADD",
+            "ZINCRBY",
+            "ZREM",
+            "ZCARD",
+            "ZCOUNT",
+            "ZRANGE",
+            "ZREVRANGE",
+            "HGET",
+            "HSET",
+            "HGETALL",
+            "HDEL",
+        ),
+        _KEY,
+    ),
+    **dict.fromkeys(("DEL", "UNLINK", "EXISTS", "TOUCH"), _ONLY_KEY),
+    **dict.fromkeys(("EVAL", "EVALSHA"), _SCRIPT),
+}
+
+
+def _mirrors_this_redis_py() -> bool:
+    """True when redis-py has the error-handling steps :class:`LeanRedisCluster` repeats.
+
+    They are those of redis-py 8's ``RedisCluster._execute_command``; an older redis-py
+    refreshes its topology differently, and there the client simply stays plain.
+    """
+    manager = redis.cluster.NodesManager
+    try:
+        initialize = inspect.signature(manager.initialize).parameters
+    except (TypeError, ValueError):  # pragma: no cover - defensive
+        return False
+    return (
+        hasattr(manager, "move_node_to_end_of_cached_nodes")
+        and "last_failed_node_name" in initialize
+        and "additional_startup_nodes_info" in initialize
+        and hasattr(redis.ConnectionPool, "update_active_connections_for_reconnect")
+        and hasattr(redis.ConnectionPool, "disconnect_free_connections")
+        and hasattr(Retry, "get_retries")
+    )
+
+
+_SUPPORTED = _mirrors_this_redis_py()
+
+
+def _drain(lean: LeanRedis) -> None:
+    """Disconnect a lean client's idle connections, one atomic ``pop`` at a time.
+
+    Another thread may be mid-command on a connection of the same client; it is not in the
+    free list, so it is never touched here. It goes back to the list when that command
+    ends, and is closed with the client when the client is collected (``Redis.__del__``).
+    """
+    free = lean._lean_free
+    while True:
+        try:
+            conn = free.pop()
+        except IndexError:
+            return
+        conn.disconnect()
+
+
+class LeanRedisCluster(redis.cluster.RedisCluster):
+    """A ``RedisCluster`` with a lean single-key command path (see the module docstring)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Empty until redis-py's __init__ is done: anything it runs goes through redis-py.
+        self._lean_commands: dict[str, int] = {}
+        self._lean_nodes: dict[str, LeanRedis] = {}
+        self._lean_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+        conn_kwargs = self.nodes_manager.connection_kwargs
+        resolver = getattr(self, "_policy_resolver", None)
+        if (
+            _SUPPORTED
+            and not self.read_from_replicas
+            and getattr(self, "load_balancing_strategy", None) is None
+            and conn_kwargs.get("protocol") in (None, 2, "2")
+            and conn_kwargs.get("credential_provider") is None
+            and getattr(self.nodes_manager, "_cache", None) is None
+        ):
+            self._lean_commands = {
+                name: kind
+                for name, kind in LEAN_COMMANDS.items()
+                # A command redis-py would route, or post-process, specially stays with it.
+                if name not in self.command_flags
+                and name not in self.cluster_response_callbacks
+                and name not in self.result_callbacks
+                and (resolver is None or not resolver.resolve(name.lower()))
+            }
+
+    def set_response_callback(self, command: str, callback: Any) -> None:
+        # A cluster-level callback is applied by redis-py's path only: give the command back to it.
+        super().set_response_callback(command, callback)
+        self._lean_commands = {k: v for k, v in self._lean_commands.items() if k.upper() != command.upper()}
+
+    def _lean_slot(self, kind: int, args: tuple[Any, ...]) -> int | None:
+        """The slot of the command's key(s), or None when redis-py must decide."""
+        encode = self.encoder.encode
+        try:
+            if kind == _KEY:
+                key = encode(args[1])
+            elif kind == _ONLY_KEY:
+                if len(args) != 2:
+                    return None
+                key = encode(args[1])
+            else:  # _SCRIPT
+                numkeys = int(args[2])
+                if numkeys < 1 or len(args) < 3 + numkeys:
+                    return None  # no key (any node), or a malformed call: redis-py decides
+                slots = set()
+                for key in args[3 : 3 + numkeys]:
+                    encoded = encode(key)
+                    if type(encoded) is not bytes:
+                        return None
+                    slots.add(key_slot(encoded))
+                # Keys in several slots: redis-py raises its own "same key slot" error.
+                return slots.pop() if len(slots) == 1 else None
+        except (IndexError, ValueError, TypeError, DataError):
+            return None  # redis-py raises the error it would raise anyway
+        if type(key) is not bytes:  # a memoryview: let redis-py handle it
+            return None
+        return key_slot(key)
+
+    def _lean_client(self, node: redis.cluster.ClusterNode) -> LeanRedis | None:
+        """The lean client of a node, on the node's current redis-py pool (None: not yet made)."""
+        redis_node = node.redis_connection
+        if redis_node is None:
+            return None  # redis-py creates it on its path
+        pool = redis_node.connection_pool
+        lean = self._lean_nodes.get(node.name)
+        if lean is not None and lean.connection_pool is pool:
+            return lean
+        with self._lean_lock:
+            lean = self._lean_nodes.get(node.name)
+            if lean is None or lean.connection_pool is not pool:
+                # First use, or a topology refresh gave this node a new pool: never keep
+                # sending on connections built from a pool redis-py no longer uses.
+                if lean is not None:
+                    _drain(lean)
+                lean = LeanRedis(connection_pool=pool)
+                # The node's own callbacks (the very dict redis-py's path parses with).
+                lean.response_callbacks = redis_node.response_callbacks
+                self._lean_nodes[node.name] = lean
+            return lean
+
+    def _lean_forget(self, name: str) -> None:
+        with self._lean_lock:
+            lean = self._lean_nodes.pop(name, None)
+        if lean is not None:
+            _drain(lean)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        """Run a table command straight on its slot's primary; anything else through redis-py.
+
+        The lean attempt is exactly redis-py's first attempt: one send on one connection of
+        the slot's primary (the node connections' own retry policy allows no retry, as in
+        redis-py). What happens after a failure keeps redis-py's accounting:
+
+        * MOVED, ASK, TRYAGAIN: the node did not run the command, so re-running it is safe.
+          In redis-py these are redirections inside one attempt that cost none of the
+          client's retries; the command goes to redis-py's full path (after the same
+          slot-map update redis-py makes on MOVED, so the next hop is the new owner).
+        * ConnectionError / TimeoutError: the command may have run (a lost reply). redis-py
+          counts this as one of its ``1 + retries`` attempts; so does this client. It does
+          what redis-py does on that error (drop the node's idle connections, refresh the
+          topology trying that node last) and then runs only the *remaining* attempts, each
+          through redis-py (``target_nodes`` = the slot's primary at that time, which makes
+          redis-py run exactly one attempt). A paused node therefore costs as many socket
+          timeouts, and a command as many executions at most, as with plain RedisCluster.
+        * CLUSTERDOWN: not run; redis-py sleeps 0.25 s, refreshes, and counts an attempt.
+          Same here, then the remaining attempts as above.
+        * Any other error reply (WRONGTYPE, NOSCRIPT...) and AuthenticationError: raised,
+          as redis-py raises them, without a retry.
+        """
+        kind = self._lean_commands.get(args[0]) if args else None
+        if kind is None or (kwargs and ("target_nodes" in kwargs or "nodes_flag" in kwargs)):
+            return super().execute_command(*args, **kwargs)
+        slot = self._lean_slot(kind, args)
+        if slot is None:
+            return super().execute_command(*args, **kwargs)
+        manager = self.nodes_manager
+        # Read without redis-py's lock: initialize() swaps in a whole new dict, and
+        # move_slot() edits a slot's list so that it is never empty. The worst a race can
+        # give is the previous owner, which answers MOVED: redis-py's path then takes over.
+        nodes = manager.slots_cache.get(slot)
+        if not nodes:
+            return super().execute_command(*args, **kwargs)  # not covered: redis-py refreshes
+        node = nodes[0]
+        lean = self._lean_client(node)
+        if lean is None:
+            return super().execute_command(*args, **kwargs)
+        default = manager.default_node  # redis-py's "was the target the default node" check
+        try:
+            return lean.execute_command(*args, **kwargs)
+        except MovedError as error:
+            # Not run. redis-py's MOVED bookkeeping, then its path (which follows further
+            # redirections itself).
+            self.reinitialize_counter += 1
+            if self._should_reinitialized():
+                manager.initialize(additional_startup_nodes_info=[(error.host, error.port)])
+                self.reinitialize_counter = 0
+            else:
+                manager.move_slot(error)
+            return super().execute_command(*args, **kwargs)
+        except (AskError, TryAgainError):
+            # Not run: the slot is migrating (ASK) or its keys are in flux (TRYAGAIN).
+            # redis-py resends to the owner, gets the same answer and follows it.
+            return super().execute_command(*args, **kwargs)
+        except ClusterDownError as error:
+            # Not run. As redis-py: wait, refresh, and count the attempt.
+            time.sleep(0.25)
+            manager.initialize()
+            return self._lean_remaining_attempts(args, kwargs, slot, node == default, error)
+        except AuthenticationError:
+            raise  # redis-py neither refreshes nor retries on it
+        except (ConnectionError, TimeoutError) as error:
+            # May have run. As redis-py's _execute_command: this node's idle connections
+            # are suspect (its pool's and this client's), the topology is re-read with the
+            # failed node tried last, and the failure counts as one attempt.
+            self._lean_forget(node.name)
+            redis_node = node.redis_connection
+            pool = redis_node.connection_pool if redis_node is not None else None
+            if pool is not None:
+                with pool._lock:
+                    pool.update_active_connections_for_reconnect()
+                    pool.disconnect_free_connections()
+            manager.move_node_to_end_of_cached_nodes(node.name)
+            manager.initialize(last_failed_node_name=node.name)
+            return self._lean_remaining_attempts(args, kwargs, slot, node == default, error)
+
+    def _lean_remaining_attempts(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], slot: int, was_default: bool, error: Exception
+    ) -> Any:
+        """redis-py's outer retry loop, minus the attempt the lean path already made.
+
+        Only errors redis-py retries (its ``ERRORS_ALLOW_RETRY``, matched by exact type as it
+        does) are retried, at most ``retry.get_retries()`` times in all, with no pause
+        between attempts (redis-py's loop has none; its per-error pauses happen inside the
+        attempt). Each attempt is redis-py's own, on the slot's primary as of that moment.
+        """
+        retries = self.retry.get_retries()
+        while True:
+            if retries <= 0 or type(error) not in self.ERRORS_ALLOW_RETRY:
+                raise error
+            retries -= 1
+            if was_default:
+                self.replace_default_node()  # as redis-py does after a failure on it
+            try:
+                node = self.nodes_manager.get_node_from_slot(slot)
+                was_default = was_default or node == self.get_default_node()
+                return super().execute_command(*args, target_nodes=node, **kwargs)
+            except Exception as exc:
+                error = exc
+
+    # redis-py's RedisCluster sends DEL/EXISTS/TOUCH/UNLINK through a ClusterPipeline, split
+    # by slot, even for one key. One key is one command on one slot: the lean path (whose
+    # reply, an int, is the pipeline's sum of one int).
+    def delete(self, *keys: Any) -> Any:
+        if len(keys) == 1 and "DEL" in self._lean_commands:
+            return self.execute_command("DEL", *keys)
+        return super().delete(*keys)
+
+    def exists(self, *keys: Any) -> Any:
+        if len(keys) == 1 and "EXISTS" in self._lean_commands:
+            return self.execute_command("EXISTS", *keys)
+        return super().exists(*keys)
+
+    def touch(self, *keys: Any) -> Any:
+        if len(keys) == 1 and "TOUCH" in self._lean_commands:
+            return self.execute_command("TOUCH", *keys)
+        return super().touch(*keys)
+
+    def unlink(self, *keys: Any) -> Any:
+        if len(keys) == 1 and "UNLINK" in self._lean_commands:
+            return self.execute_command("UNLINK", *keys)
+        return super().unlink(*keys)
+
+    def close(self) -> None:
+        with getattr(self, "_lean_lock", threading.Lock()):  # also runs from __del__ after a failed __init__
+            leans = list(getattr(self, "_lean_nodes", {}).values())
+            self._lean_nodes = {}
+        for lean in leans:
+            _drain(lean)
+        super().close()
