@@ -48,6 +48,7 @@ from redis.retry import Retry
 
 from . import conf
 from .exceptions import ImproperlyConfigured
+from .leanasync import LeanAsyncRedis
 from .leanclient import LeanRedis
 from .leancluster import LeanRedisCluster
 
@@ -136,8 +137,9 @@ class ConnectionSpec:
     extra: tuple[tuple[str, Any], ...] = ()
     #: An in-process fakeredis server instead of a real one (tests of projects using us).
     fake: bool = False
-    #: Sync clients are :class:`~.leanclient.LeanRedis` (standalone/Sentinel) or
-    #: :class:`~.leancluster.LeanRedisCluster` (Cluster) (OPTIONS["LEAN_CLIENT"]).
+    #: Lean clients (OPTIONS["LEAN_CLIENT"]): :class:`~.leanclient.LeanRedis` (standalone/Sentinel),
+    #: :class:`~.leancluster.LeanRedisCluster` (Cluster), :class:`~.leanasync.LeanAsyncRedis` (asyncio
+    #: standalone/Sentinel; asyncio Cluster stays redis-py's).
     lean: bool = True
 
     def __hash__(self) -> int:
@@ -500,7 +502,7 @@ _ASYNC = _Flavor(
     "FakeAsyncRedis",
     redis.asyncio.connection.AbstractConnection,
     _ahandshake_only,
-    redis.asyncio.Redis,
+    LeanAsyncRedis,
     redis.asyncio.cluster.RedisCluster,
 )
 
