@@ -3,6 +3,7 @@ connections after errors and timeouts, thread and fork safety, Sentinel routing.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import os
 import time
@@ -10,10 +11,12 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 from django.test import override_settings
 
-from django_redis_patterns import connections, get_redis
+from django_redis_patterns import aget_redis, connections, get_redis
 from django_redis_patterns.exceptions import ImproperlyConfigured
+from django_redis_patterns.leanasync import LeanAsyncRedis
 from django_redis_patterns.leanclient import LeanRedis
 from tests.topologies import all_topologies
 
@@ -162,10 +165,15 @@ def test_sentinel_commands_go_to_the_current_primary(sentinel_group: Any, settin
 
 
 def test_lean_client_option(standalone_server: Any) -> None:
+    async def async_type() -> type:
+        return type(await aget_redis())
+
     with override_settings(CACHES=_alias(standalone_server.url)):
         assert type(get_redis()) is LeanRedis
+        assert asyncio.run(async_type()) is LeanAsyncRedis
     with override_settings(CACHES=_alias(standalone_server.url, LEAN_CLIENT=False)):
         assert type(get_redis()) is redis.Redis
+        assert asyncio.run(async_type()) is redis.asyncio.Redis
     with override_settings(CACHES=_alias(standalone_server.url, LEAN_CLIENT="yes")):
         with pytest.raises(ImproperlyConfigured, match="LEAN_CLIENT"):
             get_redis()
