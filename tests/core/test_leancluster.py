@@ -5,7 +5,6 @@ and a paused node."""
 
 from __future__ import annotations
 
-import concurrent.futures
 import contextlib
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from redis.crc import key_slot
 from django_redis_patterns import connections, get_redis
 from django_redis_patterns.leanclient import LeanRedis
 from django_redis_patterns.leancluster import LEAN_COMMANDS, LeanRedisCluster
+from tests.core.test_leanclient import assert_threads_never_cross_replies
 
 OURS = "django_redis_patterns.cache.RedisCache"
 
@@ -241,22 +241,7 @@ def test_scripts_over_two_slots_fall_back_and_fail_exactly_like_redis_py(
 
 def test_threads_never_read_each_others_replies(cluster: Any) -> None:
     lean, _ = _clients(cluster.url)
-    lean.delete("lean-threads:total")
-
-    def work(n: int) -> int:
-        wrong = 0
-        for i in range(200):
-            key = f"lean-threads:{n}:{i % 7}"
-            value = f"{n}-{i}"
-            lean.set(key, value)
-            if lean.get(key) != value.encode():
-                wrong += 1
-            lean.incr("lean-threads:total")
-        return wrong
-
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:
-        assert sum(pool.map(work, range(8))) == 0
-    assert lean.get("lean-threads:total") == b"1600"
+    assert_threads_never_cross_replies(lean, "lean-threads", rounds=200)
 
 
 def test_a_node_whose_pool_is_replaced_gets_a_new_lean_client(cluster: Any, redis_py_sends: list[str]) -> None:
