@@ -98,6 +98,8 @@ class RedisServer:
     tls_port: int | None = None
     client_kwargs: dict[str, Any] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    #: Once a server has answered, its port is known to others: it is never moved.
+    _has_answered: bool = False
 
     @property
     def address(self) -> str:
@@ -142,6 +144,18 @@ class RedisServer:
             self.wait_ready()
         return self
 
+    def _lost_its_port(self) -> bool:
+        """A first start that died because its port (or a Cluster node's bus port, port + 10000)
+        was taken between ``free_port()`` and the bind: another process's ephemeral port."""
+        return not self._has_answered and "Address already in use" in self.log_tail(5)
+
+    def _start_on_a_new_port(self) -> None:
+        if self.process is not None and self.process.stderr:
+            self.process.stderr.close()
+        self.logfile.unlink(missing_ok=True)
+        self.port = free_port()
+        self.start(wait=False)
+
     def client(self, **kwargs: Any) -> redis.Redis:
         kw = {"socket_timeout": 5, "socket_connect_timeout": 2, **self.client_kwargs, **kwargs}
         return redis.Redis(host=self.host, port=self.port, **kw)
@@ -149,8 +163,13 @@ class RedisServer:
     def wait_ready(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         last: Exception | None = None
+        port_retries = 3
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
+                if port_retries and self._lost_its_port():
+                    port_retries -= 1
+                    self._start_on_a_new_port()
+                    continue
                 err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
                 raise RuntimeError(
                     f"redis-server on port {self.port} exited with {self.process.returncode}: "
@@ -159,8 +178,10 @@ class RedisServer:
             try:
                 with contextlib.closing(self.client(socket_timeout=0.5, socket_connect_timeout=0.5)) as c:
                     c.ping()
+                    self._has_answered = True
                     return
             except redis.AuthenticationError:
+                self._has_answered = True
                 return  # up, and it wants credentials we were not given
             except redis.RedisError as exc:
                 last = exc
