@@ -30,7 +30,8 @@ def test_a_first_start_whose_port_was_taken_moves_to_a_free_port(tmp_path: Path,
 
 
 def test_a_server_that_has_answered_never_changes_port(tmp_path: Path) -> None:
-    server = servers.RedisServer(port=servers.free_port(), directory=tmp_path / "node", binary=servers.find_redis_server())
+    binary = servers.find_redis_server()
+    server = servers.RedisServer(port=servers.free_port(), directory=tmp_path / "node", binary=binary)
     server.start()
     port = server.port
     server.stop()
