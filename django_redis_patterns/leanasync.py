@@ -43,12 +43,10 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.exceptions import ConnectionError, MaxConnectionsError, ResponseError, TimeoutError
 
+from .leanclient import needs_redis_py
+
 __all__ = ["LeanAsyncRedis"]
 
-# HIMPORT SET needs fieldsets PREPAREd on the very connection it is sent on; redis-py tracks
-# that on its pooled connections, so every HIMPORT command goes through redis-py's path.
-_HIMPORT_NAMES = frozenset({"HIMPORT", b"HIMPORT"})
-_HIMPORT_LENGTHS = frozenset({len("HIMPORT"), len("HIMPORT SET")})
 _MISSING: Any = object()
 
 # Every live lean client, so a forked child can drop the connections it inherited (they are
@@ -63,10 +61,6 @@ def _forget_inherited_connections() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)
-
-
-def _is_himport(name: Any) -> bool:
-    return isinstance(name, str | bytes) and len(name) in _HIMPORT_LENGTHS and name[:7].upper() in _HIMPORT_NAMES
 
 
 class LeanAsyncRedis(redis.asyncio.Redis):
@@ -151,7 +145,7 @@ class LeanAsyncRedis(redis.asyncio.Redis):
         if self.single_connection_client:  # redis-py's own path (one connection, one lock)
             return await super().execute_command(*args, **options)
         name = args[0]
-        if _is_himport(name):
+        if needs_redis_py(name):  # HIMPORT: its state lives on redis-py's pooled connections
             return await super().execute_command(*args, **options)
         never_decode = False
         empty_response = _MISSING

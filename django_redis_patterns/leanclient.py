@@ -59,7 +59,7 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
-def _needs_redis_py(name: Any) -> bool:
+def needs_redis_py(name: Any) -> bool:
     # redis-py 8.1's HIMPORT SET must PREPARE its fieldset on the very connection that sends it;
     # only redis-py's own path (and its pooled connections) keeps that state.
     head = name[:7]
@@ -91,7 +91,7 @@ class LeanRedis(redis.Redis):
         return conn
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        if self.connection is not None or _needs_redis_py(args[0]):
+        if self.connection is not None or needs_redis_py(args[0]):
             # single_connection_client, or a command with per-connection state: redis-py's path
             return super().execute_command(*args, **options)
         if options:
@@ -157,7 +157,13 @@ class LeanRedis(redis.Redis):
         free.append(conn)
 
     def close(self) -> None:
-        for conn in getattr(self, "_lean_free", ()):  # also runs from __del__ after a failed __init__
+        # One atomic pop at a time: another thread may be mid-command on a connection of this
+        # client; it is not in the free list, so it is never touched here.
+        free = getattr(self, "_lean_free", [])  # also runs from __del__ after a failed __init__
+        while free:
+            try:
+                conn = free.pop()
+            except IndexError:
+                break
             conn.disconnect()
-        self._lean_free = []
         super().close()

@@ -120,22 +120,6 @@ def _mirrors_this_redis_py() -> bool:
 _SUPPORTED = _mirrors_this_redis_py()
 
 
-def _drain(lean: LeanRedis) -> None:
-    """Disconnect a lean client's idle connections, one atomic ``pop`` at a time.
-
-    Another thread may be mid-command on a connection of the same client; it is not in the
-    free list, so it is never touched here. It goes back to the list when that command
-    ends, and is closed with the client when the client is collected (``Redis.__del__``).
-    """
-    free = lean._lean_free
-    while True:
-        try:
-            conn = free.pop()
-        except IndexError:
-            return
-        conn.disconnect()
-
-
 class LeanRedisCluster(redis.cluster.RedisCluster):
     """A ``RedisCluster`` with a lean single-key command path (see the module docstring)."""
 
@@ -213,7 +197,7 @@ class LeanRedisCluster(redis.cluster.RedisCluster):
                 # First use, or a topology refresh gave this node a new pool: never keep
                 # sending on connections built from a pool redis-py no longer uses.
                 if lean is not None:
-                    _drain(lean)
+                    lean.close()  # its idle connections (it shares the node's pool, never closes it)
                 lean = LeanRedis(connection_pool=pool)
                 # The node's own callbacks (the very dict redis-py's path parses with).
                 lean.response_callbacks = redis_node.response_callbacks
@@ -224,7 +208,7 @@ class LeanRedisCluster(redis.cluster.RedisCluster):
         with self._lean_lock:
             lean = self._lean_nodes.pop(name, None)
         if lean is not None:
-            _drain(lean)
+            lean.close()
 
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
         """Run a table command straight on its slot's primary; anything else through redis-py.
@@ -332,30 +316,27 @@ class LeanRedisCluster(redis.cluster.RedisCluster):
     # redis-py's RedisCluster sends DEL/EXISTS/TOUCH/UNLINK through a ClusterPipeline, split
     # by slot, even for one key. One key is one command on one slot: the lean path (whose
     # reply, an int, is the pipeline's sum of one int).
+    def _one_key(self, command: str, keys: tuple[Any, ...], many: Any) -> Any:
+        if len(keys) == 1 and command in self._lean_commands:
+            return self.execute_command(command, *keys)
+        return many(*keys)
+
     def delete(self, *keys: Any) -> Any:
-        if len(keys) == 1 and "DEL" in self._lean_commands:
-            return self.execute_command("DEL", *keys)
-        return super().delete(*keys)
+        return self._one_key("DEL", keys, super().delete)
 
     def exists(self, *keys: Any) -> Any:
-        if len(keys) == 1 and "EXISTS" in self._lean_commands:
-            return self.execute_command("EXISTS", *keys)
-        return super().exists(*keys)
+        return self._one_key("EXISTS", keys, super().exists)
 
     def touch(self, *keys: Any) -> Any:
-        if len(keys) == 1 and "TOUCH" in self._lean_commands:
-            return self.execute_command("TOUCH", *keys)
-        return super().touch(*keys)
+        return self._one_key("TOUCH", keys, super().touch)
 
     def unlink(self, *keys: Any) -> Any:
-        if len(keys) == 1 and "UNLINK" in self._lean_commands:
-            return self.execute_command("UNLINK", *keys)
-        return super().unlink(*keys)
+        return self._one_key("UNLINK", keys, super().unlink)
 
     def close(self) -> None:
         with getattr(self, "_lean_lock", threading.Lock()):  # also runs from __del__ after a failed __init__
             leans = list(getattr(self, "_lean_nodes", {}).values())
             self._lean_nodes = {}
         for lean in leans:
-            _drain(lean)
+            lean.close()
         super().close()

@@ -91,9 +91,9 @@ class Script:
         if _is_cluster(client):
             self.check_slot(keys)
         try:
-            return await client.evalsha(self.sha, len(keys), *keys, *args)
+            return await client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
-            return await client.eval(self.source, len(keys), *keys, *args)
+            return await client.execute_command("EVAL", self.source, len(keys), *keys, *args)
 
     def queue(self, pipeline: Any, keys: Sequence[KeyT] = (), args: Sequence[ArgT] = ()) -> None:
         """Add a call to a pipeline (plain or Cluster, sync or async).

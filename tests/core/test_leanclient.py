@@ -207,7 +207,7 @@ def test_a_server_that_goes_silent_costs_two_socket_timeouts(redis_factory: Any)
 
 def test_commands_with_per_connection_state_take_redis_py_s_path() -> None:
     # HIMPORT needs Redis 8; the routing decision itself is what is checked here.
-    from django_redis_patterns.leanclient import _needs_redis_py
+    from django_redis_patterns.leanclient import needs_redis_py
 
-    assert _needs_redis_py("HIMPORT SET") and _needs_redis_py(b"himport") and _needs_redis_py("HIMPORT")
-    assert not _needs_redis_py("GET") and not _needs_redis_py(b"HSET") and not _needs_redis_py("EVALSHA")
+    assert needs_redis_py("HIMPORT SET") and needs_redis_py(b"himport") and needs_redis_py("HIMPORT")
+    assert not needs_redis_py("GET") and not needs_redis_py(b"HSET") and not needs_redis_py("EVALSHA")
