@@ -1,12 +1,14 @@
-"""The floor every pattern is measured against: one GET through get_redis() vs bare redis-py."""
+"""The floor every pattern is measured against: one GET through get_redis() vs bare redis-py
+(standalone, asyncio, and Redis Cluster)."""
 
 from __future__ import annotations
 
 import asyncio
 
 import redis.asyncio
+import redis.cluster
 
-from django_redis_patterns import aget_redis, get_redis
+from django_redis_patterns import aget_redis, connections, get_redis
 
 from .harness import Context
 
@@ -39,4 +41,29 @@ def run(ctx: Context) -> None:
         "async GET round trip",
         {"ours: aget_redis().get": ours_async, "bare redis.asyncio": bare_async_get},
         is_async=True,
+    )
+
+    # -- Redis Cluster: LeanRedisCluster vs redis-py's RedisCluster, same 3-primary cluster ----
+    cluster = ctx.cluster()
+    ours_cluster = connections.client_for_config(cluster.url, {})
+    bare_cluster = redis.cluster.RedisCluster(
+        startup_nodes=[redis.cluster.ClusterNode(s.host, s.port) for s in cluster.primaries]
+    )
+    keys = [f"bench:cluster:{i}" for i in range(16)]  # spread over the primaries
+    for k in keys:
+        bare_cluster.set(k, "v")
+    turn = iter(range(1 << 62))
+    ctx.compare(
+        "Cluster GET (16 keys over 3 primaries)",
+        {
+            "ours: LeanRedisCluster": lambda: ours_cluster.get(keys[next(turn) % 16]),
+            "redis-py RedisCluster": lambda: bare_cluster.get(keys[next(turn) % 16]),
+        },
+    )
+    ctx.compare(
+        "Cluster SET (16 keys over 3 primaries)",
+        {
+            "ours: LeanRedisCluster": lambda: ours_cluster.set(keys[next(turn) % 16], "v"),
+            "redis-py RedisCluster": lambda: bare_cluster.set(keys[next(turn) % 16], "v"),
+        },
     )
