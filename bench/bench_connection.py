@@ -1,11 +1,13 @@
 """The floor every pattern is measured against: one GET through get_redis() vs bare redis-py
-(standalone, asyncio, and Redis Cluster)."""
+(standalone, asyncio, and Redis Cluster, sync and asyncio)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.cluster
 
 from django_redis_patterns import aget_redis, connections, get_redis
@@ -66,4 +68,32 @@ def run(ctx: Context) -> None:
             "ours: LeanRedisCluster": lambda: ours_cluster.set(keys[next(turn) % 16], "v"),
             "redis-py RedisCluster": lambda: bare_cluster.set(keys[next(turn) % 16], "v"),
         },
+    )
+
+    # -- asyncio Cluster: LeanAsyncRedisCluster vs redis.asyncio's RedisCluster -------------
+    spec = connections.parse(cluster.url, {})
+    per_loop: dict[tuple[int, str], Any] = {}
+
+    async def client_on_loop(kind: str) -> Any:
+        key = (id(asyncio.get_running_loop()), kind)
+        if key not in per_loop:
+            if kind == "ours":
+                per_loop[key] = connections.async_client_for_spec(spec)
+            else:
+                per_loop[key] = redis.asyncio.cluster.RedisCluster(
+                    startup_nodes=[redis.asyncio.cluster.ClusterNode(s.host, s.port) for s in cluster.primaries]
+                )
+            await per_loop[key].initialize()
+        return per_loop[key]
+
+    async def ours_async_cluster() -> None:
+        await (await client_on_loop("ours")).get(keys[next(turn) % 16])
+
+    async def bare_async_cluster() -> None:
+        await (await client_on_loop("bare")).get(keys[next(turn) % 16])
+
+    ctx.compare(
+        "async Cluster GET (16 keys over 3 primaries)",
+        {"ours: LeanAsyncRedisCluster": ours_async_cluster, "redis.asyncio RedisCluster": bare_async_cluster},
+        is_async=True,
     )

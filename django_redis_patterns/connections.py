@@ -49,6 +49,7 @@ from redis.retry import Retry
 from . import conf
 from .exceptions import ImproperlyConfigured
 from .leanasync import LeanAsyncRedis
+from .leanasynccluster import LeanAsyncRedisCluster
 from .leanclient import LeanRedis
 from .leancluster import LeanRedisCluster
 
@@ -139,7 +140,7 @@ class ConnectionSpec:
     fake: bool = False
     #: Lean clients (OPTIONS["LEAN_CLIENT"]): :class:`~.leanclient.LeanRedis` (standalone/Sentinel),
     #: :class:`~.leancluster.LeanRedisCluster` (Cluster), :class:`~.leanasync.LeanAsyncRedis` (asyncio
-    #: standalone/Sentinel; asyncio Cluster stays redis-py's).
+    #: standalone/Sentinel), :class:`~.leanasynccluster.LeanAsyncRedisCluster` (asyncio Cluster).
     lean: bool = True
 
     def __hash__(self) -> int:
@@ -503,7 +504,7 @@ _ASYNC = _Flavor(
     redis.asyncio.connection.AbstractConnection,
     _ahandshake_only,
     LeanAsyncRedis,
-    redis.asyncio.cluster.RedisCluster,
+    LeanAsyncRedisCluster,
 )
 
 

@@ -50,7 +50,7 @@ from redis.retry import Retry
 
 from .leanclient import LeanRedis
 
-__all__ = ["LEAN_COMMANDS", "LeanRedisCluster"]
+__all__ = ["LEAN_COMMANDS", "LeanRedisCluster", "lean_slot", "lean_table"]
 
 _KEY = 1  # the key is args[1]; any further arguments are not keys
 _ONLY_KEY = 2  # args[1] is the key and must be the only argument (DEL k, not DEL k1 k2)
@@ -120,6 +120,47 @@ def _mirrors_this_redis_py() -> bool:
 _SUPPORTED = _mirrors_this_redis_py()
 
 
+def lean_table(client: Any, special: set[str]) -> dict[str, int]:
+    """The part of :data:`LEAN_COMMANDS` a Cluster client may send on its lean path.
+
+    A command redis-py would route (``command_flags``, a command policy) or post-process
+    (``result_callbacks``, or a name in ``special``) specially stays with redis-py.
+    """
+    return {
+        name: kind
+        for name, kind in LEAN_COMMANDS.items()
+        if name not in client.command_flags and name not in client.result_callbacks and name not in special
+    }
+
+
+def lean_slot(kind: int, args: tuple[Any, ...], encode: Any) -> int | None:
+    """The slot of a table command's key(s), or None when redis-py must decide."""
+    try:
+        if kind == _KEY:
+            key = encode(args[1])
+        elif kind == _ONLY_KEY:
+            if len(args) != 2:
+                return None
+            key = encode(args[1])
+        else:  # _SCRIPT
+            numkeys = int(args[2])
+            if numkeys < 1 or len(args) < 3 + numkeys:
+                return None  # no key (any node), or a malformed call: redis-py decides
+            slots = set()
+            for key in args[3 : 3 + numkeys]:
+                encoded = encode(key)
+                if type(encoded) is not bytes:
+                    return None
+                slots.add(key_slot(encoded))
+            # Keys in several slots: redis-py raises its own "same key slot" error.
+            return slots.pop() if len(slots) == 1 else None
+    except (IndexError, ValueError, TypeError, DataError):
+        return None  # redis-py raises the error it would raise anyway
+    if type(key) is not bytes:  # a memoryview: let redis-py handle it
+        return None
+    return key_slot(key)
+
+
 class LeanRedisCluster(redis.cluster.RedisCluster):
     """A ``RedisCluster`` with a lean single-key command path (see the module docstring)."""
 
@@ -139,48 +180,15 @@ class LeanRedisCluster(redis.cluster.RedisCluster):
             and conn_kwargs.get("credential_provider") is None
             and getattr(self.nodes_manager, "_cache", None) is None
         ):
-            self._lean_commands = {
-                name: kind
-                for name, kind in LEAN_COMMANDS.items()
-                # A command redis-py would route, or post-process, specially stays with it.
-                if name not in self.command_flags
-                and name not in self.cluster_response_callbacks
-                and name not in self.result_callbacks
-                and (resolver is None or not resolver.resolve(name.lower()))
-            }
+            special = set(self.cluster_response_callbacks)
+            if resolver is not None:
+                special.update(name for name in LEAN_COMMANDS if resolver.resolve(name.lower()))
+            self._lean_commands = lean_table(self, special)
 
     def set_response_callback(self, command: str, callback: Any) -> None:
         # A cluster-level callback is applied by redis-py's path only: give the command back to it.
         super().set_response_callback(command, callback)
         self._lean_commands = {k: v for k, v in self._lean_commands.items() if k.upper() != command.upper()}
-
-    def _lean_slot(self, kind: int, args: tuple[Any, ...]) -> int | None:
-        """The slot of the command's key(s), or None when redis-py must decide."""
-        encode = self.encoder.encode
-        try:
-            if kind == _KEY:
-                key = encode(args[1])
-            elif kind == _ONLY_KEY:
-                if len(args) != 2:
-                    return None
-                key = encode(args[1])
-            else:  # _SCRIPT
-                numkeys = int(args[2])
-                if numkeys < 1 or len(args) < 3 + numkeys:
-                    return None  # no key (any node), or a malformed call: redis-py decides
-                slots = set()
-                for key in args[3 : 3 + numkeys]:
-                    encoded = encode(key)
-                    if type(encoded) is not bytes:
-                        return None
-                    slots.add(key_slot(encoded))
-                # Keys in several slots: redis-py raises its own "same key slot" error.
-                return slots.pop() if len(slots) == 1 else None
-        except (IndexError, ValueError, TypeError, DataError):
-            return None  # redis-py raises the error it would raise anyway
-        if type(key) is not bytes:  # a memoryview: let redis-py handle it
-            return None
-        return key_slot(key)
 
     def _lean_client(self, node: redis.cluster.ClusterNode) -> LeanRedis | None:
         """The lean client of a node, on the node's current redis-py pool (None: not yet made)."""
@@ -236,7 +244,7 @@ class LeanRedisCluster(redis.cluster.RedisCluster):
         kind = self._lean_commands.get(args[0]) if args else None
         if kind is None or (kwargs and ("target_nodes" in kwargs or "nodes_flag" in kwargs)):
             return super().execute_command(*args, **kwargs)
-        slot = self._lean_slot(kind, args)
+        slot = lean_slot(kind, args, self.encoder.encode)
         if slot is None:
             return super().execute_command(*args, **kwargs)
         manager = self.nodes_manager
