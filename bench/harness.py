@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import statistics
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,46 @@ class RawSocket:
         return reply
 
 
+class CpuWakeLatency:
+    """Hold the kernel's CPU wake-up latency target at 0 µs while benchmarks run.
+
+    What ``pyperf system tune`` (and tuned's latency-performance profile) do for
+    micro-benchmarks. Why it matters here: on an idle virtual CPU the guest halts, and
+    waking it for a reply costs a VM exit, which on this kind of machine adds 50-80 µs to
+    every loopback round trip (measured: a raw-socket GET took 63-70 µs untuned, 15-18 µs
+    tuned). That wait is the same for every contender and says nothing about any of them,
+    but it dilutes every ratio towards 1. ``python -m bench.run --no-tune`` measures the
+    untuned machine; docs/benchmarks.md reports both.
+
+    Needs write access to /dev/cpu_dma_latency (root); without it the run is untuned and
+    says so. The setting lasts while the file is open, so it ends with the run.
+    """
+
+    PATH = "/dev/cpu_dma_latency"
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled
+        self.state = "untuned (--no-tune)"
+        self._fd: int | None = None
+
+    def __enter__(self) -> CpuWakeLatency:
+        if self.enabled:
+            try:
+                fd = os.open(self.PATH, os.O_WRONLY)
+            except OSError as exc:
+                self.state = f"untuned ({self.PATH}: {exc.strerror})"
+            else:
+                os.write(fd, struct.pack("i", 0))
+                self._fd = fd
+                self.state = "tuned (cpu_dma_latency=0)"
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
 @dataclass
 class Row:
     title: str
@@ -81,6 +122,10 @@ class Row:
 @dataclass
 class Context:
     quick: bool = False
+    #: CPU wake-up latency state of the run (see :class:`CpuWakeLatency`).
+    tuning: str = "untuned"
+    #: The run's loopback round trip (µs), measured at the start (:meth:`round_trip_us`).
+    round_trip: float | None = None
     rows: list[Row] = field(default_factory=list)
     _groups: dict[str, Any] = field(default_factory=dict)
     _extra: list[Any] = field(default_factory=list)
@@ -120,6 +165,17 @@ class Context:
 
     def redis_version(self) -> str:
         return str(self.redis().info("server")["redis_version"])
+
+    def round_trip_us(self, calls: int = 3000) -> float:
+        """Median loopback round trip of a raw-socket GET, in µs: the run's cost of one trip."""
+        raw = self.raw()
+        rounds = []
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(calls):
+                raw.call("GET", "bench:rtt")
+            rounds.append((time.perf_counter() - started) / calls * 1e6)
+        return statistics.median(rounds)
 
     # -- measuring ----------------------------------------------------------------
     def _rounds(self, number: int, repeat: int) -> tuple[int, int]:
@@ -218,6 +274,8 @@ class Context:
                     "redis": self.redis_version(),
                     "python": platform.python_version(),
                     "cpus": os.cpu_count(),
+                    "tuning": self.tuning,
+                    "round_trip_us": self.round_trip,
                     "rows": [r.__dict__ for r in self.rows],
                 },
                 indent=1,

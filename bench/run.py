@@ -17,7 +17,7 @@ from pathlib import Path
 
 import django
 
-from .harness import Context
+from .harness import Context, CpuWakeLatency
 
 HERE = Path(__file__).parent
 
@@ -30,6 +30,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(available())})")
     parser.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
+    parser.add_argument(
+        "--no-tune",
+        action="store_true",
+        help="leave the CPU wake-up latency alone (default: hold /dev/cpu_dma_latency at 0 during the run)",
+    )
     args = parser.parse_args(argv)
     names = args.names or available()
     unknown = sorted(set(names) - set(available()))
@@ -37,13 +42,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown benchmark(s) {', '.join(unknown)}; available: {', '.join(available())}")
 
     ctx = Context(quick=args.quick)
+    with CpuWakeLatency(enabled=not args.no_tune) as tuning:
+        ctx.tuning = tuning.state
+        return _run(ctx, names, args.names)
+
+
+def _run(ctx: Context, names: list[str], named: list[str]) -> int:
     try:
         os.environ["BENCH_REDIS_URL"] = ctx.url
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.settings")
         django.setup()
+        ctx.round_trip = ctx.round_trip_us()
         print(
             f"# benchmarks {date.today()} on Redis {ctx.redis_version()}, Python {sys.version.split()[0]}, "
-            f"{os.cpu_count()} CPUs",
+            f"{os.cpu_count()} CPUs, {ctx.tuning}; loopback round trip {ctx.round_trip:.1f} µs",
             flush=True,
         )
         for name in names:
@@ -53,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             module.run(ctx)
             print(f"  ({time.monotonic() - started:.1f} s)", flush=True)
         print("\n" + ctx.markdown())
-        path = ctx.save("-".join(names) if args.names else "all")
+        path = ctx.save("-".join(names) if named else "all")
         print(f"\nsaved {path}")
     finally:
         ctx.stop()
