@@ -4,6 +4,7 @@ is installed by the `bench` extra (a missing one once broke `python -m bench.run
 from __future__ import annotations
 
 import importlib
+import struct
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,25 @@ def test_bench_module_imports_and_has_run(name: str) -> None:
 @pytest.mark.parametrize("name", COMPETITORS + SERVERS)
 def test_competitor_is_installed(name: str) -> None:
     importlib.import_module(name)
+
+
+def test_cpu_wake_latency_is_held_for_the_run_only_and_reported(tmp_path: Path) -> None:
+    from bench.harness import CpuWakeLatency
+
+    # A stand-in file for the kernel's: the value written is a native int, 0 (µs).
+    target = tmp_path / "cpu_dma_latency"
+    target.write_bytes(b"")
+    tuning = CpuWakeLatency()
+    tuning.PATH = str(target)
+    with tuning:
+        assert tuning.state == "tuned (cpu_dma_latency=0)"
+        assert tuning._fd is not None
+        assert target.read_bytes() == struct.pack("i", 0)
+    assert tuning._fd is None  # closed: the kernel drops the request with the file
+
+    missing = CpuWakeLatency()
+    missing.PATH = str(tmp_path / "absent")
+    with missing:
+        assert missing.state.startswith("untuned (") and "No such file" in missing.state
+    with CpuWakeLatency(enabled=False) as off:
+        assert off.state == "untuned (--no-tune)"
