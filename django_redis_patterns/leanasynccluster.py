@@ -24,17 +24,16 @@ before handing the client out).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
 from typing import Any
 
 import redis.asyncio.cluster
 
-from .leancluster import LEAN_COMMANDS, lean_slot, lean_table
+from .leancluster import LEAN_COMMANDS, OneKeyCommands, lean_slot, lean_table
 
 __all__ = ["LeanAsyncRedisCluster"]
 
 
-class LeanAsyncRedisCluster(redis.asyncio.cluster.RedisCluster):
+class LeanAsyncRedisCluster(OneKeyCommands, redis.asyncio.cluster.RedisCluster):  # type: ignore[misc]  # redis-py's own bases disagree on command_info
     """An asyncio ``RedisCluster`` with a lean single-key command path (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -88,22 +87,3 @@ class LeanAsyncRedisCluster(redis.asyncio.cluster.RedisCluster):
                     raise
                 retries -= 1
                 last_failed = getattr(error, "last_failed_node_name", None)
-
-    # redis-py sends DEL/EXISTS/TOUCH/UNLINK through a ClusterPipeline split by slot, even for
-    # one key. One key is one command on one slot: the lean path.
-    def _one_key(self, command: str, keys: tuple[Any, ...], many: Any) -> Awaitable[Any]:
-        if len(keys) == 1 and command in self._lean_commands:
-            return self.execute_command(command, *keys)
-        return many(*keys)  # type: ignore[no-any-return]
-
-    def delete(self, *keys: Any) -> Any:
-        return self._one_key("DEL", keys, super().delete)
-
-    def exists(self, *keys: Any) -> Any:
-        return self._one_key("EXISTS", keys, super().exists)
-
-    def touch(self, *keys: Any) -> Any:
-        return self._one_key("TOUCH", keys, super().touch)
-
-    def unlink(self, *keys: Any) -> Any:
-        return self._one_key("UNLINK", keys, super().unlink)

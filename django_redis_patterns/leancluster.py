@@ -50,7 +50,7 @@ from redis.retry import Retry
 
 from .leanclient import LeanRedis
 
-__all__ = ["LEAN_COMMANDS", "LeanRedisCluster", "lean_slot", "lean_table"]
+__all__ = ["LEAN_COMMANDS", "LeanRedisCluster", "OneKeyCommands", "lean_slot", "lean_table"]
 
 _KEY = 1  # the key is args[1]; any further arguments are not keys
 _ONLY_KEY = 2  # args[1] is the key and must be the only argument (DEL k, not DEL k1 k2)
@@ -161,7 +161,37 @@ def lean_slot(kind: int, args: tuple[Any, ...], encode: Any) -> int | None:
     return key_slot(key)
 
 
-class LeanRedisCluster(redis.cluster.RedisCluster):
+class OneKeyCommands:
+    """DEL/EXISTS/TOUCH/UNLINK of one key as one command, for both lean Cluster clients.
+
+    redis-py's Cluster clients send these through a ClusterPipeline split by slot, even for
+    one key. One key is one command on one slot: the lean path, whose reply (an int) is the
+    pipeline's sum of one int. Sync or asyncio alike: each method returns what
+    ``execute_command`` or redis-py's own method returns (a coroutine on asyncio).
+    """
+
+    _lean_commands: dict[str, int]
+    execute_command: Any
+
+    def _one_key(self, command: str, keys: tuple[Any, ...], many: Any) -> Any:
+        if len(keys) == 1 and command in self._lean_commands:
+            return self.execute_command(command, *keys)
+        return many(*keys)
+
+    def delete(self, *keys: Any) -> Any:
+        return self._one_key("DEL", keys, super().delete)  # type: ignore[misc]
+
+    def exists(self, *keys: Any) -> Any:
+        return self._one_key("EXISTS", keys, super().exists)  # type: ignore[misc]
+
+    def touch(self, *keys: Any) -> Any:
+        return self._one_key("TOUCH", keys, super().touch)  # type: ignore[misc]
+
+    def unlink(self, *keys: Any) -> Any:
+        return self._one_key("UNLINK", keys, super().unlink)  # type: ignore[misc]
+
+
+class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
     """A ``RedisCluster`` with a lean single-key command path (see the module docstring)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -320,26 +350,6 @@ class LeanRedisCluster(redis.cluster.RedisCluster):
                 return super().execute_command(*args, target_nodes=node, **kwargs)
             except Exception as exc:
                 error = exc
-
-    # redis-py's RedisCluster sends DEL/EXISTS/TOUCH/UNLINK through a ClusterPipeline, split
-    # by slot, even for one key. One key is one command on one slot: the lean path (whose
-    # reply, an int, is the pipeline's sum of one int).
-    def _one_key(self, command: str, keys: tuple[Any, ...], many: Any) -> Any:
-        if len(keys) == 1 and command in self._lean_commands:
-            return self.execute_command(command, *keys)
-        return many(*keys)
-
-    def delete(self, *keys: Any) -> Any:
-        return self._one_key("DEL", keys, super().delete)
-
-    def exists(self, *keys: Any) -> Any:
-        return self._one_key("EXISTS", keys, super().exists)
-
-    def touch(self, *keys: Any) -> Any:
-        return self._one_key("TOUCH", keys, super().touch)
-
-    def unlink(self, *keys: Any) -> Any:
-        return self._one_key("UNLINK", keys, super().unlink)
 
     def close(self) -> None:
         with getattr(self, "_lean_lock", threading.Lock()):  # also runs from __del__ after a failed __init__

@@ -28,6 +28,7 @@ from tests.core.test_leancluster import (
     _primary_of,
     _server,
     _settle,
+    migrating,
     table_calls,
 )
 
@@ -197,20 +198,14 @@ async def test_resharding_and_a_manual_failover_are_followed_like_redis_py(
     assert await lean.set(key, "1") is True
     source = _server(group, lean.get_node_from_key(key).port)
     target = next(p for p in group.primaries if p is not source)
-    with _node(source) as src, _node(target) as dst:
-        src_id, dst_id = src.execute_command("CLUSTER MYID"), dst.execute_command("CLUSTER MYID")
-        dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
-        src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
-        src.migrate("127.0.0.1", target.port, [key], 0, 5000)
+    with migrating(group, key, source, target) as dst_id:
         # Mid-migration the source answers ASK: the key is read, and a new key written, on
         # the target after an ASKING.
         node_sends.clear()
         assert await lean.get(key) == await plain.get(key) == b"1"
         assert await lean.set(other, "2") is True
         assert (target.port, "ASKING") in node_sends
-        for server in sorted(group.primaries, key=lambda server: server is not target):
-            with _node(server) as node:
-                node.execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+    with _node(target) as dst:
         assert dst.get(other) == "2"
     # The slot moved: MOVED is followed without an error; the next command goes straight there.
     assert await lean.get(key) == b"1"

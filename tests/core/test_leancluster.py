@@ -332,6 +332,26 @@ def _wait(predicate: Any, what: str, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+@contextlib.contextmanager
+def migrating(group: Any, key: str, source: Any, target: Any) -> Iterator[str]:
+    """Move ``key``'s slot from ``source`` to ``target`` by the resharding procedure, key first.
+
+    Inside the block the slot is mid-migration (the key already moved: its old owner answers
+    ASK); on leaving, every primary assigns the slot to ``target`` (the target first, as the
+    procedure says), so the old owner answers MOVED. Yields the target's node id.
+    """
+    slot = key_slot(key.encode())
+    with _node(source) as src, _node(target) as dst:
+        src_id, dst_id = src.execute_command("CLUSTER MYID"), dst.execute_command("CLUSTER MYID")
+        dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
+        src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
+        src.migrate("127.0.0.1", target.port, [key], 0, 5000)
+    yield dst_id
+    for server in sorted(group.primaries, key=lambda server: server is not target):
+        with _node(server) as node:
+            node.execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+
+
 @pytest.mark.slow
 def test_resharding_and_a_manual_failover_are_followed_like_redis_py(
     redis_factory: Any, redis_py_sends: list[str]
@@ -344,20 +364,13 @@ def test_resharding_and_a_manual_failover_are_followed_like_redis_py(
     assert lean.set(key, "1") is True
     source = _server(group, lean.get_node_from_key(key).port)
     target = next(p for p in group.primaries if p is not source)
-    with _node(source) as src, _node(target) as dst:
-        src_id, dst_id = src.execute_command("CLUSTER MYID"), dst.execute_command("CLUSTER MYID")
-        dst.execute_command("CLUSTER SETSLOT", slot, "IMPORTING", src_id)
-        src.execute_command("CLUSTER SETSLOT", slot, "MIGRATING", dst_id)
-        src.migrate("127.0.0.1", target.port, [key], 0, 5000)
+    with migrating(group, key, source, target) as dst_id:
         # Mid-migration: the source answers ASK for the moved key (and for a new one).
         redis_py_sends.clear()
         assert lean.get(key) == plain.get(key) == b"1"
         assert lean.set(other, "2") is True
         assert redis_py_sends.count("GET") == 2 and redis_py_sends.count("SET") == 1
-        # The target first, then the source and the rest, as the migration procedure says.
-        for server in sorted(group.primaries, key=lambda server: server is not target):
-            with _node(server) as node:
-                node.execute_command("CLUSTER SETSLOT", slot, "NODE", dst_id)
+    with _node(target) as dst:
         assert dst.get(other) == "2"  # the ASK-redirected write landed on the new owner
     # The slot moved: the old owner answers MOVED; no error reaches the caller, and the
     # very next command takes the fast path to the new owner.
