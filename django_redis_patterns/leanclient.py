@@ -9,7 +9,8 @@ keeps what matters and drops the rest.
 What it keeps, by using redis-py's own ``Connection`` objects: the handshake (AUTH, HELLO,
 SELECT, CLIENT SETINFO), TLS, socket timeouts, the periodic health-check PING, Sentinel's
 primary discovery and its ``ReadOnlyError`` -> reconnect on failover, error parsing
-(hiredis when installed), response callbacks, and the client's retry policy for
+(hiredis when installed), response callbacks, the pool's ``max_connections`` (this client
+opens at most that many), and the client's retry policy for
 ``ConnectionError``/``TimeoutError``. Pipelines, pub/sub, transactions and
 ``single_connection_client`` go through redis-py unchanged.
 
@@ -26,13 +27,14 @@ a disconnected connection reconnects on its next use.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 from typing import Any
 
 import redis
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.connection import ConnectionPool
-from redis.exceptions import ResponseError
+from redis.exceptions import MaxConnectionsError, ResponseError
 
 try:  # the C packer redis-py itself uses when hiredis is installed
     from hiredis import pack_command as _hiredis_pack
@@ -54,6 +56,8 @@ _clients: weakref.WeakSet[LeanRedis] = weakref.WeakSet()
 def _forget_inherited_connections() -> None:
     for client in list(_clients):
         client._lean_free = []
+        client._lean_made = 0
+        client._lean_made_lock = threading.Lock()  # another thread may have held it at the fork
 
 
 os.register_at_fork(after_in_child=_forget_inherited_connections)
@@ -74,6 +78,11 @@ class LeanRedis(redis.Redis):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lean_free: list[Any] = []
+        #: Connections this client has opened, idle or in use: at most the pool's max_connections
+        #: (OPTIONS["MAX_CONNECTIONS"]), as redis-py's pool allows. Counted only when one is made
+        #: or closed, so a command's checkout stays a bare list pop.
+        self._lean_made = 0
+        self._lean_made_lock = threading.Lock()
         pool = self.connection_pool
         # A Sentinel pool disowns connections to a demoted primary; a plain pool owns all
         # of this process's connections, and that check is skipped.
@@ -82,7 +91,16 @@ class LeanRedis(redis.Redis):
 
     def _lean_new_connection(self) -> Any:
         pool = self.connection_pool
-        conn = pool.connection_class(**pool.connection_kwargs)
+        with self._lean_made_lock:
+            if self._lean_made >= pool.max_connections:
+                raise MaxConnectionsError("Too many connections")  # redis-py's pool says the same
+            self._lean_made += 1
+        try:
+            conn = pool.connection_class(**pool.connection_kwargs)
+        except BaseException:
+            with self._lean_made_lock:
+                self._lean_made -= 1
+            raise
         # Pack with hiredis directly only where redis-py itself would (same bytes, one call).
         hiredis_packer = HiredisRespSerializer is not None and isinstance(
             getattr(conn, "_command_packer", None), HiredisRespSerializer
@@ -165,5 +183,7 @@ class LeanRedis(redis.Redis):
                 conn = free.pop()
             except IndexError:
                 break
+            with self._lean_made_lock:
+                self._lean_made -= 1
             conn.disconnect()
         super().close()

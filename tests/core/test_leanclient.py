@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import threading
 import time
 from typing import Any
 
@@ -149,6 +150,34 @@ def test_close_disconnects_idle_connections(standalone_server: Any) -> None:
     lean.close()
     assert conn._sock is None
 
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "redis-py"])
+def test_max_connections_applies_as_in_redis_py(redis_factory: Any, lean: bool) -> None:
+    # Three commands blocked on the server hold the three connections allowed; a fourth
+    # command gets redis-py's MaxConnectionsError at once (no fourth connection, no wait),
+    # and once they return their connections serve again.
+    group = redis_factory("standalone")
+    pool = redis.ConnectionPool.from_url(group.url, max_connections=3)
+    client = LeanRedis(connection_pool=pool) if lean else redis.Redis(connection_pool=pool)
+    with group.servers[0].client() as observer:
+        lists = [f"maxconn:{i}" for i in range(3)]
+        threads = [threading.Thread(target=client.blpop, args=([key],), kwargs={"timeout": 10}) for key in lists]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while sum(c["cmd"] == "blpop" for c in observer.client_list()) < 3:
+            assert time.monotonic() < deadline, "three BLPOPs in flight"
+            time.sleep(0.01)
+        with pytest.raises(redis.exceptions.MaxConnectionsError):
+            client.get("maxconn:x")
+        for key in lists:
+            observer.rpush(key, "go")
+        for thread in threads:
+            thread.join(10)
+        assert client.get("maxconn:x") is None
+        assert len(observer.client_list()) == 3 + 1  # the three connections, reused (+ the observer)
+    client.close()
 
 @all_topologies
 def test_commands_reach_the_topologys_own_servers(topology: Any) -> None:
