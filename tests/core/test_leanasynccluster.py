@@ -19,6 +19,7 @@ from redis.crc import key_slot
 from django_redis_patterns import aget_redis, connections
 from django_redis_patterns.leanasynccluster import LeanAsyncRedisCluster
 from django_redis_patterns.leancluster import LEAN_COMMANDS
+from tests.core.test_leanasync import _wait_for
 from tests.core.test_leancluster import (
     OURS,
     SCRIPT,
@@ -218,10 +219,7 @@ async def test_resharding_and_a_manual_failover_are_followed_like_redis_py(
     with _node(replica) as node:
         node.execute_command("CLUSTER FAILOVER")
     with _node(target) as node:
-        deadline = time.monotonic() + 20
-        while node.execute_command("ROLE")[0] != "slave":
-            assert time.monotonic() < deadline, "the manual failover"
-            await asyncio.sleep(0.05)
+        await _wait_for(lambda: node.execute_command("ROLE")[0] == "slave", "the manual failover", 20)
     assert await lean.get(key) == b"1"
     assert await lean.incr("{areshard}n") == 1
     assert lean.nodes_manager.slots_cache[slot][0].port == replica.port
@@ -252,10 +250,7 @@ async def test_a_paused_node_costs_as_many_socket_timeouts_and_executions_as_red
             finally:
                 server.resume()
             with _node(server) as node:
-                deadline = time.monotonic() + 20
-                while node.get(key) is None:
-                    assert time.monotonic() < deadline, "the queued INCR"
-                    await asyncio.sleep(0.05)
+                await _wait_for(lambda node=node, key=key: node.get(key) is not None, "the queued INCR", 20)
                 await asyncio.sleep(0.2)
                 executions = int(node.get(key))
             results[name] = (int(took / timeout), executions)

@@ -151,7 +151,6 @@ def test_close_disconnects_idle_connections(standalone_server: Any) -> None:
     assert conn._sock is None
 
 
-
 @pytest.mark.parametrize("lean", [True, False], ids=["lean", "redis-py"])
 def test_max_connections_applies_as_in_redis_py(redis_factory: Any, lean: bool) -> None:
     # Three commands blocked on the server hold the three connections allowed; a fourth
@@ -178,6 +177,7 @@ def test_max_connections_applies_as_in_redis_py(redis_factory: Any, lean: bool) 
         assert client.get("maxconn:x") is None
         assert len(observer.client_list()) == 3 + 1  # the three connections, reused (+ the observer)
     client.close()
+
 
 @all_topologies
 def test_commands_reach_the_topologys_own_servers(topology: Any) -> None:
