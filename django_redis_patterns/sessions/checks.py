@@ -40,6 +40,7 @@ def sessions_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="redis_patterns.W010",
             )
         )
+    messages += _cached_users_check()
     if getattr(settings, "SESSION_ENGINE", "") == ENGINE and s.MIN_REPLICAS:
         from .. import connections
 
@@ -58,3 +59,33 @@ def sessions_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 )
             )
     return messages
+
+
+#: Caches that live in one process: another worker's invalidation never reaches them.
+PER_PROCESS_CACHES = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache")
+
+
+def _cached_users_check() -> list[CheckMessage]:
+    from .auth import _cached_backends
+
+    if not _cached_backends():
+        return []
+    alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
+    caches = getattr(settings, "CACHES", None) or {}
+    if alias not in caches:
+        return [
+            Error(
+                f"AUTHENTICATION_BACKENDS has a cached-user backend, but SESSION_CACHE_ALIAS {alias!r} "
+                "is not in CACHES.",
+                id="redis_patterns.E013",
+            )
+        ]
+    if caches[alias].get("BACKEND") in PER_PROCESS_CACHES:
+        return [
+            Warning(
+                f"The cached-user backend keeps users in cache alias {alias!r}, a {caches[alias]['BACKEND']}: "
+                "a user saved in one process stays cached, unchanged, in the others (use a Redis alias).",
+                id="redis_patterns.W011",
+            )
+        ]
+    return []

@@ -33,6 +33,9 @@ class SessionSettings:
     #: Dotted path of ``f(request) -> str | None`` giving the client's IP for the index;
     #: None reads ``REMOTE_ADDR`` (behind a proxy, point this at your own function).
     CLIENT_IP: str | None = None
+    #: Seconds a logged-in user stays cached by ``sessions.auth.CachedModelBackend`` (saves and
+    #: deletes of the user invalidate it at once; ``QuerySet.update()`` needs ``forget_user``).
+    USER_CACHE_TIMEOUT: int = 300
     #: Carry sessions of Django's own engine over while switching to this one: ``None`` (off),
     #: ``"cache"`` (``django.contrib.sessions.backends.cache``) or ``"cached_db"``. When this
     #: store has no session for a cookie's key, the old engine's copy is looked up, stored here

@@ -56,6 +56,10 @@ def validate(s: conf.SessionSettings) -> None:
         )
     if not isinstance(s.INDEX_REFRESH, int) or isinstance(s.INDEX_REFRESH, bool) or s.INDEX_REFRESH <= 0:
         raise ImproperlyConfigured(f"{where}['INDEX_REFRESH'] must be an int of seconds > 0, got {s.INDEX_REFRESH!r}")
+    if not isinstance(s.USER_CACHE_TIMEOUT, int) or isinstance(s.USER_CACHE_TIMEOUT, bool) or s.USER_CACHE_TIMEOUT <= 0:
+        raise ImproperlyConfigured(
+            f"{where}['USER_CACHE_TIMEOUT'] must be an int of seconds > 0, got {s.USER_CACHE_TIMEOUT!r}"
+        )
     if not isinstance(s.KEY_PREFIX, str):
         raise ImproperlyConfigured(f"{where}['KEY_PREFIX'] must be a string, got {s.KEY_PREFIX!r}")
     if not isinstance(s.INDEX, bool):
