@@ -168,7 +168,7 @@ for i in range(%(n)d):
     Player.objects.get_or_create(user=user, defaults={"name": user.username})
     session = Store()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]  # as login() would
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session.save()
     out.append([user.pk, session.session_key])
