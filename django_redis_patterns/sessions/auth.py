@@ -3,24 +3,28 @@
 Django's ``AuthenticationMiddleware`` reads ``request.user`` with one SQL query per request
 (``ModelBackend.get_user``). With sessions in Redis that query is most of what is left of
 "who is this?"; :class:`CachedModelBackend` keeps the user row in the sessions' cache alias
-(``SESSION_CACHE_ALIAS``) instead, for ``USER_CACHE_TIMEOUT`` seconds::
+(``SESSION_CACHE_ALIAS``) instead, for ``USER_CACHE_TIMEOUT`` seconds, optionally with its
+one-to-one profile rows (``USER_SELECT_RELATED``, e.g. ``["profile"]``)::
 
     AUTHENTICATION_BACKENDS = ["django_redis_patterns.sessions.auth.CachedModelBackend"]
 
-Correctness, not just speed:
+Correctness, not just speed. Each user has a *version* key next to its copy; a copy is only
+used while it carries the current version:
 
-* Any save or delete of a user (a password change, ``is_active = False``, a new e-mail) writes a
-  *tombstone* over the cached copy: at once, and again after the transaction commits. A
-  request that read the old row from the database just before cannot put it back: copies are
-  only ever added with ``SET NX`` (``cache.add``), and the tombstone holds the key for
-  ``TOMBSTONE_SECONDS``. So a password change logs other sessions out at once, as without the
-  cache (the session hash is checked against the fresh row).
+* Any save or delete of the user (a password change, ``is_active = False``, a new e-mail), or
+  of one of its ``USER_SELECT_RELATED`` rows, writes a new random version: at once, and again
+  after the transaction commits. The next request reads the database. So a password change
+  logs other sessions out at once, as without the cache (the session hash is checked against
+  the fresh row).
+* A request stores its copy under the version it read *before* reading the database: a
+  request that read the old row while the user was being saved stores a copy that is already
+  out of date, and is never used.
 * ``QuerySet.update()`` and raw SQL send no signal: call :func:`forget_user` after them, or the
   old copy lives on for at most ``USER_CACHE_TIMEOUT``.
-* The key carries a signature of the user model (its fields) and of Django's version, so a
-  deploy that changes either never unpickles an old copy.
+* The keys carry a signature of the user model (its fields), of Django's version and of the
+  backend, so a deploy that changes any of them never unpickles an old copy.
 * Redis unreachable: the user is read from the database, as without the cache (one warning
-  per incident on the ``django_redis_patterns.sessions`` logger). A tombstone that cannot be
+  per incident on the ``django_redis_patterns.sessions`` logger). A version that cannot be
   written is logged as an error: that copy may then live for up to ``USER_CACHE_TIMEOUT``.
 """
 
@@ -28,7 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import django
@@ -37,16 +43,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import BaseCache, caches
 from django.db import connections, transaction
-from django.db.models import Model
+from django.db.models import Model, OneToOneRel
 
 from . import conf
 
 logger = logging.getLogger("django_redis_patterns.sessions")
-
-#: Stored in place of a user that just changed; never a user, so readers go to the database.
-TOMBSTONE = "drp:user-changed"
-#: How long a tombstone holds the key: far longer than one request's database read.
-TOMBSTONE_SECONDS = 10
 
 
 class CachedUserMixin:
@@ -54,81 +55,155 @@ class CachedUserMixin:
     returns is cached in ``SESSION_CACHE_ALIAS`` (see the module's docstring)."""
 
     def get_user(self, user_id: Any) -> Any:
-        key = user_key(user_id, type(self))
-        cached = _read(lambda cache: cache.get(key))
-        if _is_user(cached):
-            return cached
+        keys = _Keys(user_id, type(self))
+        found = _read(lambda cache: cache.get_many([keys.copy, keys.version]))
+        user = keys.valid(found)
+        if user is not None:
+            return user
         user = super().get_user(user_id)  # type: ignore[misc]
-        if user is not None and cached is None:  # not over a tombstone (or after a failed read)
-            _write(lambda cache: cache.add(key, user, timeout=conf.get().USER_CACHE_TIMEOUT))
+        if user is not None and found is not None:  # found is None: the cache failed, don't write
+            copy = (found.get(keys.version), user)  # the version read *before* the database
+            _write(lambda cache: cache.set(keys.copy, copy, timeout=conf.get().USER_CACHE_TIMEOUT))
         return user
 
     async def aget_user(self, user_id: Any) -> Any:
-        key = user_key(user_id, type(self))
-        cached = await _aread(key)
-        if _is_user(cached):
-            return cached
+        keys = _Keys(user_id, type(self))
+        found = await _aread(keys)
+        user = keys.valid(found)
+        if user is not None:
+            return user
         parent = getattr(super(), "aget_user", None)  # Django < 5.0 backends have none
         user = await (parent(user_id) if parent else sync_to_async(super().get_user)(user_id))  # type: ignore[misc]
-        if user is not None and cached is None:
-            await _aadd(key, user)
+        if user is not None and found is not None:
+            await _aset(keys.copy, (found.get(keys.version), user))
         return user
 
 
-class CachedModelBackend(CachedUserMixin, ModelBackend):
-    """Django's ``ModelBackend``, with the logged-in user read from Redis (one GET, no SQL)."""
+class RelatedModelBackend(ModelBackend):
+    """Django's ``ModelBackend`` reading the user with its ``USER_SELECT_RELATED`` rows, in one query."""
+
+    def get_user(self, user_id: Any) -> Any:
+        model = get_user_model()
+        try:
+            user = model._default_manager.select_related(*related_names()).get(pk=user_id)
+        except model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
+    async def aget_user(self, user_id: Any) -> Any:
+        model = get_user_model()
+        try:
+            user = await model._default_manager.select_related(*related_names()).aget(pk=user_id)
+        except model.DoesNotExist:
+            return None
+        return user if self.user_can_authenticate(user) else None
+
+
+class CachedModelBackend(CachedUserMixin, RelatedModelBackend):
+    """Django's ``ModelBackend``, with the logged-in user (and its ``USER_SELECT_RELATED``
+    rows) read from Redis: one round trip, no SQL."""
 
 
 def forget_user(user: Any) -> None:
-    """Drop the cached copy of ``user`` (an instance or a primary key) and hold the key with a
-    tombstone: after ``QuerySet.update()`` or raw SQL, which send no ``post_save``."""
-    pk = user.pk if isinstance(user, Model) else user
-    for backend in _cached_backends():
-        _tombstone(user_key(pk, backend))
+    """Make the cached copy of ``user`` (an instance or a primary key) out of date: after
+    ``QuerySet.update()`` or raw SQL, which send no ``post_save``."""
+    _bump([user.pk if isinstance(user, Model) else user])
 
 
-def user_key(user_id: Any, backend: type) -> str:
-    return f"drp:user:{_signature(backend)}:{user_id}"
+def related_names() -> list[str]:
+    return list(conf.get().USER_SELECT_RELATED)
+
+
+def related_problem(names: Any) -> str | None:
+    """What is wrong with USER_SELECT_RELATED (redis_patterns.E010), or None."""
+    where = 'REDIS_PATTERNS["SESSIONS"]["USER_SELECT_RELATED"]'
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        return f"{where} must be a list of relation names, got {names!r}"
+    model = get_user_model()
+    for name in names:
+        try:
+            field = model._meta.get_field(name)
+        except Exception:
+            return f"{where}: the user model {model._meta.label} has no relation {name!r}"
+        if not isinstance(field, OneToOneRel):
+            return (
+                f"{where}: {name!r} must be a one-to-one relation pointing at the user (a profile row); "
+                "only those can be kept up to date when they change"
+            )
+    return None
 
 
 # -- signal receivers (connected in SessionsConfig.ready()) -------------------------------------
 
 
-def user_changed(sender: Any, instance: Any, using: str = "default", **kwargs: Any) -> None:
-    """post_save / post_delete of the user model: tombstone now, and again after the commit
-    (a request may read the old row until then)."""
-    backends = _cached_backends()
-    if not backends or instance.pk is None or kwargs.get("created"):  # a new row has no cached copy
+def row_changed(sender: Any, instance: Any, using: str = "default", **kwargs: Any) -> None:
+    """post_save / post_delete of any model: a user, or a USER_SELECT_RELATED row, changed.
+    New version now, and again after the commit (a request may read the old row until then)."""
+    if not _cached_backends():
         return
-    keys = [user_key(instance.pk, backend) for backend in backends]
-    _tombstones(keys)
+    pks = _changed_users(sender, instance, created=bool(kwargs.get("created")))
+    if not pks:
+        return
+    _bump(pks)
     if connections[using].in_atomic_block:
-        transaction.on_commit(lambda: _tombstones(keys), using=using)
+        transaction.on_commit(lambda: _bump(pks), using=using)
 
 
-def _tombstones(keys: list[str]) -> None:
-    for key in keys:
-        _tombstone(key)
+def _changed_users(sender: Any, instance: Any, *, created: bool) -> list[Any]:
+    if sender is get_user_model():
+        # A new user has no copy yet (and bumping it would only cost a write).
+        return [] if created or instance.pk is None else [instance.pk]
+    for name in related_names():
+        field = get_user_model()._meta.get_field(name)
+        if sender is field.related_model:
+            pk = getattr(instance, field.field.attname, None)  # type: ignore[union-attr]
+            return [] if pk is None else [pk]
+    return []
 
 
 # -- internals ----------------------------------------------------------------------------------
 
-_signatures: dict[type, str] = {}
+
+class _Keys:
+    """A user's copy and its version. The ``{pk}`` hash tag keeps both in one Cluster slot,
+    so both are read in one MGET."""
+
+    __slots__ = ("copy", "version")
+
+    def __init__(self, user_id: Any, backend: type) -> None:
+        base = f"drp:user:{_signature(backend)}:{{{user_id}}}"
+        self.copy, self.version = base, base + ":v"
+
+    def valid(self, found: dict[str, Any] | None) -> Any:
+        """The cached user if its copy carries the current version, else None."""
+        if not found:
+            return None
+        copy = found.get(self.copy)
+        if isinstance(copy, tuple) and len(copy) == 2 and copy[0] == found.get(self.version):
+            return copy[1]
+        return None
+
+
+_signatures: dict[tuple[type, tuple[str, ...]], str] = {}
 _backends: list[tuple[tuple[str, ...], list[type]]] = []
 _failing = threading.Event()
 
 
 def _signature(backend: type) -> str:
     """Short hash of what a pickled user depends on: Django's version, the user model and its
-    fields, and the backend (backends may differ in which users they return)."""
+    fields, the related rows read with it, and the backend."""
+    related = tuple(related_names())
     try:
-        return _signatures[backend]
+        return _signatures[backend, related]
     except KeyError:
         model = get_user_model()
         fields = ",".join(f.attname for f in model._meta.concrete_fields)
-        source = f"{django.__version__}|{model._meta.label}|{fields}|{backend.__module__}.{backend.__qualname__}"
-        _signatures[backend] = hashlib.sha1(source.encode()).hexdigest()[:10]
-        return _signatures[backend]
+        source = (
+            f"{django.__version__}|{model._meta.label}|{fields}|{','.join(related)}|"
+            f"{backend.__module__}.{backend.__qualname__}"
+        )
+        _signatures[backend, related] = hashlib.sha1(source.encode()).hexdigest()[:10]
+        return _signatures[backend, related]
 
 
 def _cached_backends() -> list[type]:
@@ -157,53 +232,55 @@ def _cache() -> BaseCache:
     return caches[getattr(settings, "SESSION_CACHE_ALIAS", "default")]
 
 
-def _is_user(value: Any) -> bool:
-    return value is not None and value != TOMBSTONE
+def _bump(pks: list[Any]) -> None:
+    """A new random version for each user: every copy stored before is out of date.
+
+    The version outlives any copy made under the previous one (twice USER_CACHE_TIMEOUT),
+    so an expired version can never make an old copy current again."""
+    timeout = 2 * conf.get().USER_CACHE_TIMEOUT
+    versions = {_Keys(pk, backend).version: secrets.token_hex(8) for pk in pks for backend in _cached_backends()}
+    try:
+        _cache().set_many(versions, timeout=timeout)
+    except Exception as exc:
+        logger.error(
+            "could not invalidate the cached user(s) %s (%s: %s): old copies may be served for up to "
+            "USER_CACHE_TIMEOUT seconds",
+            pks,
+            type(exc).__name__,
+            exc,
+        )
 
 
-def _read(op: Any) -> Any:
+def _read(op: Callable[[BaseCache], Any]) -> Any:
     try:
         value = op(_cache())
     except Exception as exc:  # any cache backend's error: the database answers instead
         _failed("read", exc)
-        return TOMBSTONE  # "don't trust, don't store": the caller reads the database
+        return None
     _succeeded()
     return value
 
 
-def _write(op: Any) -> None:
+def _write(op: Callable[[BaseCache], Any]) -> None:
     try:
         op(_cache())
     except Exception as exc:
         _failed("write", exc)
 
 
-def _tombstone(key: str) -> None:
+async def _aread(keys: _Keys) -> Any:
     try:
-        _cache().set(key, TOMBSTONE, timeout=TOMBSTONE_SECONDS)
-    except Exception as exc:
-        logger.error(
-            "could not invalidate the cached user %s (%s: %s): its old copy may be served for up to "
-            "USER_CACHE_TIMEOUT seconds",
-            key,
-            type(exc).__name__,
-            exc,
-        )
-
-
-async def _aread(key: str) -> Any:
-    try:
-        value = await _cache().aget(key)
+        value = await _cache().aget_many([keys.copy, keys.version])
     except Exception as exc:
         _failed("read", exc)
-        return TOMBSTONE
+        return None
     _succeeded()
     return value
 
 
-async def _aadd(key: str, user: Any) -> None:
+async def _aset(key: str, copy: Any) -> None:
     try:
-        await _cache().aadd(key, user, timeout=conf.get().USER_CACHE_TIMEOUT)
+        await _cache().aset(key, copy, timeout=conf.get().USER_CACHE_TIMEOUT)
     except Exception as exc:
         _failed("write", exc)
 

@@ -36,6 +36,10 @@ class SessionSettings:
     #: Seconds a logged-in user stays cached by ``sessions.auth.CachedModelBackend`` (saves and
     #: deletes of the user invalidate it at once; ``QuerySet.update()`` needs ``forget_user``).
     USER_CACHE_TIMEOUT: int = 300
+    #: One-to-one relations to the user (profile rows, e.g. ``["profile"]``) that
+    #: ``CachedModelBackend`` reads with the user and caches with it; their saves and deletes
+    #: invalidate the copy too.
+    USER_SELECT_RELATED: tuple[str, ...] | list[str] = ()
     #: Carry sessions of Django's own engine over while switching to this one: ``None`` (off),
     #: ``"cache"`` (``django.contrib.sessions.backends.cache``) or ``"cached_db"``. When this
     #: store has no session for a cookie's key, the old engine's copy is looked up, stored here

@@ -60,6 +60,12 @@ def validate(s: conf.SessionSettings) -> None:
         raise ImproperlyConfigured(
             f"{where}['USER_CACHE_TIMEOUT'] must be an int of seconds > 0, got {s.USER_CACHE_TIMEOUT!r}"
         )
+    if s.USER_SELECT_RELATED:
+        from .auth import related_problem
+
+        problem = related_problem(s.USER_SELECT_RELATED)
+        if problem:
+            raise ImproperlyConfigured(problem)
     if not isinstance(s.KEY_PREFIX, str):
         raise ImproperlyConfigured(f"{where}['KEY_PREFIX'] must be a string, got {s.KEY_PREFIX!r}")
     if not isinstance(s.INDEX, bool):

@@ -115,8 +115,9 @@ CACHES = {
 }
 # Sessions in Redis (SESSION_CACHE_ALIAS, default "default"), with a per-user index.
 SESSION_ENGINE = "django_redis_patterns.sessions.backend"
-# request.user from Redis too (one GET instead of a SQL query per request); saving a user drops
-# its copy at once. ModelBackend stays listed so sessions it logged in keep working.
+# request.user (and request.user.player) from Redis too: one GET instead of SQL per request;
+# saving the user or its player makes the copy out of date at once. ModelBackend stays listed
+# so sessions it logged in keep working.
 AUTHENTICATION_BACKENDS = [
     "django_redis_patterns.sessions.auth.CachedModelBackend",
     "django.contrib.auth.backends.ModelBackend",
@@ -124,7 +125,8 @@ AUTHENTICATION_BACKENDS = [
 
 REDIS_PATTERNS: dict[str, dict[str, Any]] = {
     # Redis down: visitors are treated as logged out (pages still render) rather than getting a 500.
-    "SESSIONS": {"ON_ERROR": "anonymous"},
+    # request.user.player comes with the cached user (CachedModelBackend): no query per page.
+    "SESSIONS": {"ON_ERROR": "anonymous", "USER_SELECT_RELATED": ["player"]},
     "RATELIMIT": {
         "ALGORITHM": "gcra",
         "HEADERS": "draft",  # RateLimit / RateLimit-Policy on limited routes

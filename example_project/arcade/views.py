@@ -66,11 +66,13 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 def _player(request: HttpRequest) -> Player:
-    # Accounts made with createsuperuser have no player yet.
     user = request.user
     assert user.is_authenticated  # every caller is behind login_required or checks it
-    player, _ = Player.objects.get_or_create(user=user, defaults={"name": user.get_username()})
-    return player
+    try:
+        return user.player  # type: ignore[no-any-return]  # read with the user (USER_SELECT_RELATED)
+    except Player.DoesNotExist:  # accounts made with createsuperuser have no player yet
+        player, _ = Player.objects.get_or_create(user=user, defaults={"name": user.get_username()})
+        return player
 
 
 # user_or_ip: a logged-in player is limited per account, an anonymous visitor per IP address

@@ -7,15 +7,15 @@ import time
 from typing import Any
 
 import pytest
-from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.core.checks import run_checks
 from django.db import transaction
 from django.test import Client
 
 from django_redis_patterns.sessions import auth
-from django_redis_patterns.sessions.auth import TOMBSTONE, CachedModelBackend, forget_user, user_key
+from django_redis_patterns.sessions.auth import CachedModelBackend, forget_user
 from tests.sessions.conftest import point_default_at
+from tests.testapp.models import Profile
 from tests.topologies import all_topologies
 
 pytestmark = pytest.mark.django_db
@@ -37,7 +37,7 @@ def alice(django_user_model: Any) -> Any:
 
 def _logged_in(user: Any, backend: str = CACHED) -> Client:
     """A client with a session made at an earlier login (``login()`` itself saves the user's
-    ``last_login``, which holds the cached copy's key for TOMBSTONE_SECONDS: see the test below)."""
+    ``last_login``, which makes any copy out of date: see the test below)."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 
     from django_redis_patterns.sessions.backend import SessionStore
@@ -55,8 +55,19 @@ def _whoami(client: Client) -> dict[str, Any]:
     return client.get("/whoami/").json()  # type: ignore[no-any-return]
 
 
-def _key(user: Any) -> str:
-    return user_key(user.pk, CachedModelBackend)
+def _copy(user: Any) -> Any:
+    """The cached copy of ``user``, or None (whether current or not)."""
+    stored = cache.get(auth._Keys(user.pk, CachedModelBackend).copy)
+    return None if stored is None else stored[1]
+
+
+def _stale_copy(user: Any, **fields: Any) -> None:
+    """Store what a request that read ``user`` just now with other ``fields`` would store."""
+    keys = auth._Keys(user.pk, CachedModelBackend)
+    row = type(user).objects.get(pk=user.pk)
+    for name, value in fields.items():
+        setattr(row, name, value)
+    cache.set(keys.copy, (cache.get(keys.version), row))
 
 
 @all_topologies
@@ -67,27 +78,21 @@ def test_a_logged_in_request_reads_the_user_from_redis_not_the_database(
     key = client.cookies["sessionid"].value
     with django_assert_num_queries(1):  # the first request reads the row and caches it
         assert _whoami(client)["username"] == "alice"
-    assert cache.get(_key(alice)) == alice
+    assert _copy(alice) == alice
     with django_assert_num_queries(0):
         for _ in range(3):
             assert _whoami(client) == {"authenticated": True, "username": "alice", "session_key": key}
 
 
-def test_login_saves_last_login_so_the_next_requests_read_the_database_until_the_tombstone_ends(
-    alice: Any, django_assert_num_queries: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(auth, "TOMBSTONE_SECONDS", 1)
+def test_after_login_one_request_reads_the_database_then_none(alice: Any, django_assert_num_queries: Any) -> None:
     client = Client()
-    client.force_login(alice, backend=CACHED)  # update_last_login saves the user: a tombstone
-    assert cache.get(_key(alice)) == TOMBSTONE
+    assert _whoami(_logged_in(alice))["username"] == "alice"  # a copy from an earlier session
+    client.force_login(alice, backend=CACHED)  # saves last_login: that copy is out of date
     with django_assert_num_queries(1):
         assert _whoami(client)["username"] == "alice"
-    time.sleep(1.2)
-    with django_assert_num_queries(1):
-        assert _whoami(client)["username"] == "alice"  # cached now, with this login's last_login
     with django_assert_num_queries(0):
         assert _whoami(client)["username"] == "alice"
-    assert cache.get(_key(alice)).last_login == type(alice).objects.get(pk=alice.pk).last_login
+    assert _copy(alice).last_login == type(alice).objects.get(pk=alice.pk).last_login
 
 
 def test_sessions_of_the_plain_backend_keep_working_uncached(alice: Any, django_assert_num_queries: Any) -> None:
@@ -96,7 +101,7 @@ def test_sessions_of_the_plain_backend_keep_working_uncached(alice: Any, django_
     for _ in range(2):
         with django_assert_num_queries(1):
             assert _whoami(client)["username"] == "alice"
-    assert cache.get(_key(alice)) is None
+    assert _copy(alice) is None
 
 
 @all_topologies
@@ -133,10 +138,10 @@ def test_a_deactivated_or_deleted_user_is_logged_out_at_once(alice: Any, django_
 
 
 def test_a_request_that_read_the_old_row_cannot_cache_it_after_the_change(
-    alice: Any, django_user_model: Any, monkeypatch: pytest.MonkeyPatch
+    alice: Any, django_user_model: Any, monkeypatch: pytest.MonkeyPatch, django_assert_num_queries: Any
 ) -> None:
-    """The race of every cache-aside: read row, (user saved), store row. The store must lose."""
-    original = ModelBackend.get_user
+    """The race of every cache-aside: read row, (user saved), store row. The stored copy must lose."""
+    original = auth.RelatedModelBackend.get_user
 
     def read_then_changed_elsewhere(self: Any, user_id: Any) -> Any:
         row = original(self, user_id)  # this request now holds the old row...
@@ -145,25 +150,25 @@ def test_a_request_that_read_the_old_row_cannot_cache_it_after_the_change(
         other.save()  # ...while another request saves the user
         return row
 
-    monkeypatch.setattr(ModelBackend, "get_user", read_then_changed_elsewhere)
+    monkeypatch.setattr(auth.RelatedModelBackend, "get_user", read_then_changed_elsewhere)
     assert CachedModelBackend().get_user(alice.pk).username == "alice"  # this request saw the old row
     monkeypatch.undo()
-    assert cache.get(_key(alice)) == TOMBSTONE  # and could not store it
-    assert CachedModelBackend().get_user(alice.pk).username == "renamed"
+    assert _copy(alice).username == "alice"  # and stored it, under the version it read before
+    with django_assert_num_queries(1):
+        assert CachedModelBackend().get_user(alice.pk).username == "renamed"  # never served
+    with django_assert_num_queries(0):
+        assert CachedModelBackend().get_user(alice.pk).username == "renamed"
 
 
-def test_the_key_is_held_again_when_the_transaction_commits(
-    alice: Any, django_user_model: Any, django_capture_on_commit_callbacks: Any
+def test_a_copy_read_before_the_commit_is_out_of_date_after_it(
+    alice: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    """A transaction longer than the tombstone: a copy read before its commit is dropped at commit."""
+    """Until the commit other requests read the old row, even under the new version."""
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
             alice.username = "renamed"
             alice.save()
-            cache.delete(_key(alice))  # the tombstone ran out while the transaction was open
-            stale = django_user_model(pk=alice.pk, username="alice", password=alice.password)
-            assert cache.add(_key(alice), stale)  # and a request cached the old row
-    assert cache.get(_key(alice)) == TOMBSTONE
+            _stale_copy(alice, username="alice")  # a request read the old row after post_save
     assert CachedModelBackend().get_user(alice.pk).username == "renamed"
 
 
@@ -180,7 +185,7 @@ def test_without_a_cached_backend_saves_write_nothing_to_redis(alice: Any, setti
     settings.AUTHENTICATION_BACKENDS = [PLAIN]
     alice.username = "x"
     alice.save()
-    assert cache.get(_key(alice)) is None
+    assert cache.get(auth._Keys(alice.pk, CachedModelBackend).version) is None
 
 
 def test_redis_down_reads_the_database_without_hanging(
@@ -209,18 +214,50 @@ def test_redis_down_reads_the_database_without_hanging(
 async def test_async_requests_use_the_same_cache(alice: Any) -> None:
     backend = CachedModelBackend()
     assert (await backend.aget_user(alice.pk)) == alice
-    assert (await cache.aget(_key(alice))) == alice  # cached by the async path
-    cache.set(_key(alice), TOMBSTONE, 10)
-    user = await backend.aget_user(alice.pk)
-    assert user == alice and (await cache.aget(_key(alice))) == TOMBSTONE  # read, not stored over it
+    assert _copy(alice) == alice  # cached by the async path
+    assert (await backend.aget_user(alice.pk)) == alice
+    await type(alice).objects.filter(pk=alice.pk).aupdate(username="renamed")
+    forget_user(alice)
+    assert (await backend.aget_user(alice.pk)).username == "renamed"
 
 
-def test_the_key_changes_with_the_backend_and_the_user_model(settings: Any) -> None:
+def test_the_key_changes_with_the_backend_the_related_rows_and_the_user_model(sessions_setting: Any) -> None:
     class Other(CachedModelBackend):
         pass
 
-    assert user_key(1, CachedModelBackend) != user_key(1, Other)
-    assert user_key(1, CachedModelBackend) == user_key("1", CachedModelBackend)  # session ids are strings
+    plain = auth._Keys(1, CachedModelBackend).copy
+    assert plain != auth._Keys(1, Other).copy
+    assert plain == auth._Keys("1", CachedModelBackend).copy  # session ids are strings
+    sessions_setting(USER_SELECT_RELATED=["profile"])
+    assert plain != auth._Keys(1, CachedModelBackend).copy
+
+
+def test_profile_rows_are_cached_with_the_user_and_their_changes_show_at_once(
+    alice: Any, sessions_setting: Any, django_assert_num_queries: Any
+) -> None:
+    sessions_setting(USER_SELECT_RELATED=["profile"])
+    Profile.objects.create(user=alice, nickname="ace")
+    backend = CachedModelBackend()
+    with django_assert_num_queries(1):  # the user and the profile: one query with a join
+        assert backend.get_user(alice.pk).profile.nickname == "ace"
+    with django_assert_num_queries(0):
+        assert backend.get_user(alice.pk).profile.nickname == "ace"
+    profile = Profile.objects.get(user=alice)
+    profile.nickname = "king"
+    profile.save()
+    assert backend.get_user(alice.pk).profile.nickname == "king"
+    profile.delete()
+    with pytest.raises(Profile.DoesNotExist), django_assert_num_queries(1):
+        backend.get_user(alice.pk).profile  # noqa: B018  (no profile, known without another query)
+
+
+def test_user_select_related_must_name_a_one_to_one_profile(settings: Any, sessions_setting: Any) -> None:
+    sessions_setting(USER_SELECT_RELATED=["groups"])
+    errors = [m for m in run_checks() if m.id == "redis_patterns.E010"]
+    assert errors and "'groups' must be a one-to-one relation" in errors[0].msg
+    sessions_setting(USER_SELECT_RELATED=["nope"])
+    errors = [m for m in run_checks() if m.id == "redis_patterns.E010"]
+    assert errors and "has no relation 'nope'" in errors[0].msg
 
 
 def test_checks_warn_on_a_per_process_cache_and_reject_a_bad_timeout(settings: Any, sessions_setting: Any) -> None:
