@@ -12,6 +12,7 @@
             periods = ["weekly"]
             partition_by = "region"
             include = lambda player: player.active   # or a Q object
+            display_fields = ["name"]          # kept in Redis: pages read no SQL
 
     Player.leaderboard.top(10)                 # entries: .rank .score .member .obj (+ the obj's attributes)
     player.leaderboard_rank
@@ -25,6 +26,11 @@ How the board follows the table:
 * ``QuerySet.update``/``bulk_create``/``bulk_update`` send no signals: the default manager's
   :class:`LeaderboardQuerySet` schedules the same sync for the rows they touched.
   ``Player.leaderboard.sync(queryset)`` syncs any rows by hand.
+* ``display_fields``: those fields are written next to the score (a hash, member -> JSON) and
+  read in the same call as the rows, so entries' ``.obj`` is built without SQL: a model
+  instance with those fields loaded and the others deferred (reading one costs a query, as
+  with ``.only()``). Rows without stored data (a board synced before the option, or after a
+  rebuild, which drops it) are read from the database once and their data written back.
 * Redis down during a sync: the database write has already committed and stays; the miss is
   logged (warning once per outage, then each miss at info) and retried with the next sync
   in this process; ``manage.py leaderboard_rebuild --check`` shows drift, a rebuild repairs it.
@@ -32,13 +38,16 @@ How the board follows the table:
 
 from __future__ import annotations
 
+import datetime
 import functools
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import redis.exceptions
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, router, transaction
 from django.db.models import Q
 from django.db.models.signals import class_prepared, post_delete, post_save
@@ -63,6 +72,7 @@ _CONFIG_FIELDS = {
     "include",
     "key_prefix",
     "period_scores",
+    "display_fields",
 }
 #: Pks whose sync failed, retried with the next successful sync (bounded).
 _VERIFY_ROUNDS = 3
@@ -92,6 +102,18 @@ class ModelLeaderboard(Leaderboard):
         if include is not None and not (callable(include) or isinstance(include, Q | dict)):
             raise ImproperlyConfigured(f"{label}.Leaderboard.include must be a callable, a Q or a dict of filters")
         self.include: Callable[[Any], bool] | Q | None = Q(**include) if isinstance(include, dict) else include
+        display = options.get("display_fields", ())
+        if isinstance(display, str) or not all(isinstance(name, str) for name in display):
+            raise ImproperlyConfigured(f"{label}.Leaderboard.display_fields must be a list of field names")
+        self._display = [self._field(name, "display_fields") for name in display]
+        for field in self._display:
+            if field.is_relation or not field.concrete or field.primary_key:
+                raise ImproperlyConfigured(
+                    f"{label}.Leaderboard.display_fields: {field.name!r} must be a plain column of the model "
+                    "(not a relation or the primary key)"
+                )
+        #: attnames of display_fields, in order
+        self.display_fields = tuple(field.attname for field in self._display)
         super().__init__(
             options.get("name") or label.lower(),
             using=options.get("using"),
@@ -118,7 +140,7 @@ class ModelLeaderboard(Leaderboard):
         if fields is None or self.include is not None:
             return True
         names = set(fields)
-        wanted = {self.score_field, self.score_field.removesuffix("_id")}
+        wanted = {self.score_field, self.score_field.removesuffix("_id"), *self.display_fields}
         if self.partition_attname:
             wanted |= {self.partition_attname, self.partition_attname.removesuffix("_id")}
         return bool(names & wanted)
@@ -153,25 +175,29 @@ class ModelLeaderboard(Leaderboard):
         return kept, stale
 
     def _materialize(self, rows: list[Entry]) -> list[Entry]:
-        if not rows:
+        missing = [entry for entry in rows if entry.obj is None]  # no display data on the board
+        if not missing:
             return rows
-        pks = self._pks(rows)
+        pks = self._pks(missing)
         objects = self.model._base_manager.in_bulk(list(pks.values()))
-        kept, stale = self._attach(rows, objects, pks)
+        _, stale = self._attach(missing, objects, pks)
         if stale:
             self._remove_stale(stale)
-        return kept
+        if self.display_fields:
+            self._store_payloads(objects.values())
+        return [entry for entry in rows if entry.obj is not None]
 
     async def _amaterialize(self, rows: list[Entry]) -> list[Entry]:
-        if not rows:
+        missing = [entry for entry in rows if entry.obj is None]
+        if not missing:
             return rows
-        pks = self._pks(rows)
+        pks = self._pks(missing)
         objects = await self.model._base_manager.ain_bulk(list(pks.values()))
-        kept, stale = self._attach(rows, objects, pks)
+        _, stale = self._attach(missing, objects, pks)
         if stale:
             for member in stale:
                 await self.aremove(member)
-        return kept
+        return [entry for entry in rows if entry.obj is not None]
 
     def _remove_stale(self, members: list[str]) -> None:
         # Rows deleted behind the board's back (raw SQL, another process while Redis was down).
@@ -194,26 +220,84 @@ class ModelLeaderboard(Leaderboard):
 
         ``removals=False`` (a rebuild) skips the rows ``include`` leaves out instead of
         listing them for removal, sparing a query for their pks."""
+        for member, value, part, _ in self.rows_with_data(queryset, removals=removals):
+            yield member, value, part
+
+    def rows_with_data(
+        self, queryset: models.QuerySet[Any], *, removals: bool = True
+    ) -> Iterable[tuple[str, Any, Any, str | None]]:
+        """:meth:`rows` plus each row's display data (JSON; None without display_fields or for
+        a removal)."""
+        display = self.display_fields
         if callable(self.include):
             for obj in queryset.iterator(chunk_size=2000):
                 value = getattr(obj, self.score_field) if self.include(obj) else None
                 part = getattr(obj, self.partition_attname) if self.partition_attname else None
-                yield str(obj.pk), value, part
+                data = self._payload([getattr(obj, name) for name in display]) if value is not None else None
+                yield str(obj.pk), value, part, data
             return
+        fields = ["pk", self.score_field] + ([self.partition_attname] if self.partition_attname else [])
+        extra = len(fields)
+        fields += display
         if isinstance(self.include, Q):
             included = queryset.filter(self.include)
-            fields = ["pk", self.score_field] + ([self.partition_attname] if self.partition_attname else [])
             wanted = set(queryset.values_list("pk", flat=True)) if removals and queryset.query.where else None
             seen = set()
             for row in included.values_list(*fields).iterator(chunk_size=2000):
                 seen.add(row[0])
-                yield str(row[0]), row[1], row[2] if self.partition_attname else None
+                yield str(row[0]), row[1], row[2] if self.partition_attname else None, self._payload(row[extra:])
             for pk in (wanted or set()) - seen:
-                yield str(pk), None, None
+                yield str(pk), None, None, None
             return
-        fields = ["pk", self.score_field] + ([self.partition_attname] if self.partition_attname else [])
         for row in queryset.values_list(*fields).iterator(chunk_size=2000):
-            yield str(row[0]), row[1], row[2] if self.partition_attname else None
+            yield str(row[0]), row[1], row[2] if self.partition_attname else None, self._payload(row[extra:])
+
+    # -- display data ----------------------------------------------------------------------
+    @property
+    def data_key(self) -> str:
+        """The hash of display data: member -> JSON object of display_fields (same slot as the board)."""
+        return f"{self.base_key}:d"
+
+    def _payload(self, values: Sequence[Any]) -> str | None:
+        if not self.display_fields:
+            return None
+        data = dict(zip(self.display_fields, values, strict=True))
+        return json.dumps(data, cls=_Encoder, separators=(",", ":"))
+
+    def _rows_call(self, op: str, *extra: scripts.ArgT) -> Any:
+        # range/around/score bring each row's display data along ("+d", see read.lua).
+        return super()._rows_call(op + "+d" if self.display_fields else op, *extra)
+
+    def _rows(self, reply: list[Any]) -> tuple[int, list[Entry]]:
+        count, entries = super()._rows(reply)
+        if len(reply) > 4:
+            db = router.db_for_read(self.model)
+            for entry, raw in zip(entries, reply[4], strict=True):
+                if raw:
+                    entry.obj = self._from_payload(db, entry.member, raw)
+        return count, entries
+
+    def _from_payload(self, db: str, member: str, raw: bytes | str) -> Any:
+        """A model instance from stored display data (None when unreadable: the row is then read)."""
+        try:
+            data = json.loads(raw)
+            pk = self.model._meta.pk.to_python(member)  # type: ignore[union-attr]
+            values = [field.to_python(data[field.attname]) for field in self._display]
+        except Exception:  # written under other display_fields, or not by us: read the row instead
+            return None
+        names = [self.model._meta.pk.attname, *self.display_fields]  # type: ignore[union-attr]
+        return self.model.from_db(db, names, [pk, *values])
+
+    def _store_payloads(self, objects: Iterable[Any]) -> None:
+        """Write back the display data of rows read from the database (a board synced before
+        display_fields, or rebuilt): the next read needs no SQL for them."""
+        mapping = {str(obj.pk): self._payload([getattr(obj, n) for n in self.display_fields]) for obj in objects}
+        if not mapping:
+            return
+        try:
+            node_client(self.client(), self.base_key).hset(self.data_key, mapping=mapping)  # type: ignore[arg-type]
+        except _OUTAGES:
+            pass  # only a cache of the rows: the next read tries again
 
     def row_args(self, member: str, value: Any, part: Any) -> list[scripts.ArgT] | None:
         """Write-script ARGV for one row (None: invalid score, logged and skipped)."""
@@ -226,20 +310,27 @@ class ModelLeaderboard(Leaderboard):
             return None
         return self.write_args("set", member, stored, part if self.partitioned else KEEP)
 
-    def _pipeline_writes(self, all_args: list[list[scripts.ArgT]]) -> None:
-        """Run many write-script calls, pipelined in batches (each call is atomic on its own)."""
-        if not all_args:
+    def _pipeline_writes(
+        self, all_args: list[list[scripts.ArgT]], payloads: dict[str, str | None] | None = None
+    ) -> None:
+        """Run many write-script calls, pipelined in batches (each call is atomic on its own);
+        ``payloads`` (member -> display data, None to drop it) ride in the same round trips."""
+        data = self._data_commands(payloads or {})
+        if not all_args and not data:
             return
         keys = [self.base_key]
         batch = get_settings().BATCH_SIZE
         try:
             client = node_client(self.client(), self.base_key)
-            for i in range(0, len(all_args), batch):
+            for i in range(0, max(len(all_args), 1), batch):
                 chunk = all_args[i : i + batch]
+                last = i + batch >= len(all_args)
                 for attempt in range(2):
                     pipe = client.pipeline(transaction=False)
                     for args in chunk:
                         pipe.evalsha(_write.sha, 1, *keys, *args)
+                    for command in data if last else ():
+                        pipe.execute_command(*command)
                     replies = pipe.execute(raise_on_error=False)
                     missing = [r for r in replies if isinstance(r, redis.exceptions.NoScriptError)]
                     if missing and attempt == 0:
@@ -254,6 +345,18 @@ class ModelLeaderboard(Leaderboard):
             raise _failed(self.alias, "leaderboard sync", exc) from exc
         _recovered(self.alias)
 
+    def _data_commands(self, payloads: dict[str, str | None]) -> list[tuple[Any, ...]]:
+        if not self.display_fields or not payloads:
+            return []
+        commands: list[tuple[Any, ...]] = []
+        stored = [(m, p) for m, p in payloads.items() if p is not None]
+        dropped = [m for m, p in payloads.items() if p is None]
+        for i in range(0, len(stored), 500):
+            commands.append(("HSET", self.data_key, *[x for pair in stored[i : i + 500] for x in pair]))
+        for i in range(0, len(dropped), 500):
+            commands.append(("HDEL", self.data_key, *dropped[i : i + 500]))
+        return commands
+
     def sync_pks(self, pks: Iterable[Any], using: str | None = None) -> int:
         """Write the committed state of these rows (absent/excluded rows are removed)."""
         with self._pending_lock:
@@ -265,12 +368,15 @@ class ModelLeaderboard(Leaderboard):
             qs = self.model._base_manager.using(using or router.db_for_read(self.model)).filter(pk__in=wanted)
             writes = self._committed_writes(qs, wanted)
             for _ in range(_VERIFY_ROUNDS):
-                self._pipeline_writes([a for a in writes.values() if a is not None])
+                self._pipeline_writes(
+                    [args for args, _ in writes.values() if args is not None],
+                    {member: data for member, (_, data) in writes.items()},
+                )
                 # Two syncs of one row can interleave: the one that read the older committed
                 # value may write last. Each sync re-reads after writing and writes again what
                 # changed meanwhile, so the last write on the board is of a value read after it.
                 again = self._committed_writes(qs, wanted)
-                writes = {member: args for member, args in again.items() if args != writes.get(member)}
+                writes = {member: write for member, write in again.items() if write != writes.get(member)}
                 if not writes:
                     break
             else:
@@ -291,14 +397,17 @@ class ModelLeaderboard(Leaderboard):
             raise
         return len(wanted)
 
-    def _committed_writes(self, qs: models.QuerySet[Any], wanted: set[Any]) -> dict[str, list[scripts.ArgT] | None]:
-        """member -> the write that puts its committed state on the board (removal if gone)."""
-        found: dict[str, list[scripts.ArgT] | None] = {}
-        for member, value, part in self.rows(qs):
-            found[member] = self.row_args(member, value, part)
+    def _committed_writes(
+        self, qs: models.QuerySet[Any], wanted: set[Any]
+    ) -> dict[str, tuple[list[scripts.ArgT] | None, str | None]]:
+        """member -> (the write that puts its committed state on the board, removal if gone;
+        its display data, None when removed)."""
+        found: dict[str, tuple[list[scripts.ArgT] | None, str | None]] = {}
+        for member, value, part, data in self.rows_with_data(qs):
+            found[member] = (self.row_args(member, value, part), data)
         for pk in wanted:
             if str(pk) not in found:
-                found[str(pk)] = self.write_args("remove", str(pk), "0")
+                found[str(pk)] = (self.write_args("remove", str(pk), "0"), None)
         return found
 
     def sync(self, queryset: models.QuerySet[Any] | None = None) -> int:
@@ -306,8 +415,13 @@ class ModelLeaderboard(Leaderboard):
 
         Not atomic for the whole board: use ``manage.py leaderboard_rebuild`` to replace it."""
         qs = queryset if queryset is not None else self.model._base_manager.all()
-        all_args = [a for m, v, p in self.rows(qs) if (a := self.row_args(m, v, p)) is not None]
-        self._pipeline_writes(all_args)
+        all_args, payloads = [], {}
+        for member, value, part, data in self.rows_with_data(qs):
+            args = self.row_args(member, value, part)
+            if args is not None:
+                all_args.append(args)
+                payloads[member] = data
+        self._pipeline_writes(all_args, payloads)
         return len(all_args)
 
     def schedule(self, pks: Iterable[Any], using: str) -> None:
@@ -315,6 +429,16 @@ class ModelLeaderboard(Leaderboard):
         pks = [pk for pk in pks if pk is not None]
         if pks:
             transaction.on_commit(functools.partial(_sync_after_commit, self, pks, using), using=using, robust=True)
+
+
+class _Encoder(DjangoJSONEncoder):
+    """Django's JSON encoder, but datetimes and times keep their microseconds (it cuts them to
+    milliseconds, as JavaScript does): display data must read back equal to the column."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime.datetime | datetime.time):
+            return o.isoformat()
+        return super().default(o)
 
 
 def _sync_after_commit(board: ModelLeaderboard, pks: list[Any], using: str) -> None:

@@ -116,6 +116,9 @@ def rebuild(
             if progress:
                 progress(loaded)
             count = int(_rebuild(client, keys, ["swap", dense]))
+            if getattr(board, "display_fields", ()):
+                # Display data may have drifted like the scores: reads refill it from the table.
+                client.unlink(board.data_key)  # type: ignore[attr-defined]
         except BaseException:
             try:
                 _rebuild(client, keys, ["abort", dense])

@@ -304,7 +304,7 @@ def test_a_stale_sync_that_writes_last_does_not_win(redis_ready: Any, monkeypatc
     first_write_reached, let_it_write = threading.Event(), threading.Event()
     stale_thread: list[threading.Thread] = []
 
-    def paused_write(args: Any) -> Any:
+    def paused_write(args: Any, payloads: Any = None) -> Any:
         # Instrumentation only (Redis stays real): hold the stale sync between its read and write.
         if threading.current_thread() in stale_thread and not let_it_write.is_set():
             first_write_reached.set()

@@ -58,3 +58,20 @@ class Team(LeaderboardMixin, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Gamer(LeaderboardMixin, models.Model):
+    """display_fields: the board keeps name and joined in Redis, so pages read no SQL."""
+
+    name = models.CharField(max_length=50)
+    score = models.IntegerField(default=0)
+    joined = models.DateTimeField()
+    bio = models.TextField(blank=True)
+
+    class Leaderboard:
+        score_field = "score"
+        periods = ["weekly"]
+        display_fields = ["name", "joined"]
+
+    def __str__(self) -> str:
+        return self.name

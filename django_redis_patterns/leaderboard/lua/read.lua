@@ -1,7 +1,8 @@
 -- Leaderboard read: rows with ranks, a member's score and rank, counts; always one call.
 -- KEYS[1]  board base key, e.g. "lb:{scores}"; the board read is derived from it (same slot)
 -- ARGV[1]  op: "range" | "around" | "score" | "member" | "members" | "count" | "percentile" | "histogram"
---          | "position"
+--          | "position"; range/around/score with a "+d" suffix also return each row's display
+--          data (HMGET of the base key's ":d" hash: model boards with display_fields)
 -- ARGV[2]  ranking: "competition" | "dense" | "ordinal"
 -- ARGV[3]  partition value ("" = the global board)
 -- ARGV[4]  period: "" (all-time) | "daily" | "weekly" | "monthly"
@@ -12,7 +13,7 @@
 --            member: member               members: member...
 --            percentile: member           histogram: bins     position: member
 -- reply    range/around/score: {count} when no rows, else {count, position of the first row (0-based),
---          rank of the first row, {member, score, member, score, ...}}
+--          rank of the first row, {member, score, member, score, ...}[, {data|false, ...} with "+d"]}
 --          member: {score|false, rank|false}; members: {score|false, rank|false, ...}
 --          count: n; percentile: {score|false, members strictly better|false, count}
 --          histogram: {count, min|false, max|false, n1, n2, ...}; position: 0-based index|false
@@ -20,6 +21,8 @@
 -- 1-based and computed here so no read costs more than this one call.
 local base = KEYS[1]
 local op, ranking, part, period = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local with_data = string.sub(op, -2) == "+d"
+if with_data then op = string.sub(op, 1, -3) end
 
 local function civil(days)
   local z = days + 719468
@@ -67,6 +70,15 @@ end
 -- any other row takes its position, or the next rank on a dense board), so Lua copies nothing.
 local function ranked(rows, start, count)
   if #rows == 0 then return {count} end
+  if with_data then
+    local members, data = {}, {}
+    for i = 1, #rows, 2 do members[#members + 1] = rows[i] end
+    for i = 1, #members, 1000 do -- unpack() has a stack limit: HMGET in slices
+      local got = redis.call("HMGET", base .. ":d", unpack(members, i, math.min(i + 999, #members)))
+      for j = 1, #got do data[#data + 1] = got[j] end
+    end
+    return {count, start, first_rank(rows[2], start), rows, data}
+  end
   return {count, start, first_rank(rows[2], start), rows}
 end
 
