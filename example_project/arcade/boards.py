@@ -35,6 +35,7 @@ class WeeklyBoard:
     score_field = "weekly_score"
     periods = ["weekly"]
     ranking = "competition"
+    display_fields = ["name"]
 
 
 WEEKLY = ModelLeaderboard(Player, WeeklyBoard)
@@ -49,7 +50,8 @@ def board(name: str, season: str | None = None) -> Leaderboard:
 
 
 def _rows(entries: Iterable[Entry]) -> list[dict[str, Any]]:
-    # Entries of a model board carry their row as .obj (fetched in one query per read).
+    # Entries of a model board carry their row as .obj: built from the name kept in Redis
+    # (display_fields), so no query.
     return [{"rank": e.rank, "name": e.obj.name, "score": int(e.score), "player_id": e.obj.pk} for e in entries]
 
 

@@ -49,6 +49,7 @@ class Player(LeaderboardMixin, models.Model):
         name = "arcade.alltime"
         score_field = "score"
         ranking = "competition"  # ties share a rank: 1, 2, 2, 4
+        display_fields = ["name"]  # kept in Redis with the score: leaderboard pages read no SQL
 
     class Meta:
         ordering = ["-score", "pk"]
