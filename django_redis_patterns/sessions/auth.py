@@ -83,18 +83,16 @@ class RelatedModelBackend(ModelBackend):
     """Django's ``ModelBackend`` reading the user with its ``USER_SELECT_RELATED`` rows, in one query."""
 
     def get_user(self, user_id: Any) -> Any:
-        model = get_user_model()
         try:
-            user = model._default_manager.select_related(*related_names()).get(pk=user_id)
-        except model.DoesNotExist:
+            user = _users().get(pk=user_id)
+        except get_user_model().DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None
 
     async def aget_user(self, user_id: Any) -> Any:
-        model = get_user_model()
         try:
-            user = await model._default_manager.select_related(*related_names()).aget(pk=user_id)
-        except model.DoesNotExist:
+            user = await _users().aget(pk=user_id)
+        except get_user_model().DoesNotExist:
             return None
         return user if self.user_can_authenticate(user) else None
 
@@ -108,6 +106,10 @@ def forget_user(user: Any) -> None:
     """Make the cached copy of ``user`` (an instance or a primary key) out of date: after
     ``QuerySet.update()`` or raw SQL, which send no ``post_save``."""
     _bump([user.pk if isinstance(user, Model) else user])
+
+
+def _users() -> Any:
+    return get_user_model()._default_manager.select_related(*related_names())
 
 
 def related_names() -> list[str]:
