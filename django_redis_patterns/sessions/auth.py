@@ -152,12 +152,12 @@ def row_changed(sender: Any, instance: Any, using: str = "default", **kwargs: An
 
 
 def _changed_users(sender: Any, instance: Any, *, created: bool) -> list[Any]:
-    if sender is get_user_model():
+    if issubclass(sender, get_user_model()):  # proxies and subclasses of the user model too
         # A new user has no copy yet (and bumping it would only cost a write).
         return [] if created or instance.pk is None else [instance.pk]
     for name in related_names():
         field = get_user_model()._meta.get_field(name)
-        if sender is field.related_model:
+        if issubclass(sender, field.related_model):  # type: ignore[arg-type]
             pk = getattr(instance, field.field.attname, None)  # type: ignore[union-attr]
             return [] if pk is None else [pk]
     return []

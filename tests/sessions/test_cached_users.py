@@ -15,7 +15,7 @@ from django.test import Client
 from django_redis_patterns.sessions import auth
 from django_redis_patterns.sessions.auth import CachedModelBackend, forget_user
 from tests.sessions.conftest import point_default_at
-from tests.testapp.models import Profile
+from tests.testapp.models import Profile, StaffUser
 from tests.topologies import all_topologies
 
 pytestmark = pytest.mark.django_db
@@ -111,6 +111,15 @@ def test_a_saved_change_shows_on_the_next_request(topology: Any, alice: Any) -> 
     alice.username = "alice2"
     alice.save()
     assert _whoami(client)["username"] == "alice2"
+
+
+def test_a_save_through_a_proxy_model_shows_at_once(alice: Any) -> None:
+    backend = CachedModelBackend()
+    assert backend.get_user(alice.pk).username == "alice"
+    staff = StaffUser.objects.get(pk=alice.pk)
+    staff.username = "via-proxy"
+    staff.save()  # post_save's sender is StaffUser, not User
+    assert backend.get_user(alice.pk).username == "via-proxy"
 
 
 def test_a_password_change_logs_the_other_sessions_out_at_once(alice: Any) -> None:
