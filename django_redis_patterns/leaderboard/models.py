@@ -47,6 +47,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import redis.exceptions
+from asgiref.sync import sync_to_async
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, router, transaction
 from django.db.models import Q
@@ -197,6 +198,8 @@ class ModelLeaderboard(Leaderboard):
         if stale:
             for member in stale:
                 await self.aremove(member)
+        if self.display_fields:
+            await sync_to_async(self._store_payloads)(list(objects.values()))
         return [entry for entry in rows if entry.obj is not None]
 
     def _remove_stale(self, members: list[str]) -> None:
@@ -245,18 +248,22 @@ class ModelLeaderboard(Leaderboard):
             seen = set()
             for row in included.values_list(*fields).iterator(chunk_size=2000):
                 seen.add(row[0])
-                yield str(row[0]), row[1], row[2] if self.partition_attname else None, self._payload(row[extra:])
+                yield str(row[0]), row[1], row[2] if self.partition_attname else None, self._row_payload(row, extra)
             for pk in (wanted or set()) - seen:
                 yield str(pk), None, None, None
             return
         for row in queryset.values_list(*fields).iterator(chunk_size=2000):
-            yield str(row[0]), row[1], row[2] if self.partition_attname else None, self._payload(row[extra:])
+            yield str(row[0]), row[1], row[2] if self.partition_attname else None, self._row_payload(row, extra)
 
     # -- display data ----------------------------------------------------------------------
     @property
     def data_key(self) -> str:
         """The hash of display data: member -> JSON object of display_fields (same slot as the board)."""
         return f"{self.base_key}:d"
+
+    def _row_payload(self, row: Sequence[Any], extra: int) -> str | None:
+        # A row without a score leaves the board: no data for it.
+        return None if row[1] is None else self._payload(row[extra:])
 
     def _payload(self, values: Sequence[Any]) -> str | None:
         if not self.display_fields:

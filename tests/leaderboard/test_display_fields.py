@@ -98,6 +98,12 @@ def test_rebuild_drops_display_data_that_drifted_and_reads_refill_it(
         assert Gamer.leaderboard.top(1)[0].obj.name == "raw"
 
 
+def test_a_row_without_a_score_leaves_no_data_behind(redis_ready: Any) -> None:
+    [gamer] = _gamers(1)
+    Gamer.objects.filter(pk=gamer.pk).update(score=None)
+    assert Gamer.leaderboard.count() == 0 and not _stored(gamer)
+
+
 def test_a_deleted_row_takes_its_display_data_along(redis_ready: Any) -> None:
     gamers = _gamers(2)
     gamers[0].delete()
@@ -105,12 +111,21 @@ def test_a_deleted_row_takes_its_display_data_along(redis_ready: Any) -> None:
     assert [e.obj.name for e in Gamer.leaderboard.top(5)] == ["g01"]
 
 
-async def test_async_reads_use_the_stored_data(redis_ready: Any) -> None:
+async def test_async_reads_use_the_stored_data_and_store_what_is_missing(redis_ready: Any) -> None:
     from asgiref.sync import sync_to_async
+    from django.db import connections as db_connections
 
-    await sync_to_async(_gamers)(3)
-    entries = await Gamer.leaderboard.atop(3)
-    assert [(e.obj.name, e.obj.joined) for e in entries] == [("g02", JOINED), ("g01", JOINED), ("g00", JOINED)]
+    try:
+        gamers = await sync_to_async(_gamers)(3)
+        board = Gamer.leaderboard
+        get_redis(board.alias).hdel(board.data_key, str(gamers[0].pk))
+        entries = await board.atop(3)
+        assert [(e.obj.name, e.obj.joined) for e in entries] == [("g02", JOINED), ("g01", JOINED), ("g00", JOINED)]
+        assert await sync_to_async(_stored)(gamers[0])
+    finally:
+        # the ORM ran in asgiref's worker thread: close its connection there, or PostgreSQL
+        # refuses to drop the test database at the end of the run
+        await sync_to_async(db_connections.close_all)()
 
 
 def test_boards_without_display_fields_read_their_rows(redis_ready: Any, django_assert_num_queries: Any) -> None:

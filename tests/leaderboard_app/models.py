@@ -64,7 +64,7 @@ class Gamer(LeaderboardMixin, models.Model):
     """display_fields: the board keeps name and joined in Redis, so pages read no SQL."""
 
     name = models.CharField(max_length=50)
-    score = models.IntegerField(default=0)
+    score = models.IntegerField(default=0, null=True)  # None: off the board
     joined = models.DateTimeField()
     bio = models.TextField(blank=True)
 
