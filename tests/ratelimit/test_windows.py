@@ -127,3 +127,31 @@ def test_fixed_window_edges_staggered_per_key(topology: Any, settings: Any, stag
         assert abs(offsets["alice"] - offsets["bob"]) > 1_000_000  # seconds apart, not clock noise
     else:
         assert offsets == {"alice": 0, "bob": 0}  # windows are whole days since the epoch
+
+
+@pytest.mark.parametrize(("variant", "stored"), [("leaky_bucket", "4.7"), ("token_bucket", "0.3")])
+def test_every_refused_hit_is_told_the_same_moment(topology: Any, variant: str, stored: str) -> None:
+    """Buckets keep a float level. Recomputed from it at each call, "when does one more fit?"
+    could round to either of two µs, so a hit refused with "retry in r" could see another
+    allowed one µs before r (seen once in CI). The moment is now decided from the stored state
+    alone: every refused peek names the same µs, and nothing is allowed before it."""
+    from django_redis_patterns import get_redis
+
+    limiter = _limiter(variant)
+    key = f"same-moment-{variant}"
+    redis_key = limiter.keys(key, RATE)[0]
+    client = get_redis()
+    seconds, micros = client.time()
+    # 4.7 of 5 poured (or 0.3 of 5 tokens left): one more fits 28 ms later, in float 28000.000000000007 µs
+    client.set(redis_key, f"{stored}:{seconds * 1_000_000 + micros}", px=1000)
+    refused: set[int] = set()
+    first_allowed = None
+    while first_allowed is None:
+        usage = limiter.peek(key, RATE)
+        now = round(usage.now * 1e6)  # type: ignore[operator]
+        if usage.allowed:
+            first_allowed = now
+        else:
+            refused.add(now + round(usage.retry_after * 1e6))
+    assert len(refused) == 1, f"refused peeks were told {len(refused)} different moments"
+    assert first_allowed >= refused.pop()

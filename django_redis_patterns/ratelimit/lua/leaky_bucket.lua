@@ -16,19 +16,25 @@ for i = 1, #KEYS do
   local limit = tonumber(ARGV[3 * i])
   local period = tonumber(ARGV[3 * i + 1])
   local level = 0
+  -- µs from now until `cost` more fits. Decided from the stored state alone, in whole µs, so
+  -- every caller sees the same moment: a refused hit told "retry in r" is never followed by
+  -- an allowed one before r (the float level, recomputed per call, could round either way).
+  local wait = math.ceil((cost - limit) * period / limit)
   local v = redis.call('GET', KEYS[i])
   if v then
     local sl, st = string.match(v, '^([^:]+):(%d+)$')
-    level = tonumber(sl) - math.max(0, now - tonumber(st)) * limit / period
+    sl, st = tonumber(sl), tonumber(st)
+    level = sl - math.max(0, now - st) * limit / period
     if level < 0 then level = 0 end
+    if cost <= limit then wait = st + math.ceil((sl + cost - limit) * period / limit) - now end
   end
   local remaining, retry
-  if level + cost <= limit then
+  if wait <= 0 then
     retry = 0
-    if hit then level = level + cost end
+    if hit then level = math.min(level + cost, limit) end
   else
     allowed = 0
-    retry = math.max(1, math.ceil((level + cost - limit) * period / limit))
+    retry = wait
   end
   levels[i] = level
   remaining = math.floor(limit - level)

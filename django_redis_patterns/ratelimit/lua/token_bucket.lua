@@ -15,21 +15,28 @@ for i = 1, #KEYS do
   local limit = tonumber(ARGV[3 * i])
   local period = tonumber(ARGV[3 * i + 1])
   local k = limit
+  -- µs from now until `cost` tokens are there. Decided from the stored state alone, in whole
+  -- µs, so every caller sees the same moment: a refused hit told "retry in r" is never
+  -- followed by an allowed one before r (the float count, recomputed per call, could round
+  -- either way).
+  local wait = math.ceil((cost - limit) * period / limit)
   local v = redis.call('GET', KEYS[i])
   if v then
     local sk, st = string.match(v, '^([^:]+):(%d+)$')
-    k = tonumber(sk) + math.max(0, now - tonumber(st)) * limit / period
+    sk, st = tonumber(sk), tonumber(st)
+    k = sk + math.max(0, now - st) * limit / period
     if k > limit then k = limit end
+    if cost <= limit then wait = st + math.ceil((cost - sk) * period / limit) - now end
   end
   local remaining, retry
-  if k >= cost then
+  if wait <= 0 then
     retry = 0
-    if hit then k = k - cost end
+    if hit then k = math.max(k - cost, 0) end
     remaining = math.floor(k)
   else
     allowed = 0
     remaining = math.floor(k)
-    retry = math.max(1, math.ceil((cost - k) * period / limit))
+    retry = wait
   end
   tokens[i] = k
   reply[3 * i] = remaining
