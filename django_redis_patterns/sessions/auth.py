@@ -34,7 +34,6 @@ import hashlib
 import logging
 import secrets
 import threading
-from collections.abc import Callable
 from typing import Any
 
 import django
@@ -56,14 +55,13 @@ class CachedUserMixin:
 
     def get_user(self, user_id: Any) -> Any:
         keys = _Keys(user_id, type(self))
-        found = _read(lambda cache: cache.get_many([keys.copy, keys.version]))
+        found = _read(keys)
         user = keys.valid(found)
         if user is not None:
             return user
         user = super().get_user(user_id)  # type: ignore[misc]
         if user is not None and found is not None:  # found is None: the cache failed, don't write
-            copy = (found.get(keys.version), user)  # the version read *before* the database
-            _write(lambda cache: cache.set(keys.copy, copy, timeout=conf.get().USER_CACHE_TIMEOUT))
+            _store(keys.copy, (found.get(keys.version), user))  # the version read *before* the database
         return user
 
     async def aget_user(self, user_id: Any) -> Any:
@@ -253,9 +251,10 @@ def _bump(pks: list[Any]) -> None:
         )
 
 
-def _read(op: Callable[[BaseCache], Any]) -> Any:
+def _read(keys: _Keys) -> dict[str, Any] | None:
+    """The copy and its version (one MGET); None when the cache failed."""
     try:
-        value = op(_cache())
+        value = _cache().get_many([keys.copy, keys.version])
     except Exception as exc:  # any cache backend's error: the database answers instead
         _failed("read", exc)
         return None
@@ -263,14 +262,14 @@ def _read(op: Callable[[BaseCache], Any]) -> Any:
     return value
 
 
-def _write(op: Callable[[BaseCache], Any]) -> None:
+def _store(key: str, copy: Any) -> None:
     try:
-        op(_cache())
+        _cache().set(key, copy, timeout=conf.get().USER_CACHE_TIMEOUT)
     except Exception as exc:
         _failed("write", exc)
 
 
-async def _aread(keys: _Keys) -> Any:
+async def _aread(keys: _Keys) -> dict[str, Any] | None:
     try:
         value = await _cache().aget_many([keys.copy, keys.version])
     except Exception as exc:
