@@ -10,7 +10,8 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 
-from django_redis_patterns import aget_redis, connections, get_redis
+from django_redis_patterns import aget_redis, get_redis
+from django_redis_patterns.client import connections
 
 from .harness import Context
 

@@ -17,7 +17,8 @@ import redis_lock
 from django.test.utils import override_settings
 from pottery import Redlock as PotteryRedlock
 
-from django_redis_patterns import connections, get_redis
+from django_redis_patterns import get_redis
+from django_redis_patterns.client import connections
 from django_redis_patterns.locks import Lock, Redlock
 
 from .harness import Context

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .connections import aget_redis, get_redis
+from .client.connections import aget_redis, get_redis
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "aget_redis", "get_redis"]

@@ -14,7 +14,8 @@ from typing import Any
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
-from . import conf, connections
+from . import conf
+from .client import connections
 from .exceptions import ImproperlyConfigured
 
 
@@ -106,7 +107,7 @@ def check_aliases() -> list[CheckMessage]:
             )
             continue
         backend = caches[alias].get("BACKEND", "")
-        if backend not in connections.BACKEND_DIALECTS and not connections._is_our_backend_subclass(backend):
+        if connections.dialect_of(backend) is None:
             errors.append(
                 Error(
                     f"{source} names cache alias {alias!r}, whose backend {backend!r} is not Redis.",
@@ -116,13 +117,13 @@ def check_aliases() -> list[CheckMessage]:
             )
     for alias, config in caches.items():
         backend = config.get("BACKEND", "")
-        if backend not in connections.BACKEND_DIALECTS and not connections._is_our_backend_subclass(backend):
+        if connections.dialect_of(backend) is None:
             continue
         try:
             connections.parse(
                 config.get("LOCATION", ""),
                 config.get("OPTIONS") or {},
-                dialect=connections.BACKEND_DIALECTS.get(backend, "upper"),
+                dialect=connections.dialect_of(backend) or "upper",
                 argument=f"CACHES[{alias!r}]['LOCATION']",
             )
         except ImproperlyConfigured as exc:

@@ -130,7 +130,7 @@ def topology(request: pytest.FixtureRequest, settings: Any) -> Iterator[Topology
     topo = Topology(kind, group)
     topo.flush()
     settings.CACHES = {**settings.CACHES, "default": topo.cache_config()}
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
 
     connections.reset()
     yield topo
@@ -160,7 +160,7 @@ def redis_factory() -> Iterator[Callable[..., servers.ServerGroup]]:
 @pytest.fixture(autouse=True)
 def _fresh_clients() -> Iterator[None]:
     """Each test starts with no cached clients, so a previous test's pools never leak in."""
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
 
     connections.reset()
     yield

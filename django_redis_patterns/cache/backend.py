@@ -3,7 +3,7 @@
     CACHES = {"default": {"BACKEND": "django_redis_patterns.cache.RedisCache",
                           "LOCATION": "redis://127.0.0.1:6379/0", "OPTIONS": {...}}}
 
-Clients come from :mod:`django_redis_patterns.connections` (one pool per configuration,
+Clients come from :mod:`django_redis_patterns.client.connections` (one pool per configuration,
 shared with ``get_redis(alias)``; one asyncio client per event loop). Each sync method has
 an ``a``-prefixed twin that awaits the same command on ``redis.asyncio``; the two share the
 key making, encoding (:mod:`.codec`) and reply parsing (the ``_parse_*`` helpers), so
@@ -22,7 +22,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, default_
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from .. import connections, scripts
+from ..client import connections, scripts
 from ..exceptions import ImproperlyConfigured
 from . import batching, errors
 from . import stampede as _stampede
@@ -121,6 +121,9 @@ def _parse_ttl(reply: int) -> int | None:
 
 class RedisCache(BaseCache):
     """Django cache backend for Redis standalone (+replicas), Sentinel and Cluster."""
+
+    #: How the connection layer reads this backend's OPTIONS (django-redis's upper-case names).
+    redis_options_dialect = "upper"
 
     def __init__(self, server: Any, params: dict[str, Any]) -> None:
         super().__init__(params)

@@ -18,7 +18,7 @@ import asyncio
 import weakref
 from typing import Any
 
-from .. import connections
+from ..client import connections
 
 _batchers: dict[tuple[connections.ConnectionSpec, bool], Batcher] = {}
 

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
-from .. import connections
+from ..client import connections
 from ..exceptions import ImproperlyConfigured, RedisPatternsError
 from .backend import BACKEND_OPTIONS, CONNECTION_OPTIONS, RedisCache
 

@@ -27,7 +27,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from .. import scripts
+from ..client import scripts
 from ..exceptions import ImproperlyConfigured
 from .codec import Codec
 from .errors import REDIS_ERRORS

@@ -30,7 +30,7 @@ import redis.exceptions
 from django.core.paginator import Page, Paginator
 
 from django_redis_patterns import conf as core_conf
-from django_redis_patterns import connections, scripts
+from django_redis_patterns.client import connections, scripts
 from django_redis_patterns.exceptions import ImproperlyConfigured, RedisUnavailable
 
 from . import periods as periods_mod

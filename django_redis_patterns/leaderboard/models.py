@@ -53,7 +53,7 @@ from django.db import models, router, transaction
 from django.db.models import Q
 from django.db.models.signals import class_prepared, post_delete, post_save
 
-from django_redis_patterns import scripts
+from django_redis_patterns.client import scripts
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from . import scores

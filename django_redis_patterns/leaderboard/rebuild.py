@@ -17,7 +17,7 @@ from typing import Any
 
 import redis.exceptions
 
-from django_redis_patterns import scripts
+from django_redis_patterns.client import scripts
 
 from . import scores
 from .board import _OUTAGES, PACKAGE, Leaderboard, _failed, _partition_value, node_client

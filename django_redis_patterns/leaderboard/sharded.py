@@ -28,7 +28,7 @@ from typing import Any
 
 from django.core.paginator import Page, Paginator
 
-from django_redis_patterns import connections
+from django_redis_patterns.client import connections
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from . import scores

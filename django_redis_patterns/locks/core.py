@@ -19,7 +19,7 @@ from typing import Any
 import redis.exceptions
 
 from django_redis_patterns import conf as core_conf
-from django_redis_patterns import connections, scripts
+from django_redis_patterns.client import connections, scripts
 
 from . import conf
 from .exceptions import LockUnavailable

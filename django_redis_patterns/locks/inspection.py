@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Any
 
-from django_redis_patterns import connections
+from django_redis_patterns.client import connections
 
 from . import conf, core
 from .owner import OwnerInfo, text

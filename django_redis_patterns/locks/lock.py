@@ -19,7 +19,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar, cast
 
-from django_redis_patterns import connections
+from django_redis_patterns.client import connections
 
 from . import core, signals
 from .exceptions import LockError, LockLost, LockNotAcquired, LockUnavailable

@@ -27,7 +27,7 @@ from typing import Any, cast
 
 from redis.exceptions import NoScriptError
 
-from django_redis_patterns import connections
+from django_redis_patterns.client import connections
 
 from . import conf, core, signals
 from .exceptions import LockError, LockLost, LockNotAcquired, LockUnavailable

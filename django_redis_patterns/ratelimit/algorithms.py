@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import zlib
 
-from django_redis_patterns import scripts
+from django_redis_patterns.client import scripts
 
 from .exceptions import RatelimitConfigError
 from .rates import Rate

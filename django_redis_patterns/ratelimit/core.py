@@ -19,7 +19,8 @@ from typing import Any
 
 import redis.exceptions
 
-from django_redis_patterns import conf, connections
+from django_redis_patterns import conf
+from django_redis_patterns.client import connections
 
 from . import algorithms
 from .conf import get as settings

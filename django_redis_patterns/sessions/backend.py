@@ -28,7 +28,7 @@ from typing import Any
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.utils.crypto import get_random_string
 
-from .. import connections, scripts
+from ..client import connections, scripts
 from . import index, migration, records, replication, sealing
 from .errors import SessionUnavailable, guard
 from .runtime import Runtime, current

@@ -42,7 +42,7 @@ def sessions_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
     messages += _cached_users_check()
     if getattr(settings, "SESSION_ENGINE", "") == ENGINE and s.MIN_REPLICAS:
-        from .. import connections
+        from ..client import connections
 
         alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
         try:

@@ -27,8 +27,8 @@ from typing import Any
 import redis.asyncio.client
 import redis.client
 
-from .. import connections, scripts
-from ..connections import is_cluster
+from ..client import connections, scripts
+from ..client.connections import is_cluster
 from . import records, replication
 from .errors import guard
 from .runtime import Runtime, current

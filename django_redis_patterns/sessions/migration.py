@@ -32,7 +32,7 @@ from django.core.cache import caches
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from .. import connections
+from ..client import connections
 from ..exceptions import RedisUnavailable
 from . import errors
 from .runtime import Runtime

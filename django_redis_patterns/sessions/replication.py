@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..connections import is_cluster
+from ..client.connections import is_cluster
 from .errors import SessionNotReplicated, logger
 from .runtime import Runtime
 

@@ -105,7 +105,7 @@ def _build() -> Runtime:
     if problem:
         raise ImproperlyConfigured(problem)
     alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
-    from .. import connections
+    from ..client import connections
 
     cache_prefix = connections.cache_config(alias).get("KEY_PREFIX") or ""
     client_ip = None
@@ -134,7 +134,7 @@ def _build() -> Runtime:
 
 
 def _is_redis_alias(alias: str) -> bool:
-    from .. import connections
+    from ..client import connections
 
     try:
         connections.cache_config(alias)

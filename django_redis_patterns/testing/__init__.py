@@ -45,7 +45,7 @@ def flush_fakeredis(server: str = "default") -> None:
     """Empty a fake server (every alias that uses it)."""
     import fakeredis
 
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
 
     with connections._lock:
         fake = connections._fake_servers.get(server)
@@ -62,13 +62,13 @@ class use_fakeredis(override_settings):
 
     def enable(self) -> None:
         super().enable()
-        from django_redis_patterns import connections
+        from django_redis_patterns.client import connections
 
         connections.reset()
         flush_fakeredis(self._server)
 
     def disable(self) -> None:
         super().disable()
-        from django_redis_patterns import connections
+        from django_redis_patterns.client import connections
 
         connections.reset()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.cache import caches
 
-from django_redis_patterns import connections
+from django_redis_patterns.client import connections
 
 
 @pytest.fixture

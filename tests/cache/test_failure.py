@@ -13,8 +13,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from django_redis_patterns import connections
 from django_redis_patterns.cache.errors import CacheError
+from django_redis_patterns.client import connections
 from django_redis_patterns.exceptions import RedisUnavailable
 from tests.cache.conftest import Api, point_default_at
 

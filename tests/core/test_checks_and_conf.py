@@ -8,7 +8,8 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from django_redis_patterns import conf, connections
+from django_redis_patterns import conf
+from django_redis_patterns.client import connections
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 OURS = "django_redis_patterns.cache.RedisCache"

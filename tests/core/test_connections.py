@@ -15,7 +15,8 @@ import redis.asyncio.cluster
 from django.test import override_settings
 from redis.crc import key_slot
 
-from django_redis_patterns import aget_redis, connections, get_redis
+from django_redis_patterns import aget_redis, get_redis
+from django_redis_patterns.client import connections
 from django_redis_patterns.exceptions import ImproperlyConfigured
 from tests.topologies import all_topologies
 

@@ -18,7 +18,10 @@ from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
 from redis.maint_notifications import MaintNotificationsConfig
 
-from django_redis_patterns.leanasync import LeanAsyncRedis
+from django_redis_patterns.client.leanasync import LeanAsyncRedis
+from tests.core.lean import requires_lean
+
+pytestmark = requires_lean("async")
 
 
 def _pool(url: str, retries: int = 1, **kwargs: Any) -> redis.asyncio.ConnectionPool:

@@ -16,9 +16,11 @@ import redis.asyncio.cluster
 from django.test import override_settings
 from redis.crc import key_slot
 
-from django_redis_patterns import aget_redis, connections
-from django_redis_patterns.leanasynccluster import LeanAsyncRedisCluster
-from django_redis_patterns.leancluster import LEAN_COMMANDS
+from django_redis_patterns import aget_redis
+from django_redis_patterns.client import connections
+from django_redis_patterns.client.leanasynccluster import LeanAsyncRedisCluster
+from django_redis_patterns.client.leancluster import LEAN_COMMANDS
+from tests.core.lean import requires_lean
 from tests.core.test_leanasync import _wait_for
 from tests.core.test_leancluster import (
     OURS,
@@ -32,6 +34,8 @@ from tests.core.test_leancluster import (
     migrating,
     table_calls,
 )
+
+pytestmark = requires_lean("async-cluster")
 
 AsyncCluster = redis.asyncio.cluster.RedisCluster
 

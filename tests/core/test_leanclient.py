@@ -15,10 +15,11 @@ import redis
 import redis.asyncio
 from django.test import override_settings
 
-from django_redis_patterns import aget_redis, connections, get_redis
+from django_redis_patterns import aget_redis, get_redis
+from django_redis_patterns.client import compat, connections
+from django_redis_patterns.client.leanasync import LeanAsyncRedis
+from django_redis_patterns.client.leanclient import LeanRedis
 from django_redis_patterns.exceptions import ImproperlyConfigured
-from django_redis_patterns.leanasync import LeanAsyncRedis
-from django_redis_patterns.leanclient import LeanRedis
 from tests.topologies import all_topologies
 
 OURS = "django_redis_patterns.cache.RedisCache"
@@ -204,9 +205,11 @@ def test_lean_client_option(standalone_server: Any) -> None:
     async def async_type() -> type:
         return type(await aget_redis())
 
+    # The asyncio lean client needs redis-py >= 8 (client.compat); on older ones it is plain.
+    async_lean = LeanAsyncRedis if compat.lean_status("async")[0] else redis.asyncio.Redis
     with override_settings(CACHES=_alias(standalone_server.url)):
         assert type(get_redis()) is LeanRedis
-        assert asyncio.run(async_type()) is LeanAsyncRedis
+        assert asyncio.run(async_type()) is async_lean
     with override_settings(CACHES=_alias(standalone_server.url, LEAN_CLIENT=False)):
         assert type(get_redis()) is redis.Redis
         assert asyncio.run(async_type()) is redis.asyncio.Redis
@@ -236,7 +239,7 @@ def test_a_server_that_goes_silent_costs_two_socket_timeouts(redis_factory: Any)
 
 def test_commands_with_per_connection_state_take_redis_py_s_path() -> None:
     # HIMPORT needs Redis 8; the routing decision itself is what is checked here.
-    from django_redis_patterns.leanclient import needs_redis_py
+    from django_redis_patterns.client.leanclient import needs_redis_py
 
     assert needs_redis_py("HIMPORT SET") and needs_redis_py(b"himport") and needs_redis_py("HIMPORT")
     assert not needs_redis_py("GET") and not needs_redis_py(b"HSET") and not needs_redis_py("EVALSHA")

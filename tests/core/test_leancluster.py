@@ -16,10 +16,14 @@ import redis.cluster
 from django.test import override_settings
 from redis.crc import key_slot
 
-from django_redis_patterns import connections, get_redis
-from django_redis_patterns.leanclient import LeanRedis
-from django_redis_patterns.leancluster import LEAN_COMMANDS, LeanRedisCluster
+from django_redis_patterns import get_redis
+from django_redis_patterns.client import connections
+from django_redis_patterns.client.leanclient import LeanRedis
+from django_redis_patterns.client.leancluster import LEAN_COMMANDS, LeanRedisCluster
+from tests.core.lean import requires_lean
 from tests.core.test_leanclient import assert_threads_never_cross_replies
+
+pytestmark = requires_lean("cluster")
 
 OURS = "django_redis_patterns.cache.RedisCache"
 

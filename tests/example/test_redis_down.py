@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 @pytest.fixture
 def doomed_redis(redis_factory: Any, settings: Any) -> Any:
     """A throw-away server behind CACHES["default"], to be killed by the test."""
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
 
     group = redis_factory("standalone")
     settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": group.url}}

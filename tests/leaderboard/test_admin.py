@@ -89,7 +89,7 @@ def test_changelist_button_composes_with_other_mixins(redis_ready: Any, django_u
 def test_redis_down_shows_an_error_not_a_500(
     redis_ready: Any, django_user_model: Any, client: Client, redis_factory: Any, settings: Any
 ) -> None:
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
 
     group = redis_factory("standalone")
     settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": group.url}}

@@ -353,7 +353,7 @@ def test_works_on_fakeredis() -> None:
 
 
 def test_redis_down_raises_quickly_and_logs_once(redis_factory: Any, settings: Any, caplog: Any) -> None:
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
     from django_redis_patterns.leaderboard import LeaderboardUnavailable
 
     group = redis_factory("standalone")

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.db import OperationalError, connection, transaction
 from django.db.models import F
 
-from django_redis_patterns import connections, get_redis
+from django_redis_patterns import get_redis
+from django_redis_patterns.client import connections
 from django_redis_patterns.leaderboard.rebuild import check
 from tests.leaderboard_app.models import Player, Runner, Team
 

@@ -258,7 +258,7 @@ def test_bad_names(name: Any) -> None:
 @all_topologies
 async def test_lock_on_a_connection_spec(topology: Any) -> None:
     # What a cache backend (built by Django without its alias) passes: its LOCATION/OPTIONS.
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
     from django_redis_patterns.locks import alock
 
     spec = connections.parse(topology.location)

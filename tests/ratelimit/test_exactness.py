@@ -29,7 +29,7 @@ def patient(topology: Any, settings: Any) -> Any:
     """The topology with generous timeouts: on a loaded 2-core machine, 200 connections opened at
     once may take longer than the 1 s production connect timeout, and a timeout is not what
     these tests are about (tests/ratelimit/test_failure.py covers that)."""
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
 
     settings.CACHES = {
         **settings.CACHES,
@@ -40,7 +40,7 @@ def patient(topology: Any, settings: Any) -> Any:
 
 
 def _worker(algorithm: str, key: str, rate: Any, barrier: Any, results: Any) -> None:
-    from django_redis_patterns import connections
+    from django_redis_patterns.client import connections
 
     connections.reset()  # a forked child must not share the parent's sockets
     limiter = Limiter(algorithm)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from django_redis_patterns import connections
+from django_redis_patterns.client import connections
 from django_redis_patterns.sessions.errors import incidents
 
 ENGINE = "django_redis_patterns.sessions.backend"

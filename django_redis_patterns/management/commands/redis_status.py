@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from django_redis_patterns import connections
+from django_redis_patterns.client import compat, connections
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 CLUSTER_SLOTS = 16384
@@ -18,8 +18,7 @@ def redis_aliases() -> list[str]:
     return [
         alias
         for alias, config in (getattr(settings, "CACHES", {}) or {}).items()
-        if config.get("BACKEND", "") in connections.BACKEND_DIALECTS
-        or connections._is_our_backend_subclass(config.get("BACKEND", ""))
+        if connections.dialect_of(config.get("BACKEND", "")) is not None
     ]
 
 
@@ -36,6 +35,8 @@ def describe(alias: str) -> list[str]:
     client.ping()
     rtt_ms = (time.perf_counter() - started) * 1000
     lines = [f"{alias}: {spec.topology} {', '.join(spec.display_nodes())}"]
+    if not spec.fake:
+        lines.append("  " + compat.status_line(spec.topology, spec.lean))
     if spec.topology == "cluster":
         info = client.info("server", target_nodes=client.get_random_node())
         memory = client.info("memory", target_nodes=client.PRIMARIES)

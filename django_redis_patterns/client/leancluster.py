@@ -17,7 +17,9 @@ The fast path is taken only when it is certainly safe:
   (RESP3 brings client-side caching and maintenance notifications, which live in redis-py's
   pool), no streaming credential provider (its re-authentication walks redis-py's pool);
 * the slot is in the client's slot map and its primary already has a redis-py client;
-* the installed redis-py has the topology-refresh steps mirrored below (redis-py 8.x).
+* the installed redis-py has the topology-refresh steps mirrored below (redis-py 8.0-8.1;
+  :mod:`.compat` checks them, and the connection layer builds a plain ``RedisCluster`` where
+  they differ).
 
 The command is then sent by a :class:`~.leanclient.LeanRedis` built on the primary's own
 redis-py ``ConnectionPool`` (same connection class and arguments: handshake, TLS, timeouts,
@@ -29,7 +31,6 @@ or has changed" outcome, goes to redis-py's own ``RedisCluster.execute_command``
 
 from __future__ import annotations
 
-import inspect
 import threading
 import time
 from typing import Any
@@ -46,11 +47,10 @@ from redis.exceptions import (
     TimeoutError,
     TryAgainError,
 )
-from redis.retry import Retry
 
 from .leanclient import LeanRedis
 
-__all__ = ["LEAN_COMMANDS", "LeanRedisCluster", "OneKeyCommands", "lean_slot", "lean_table"]
+__all__ = ["LEAN_COMMANDS", "LeanRedisCluster", "OneKeyCommands", "lean_slot", "lean_table", "ordinary_policy"]
 
 _KEY = 1  # the key is args[1]; any further arguments are not keys
 _ONLY_KEY = 2  # args[1] is the key and must be the only argument (DEL k, not DEL k1 k2)
@@ -96,28 +96,17 @@ LEAN_COMMANDS: dict[str, int] = {
 }
 
 
-def _mirrors_this_redis_py() -> bool:
-    """True when redis-py has the error-handling steps :class:`LeanRedisCluster` repeats.
+def ordinary_policy(policies: Any) -> bool:
+    """True when a resolved command policy routes and answers like any one-key command.
 
-    They are those of redis-py 8's ``RedisCluster._execute_command``; an older redis-py
-    refreshes its topology differently, and there the client simply stays plain.
+    redis-py resolves some keyed read commands to (DEFAULT_KEYED, DEFAULT_KEYED): the same
+    routing as no policy at all, so they keep the lean path. Any other policy stays with redis-py.
     """
-    manager = redis.cluster.NodesManager
-    try:
-        initialize = inspect.signature(manager.initialize).parameters
-    except (TypeError, ValueError):  # pragma: no cover - defensive
-        return False
-    return (
-        hasattr(manager, "move_node_to_end_of_cached_nodes")
-        and "last_failed_node_name" in initialize
-        and "additional_startup_nodes_info" in initialize
-        and hasattr(redis.ConnectionPool, "update_active_connections_for_reconnect")
-        and hasattr(redis.ConnectionPool, "disconnect_free_connections")
-        and hasattr(Retry, "get_retries")
-    )
-
-
-_SUPPORTED = _mirrors_this_redis_py()
+    if not policies:
+        return True
+    request = getattr(getattr(policies, "request_policy", None), "value", None)
+    response = getattr(getattr(policies, "response_policy", None), "value", None)
+    return request == "default_keyed" and response == "default_keyed"
 
 
 def lean_table(client: Any, special: set[str]) -> dict[str, int]:
@@ -203,8 +192,7 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
         conn_kwargs = self.nodes_manager.connection_kwargs
         resolver = getattr(self, "_policy_resolver", None)
         if (
-            _SUPPORTED
-            and not self.read_from_replicas
+            not self.read_from_replicas
             and getattr(self, "load_balancing_strategy", None) is None
             and conn_kwargs.get("protocol") in (None, 2, "2")
             and conn_kwargs.get("credential_provider") is None
@@ -212,7 +200,7 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
         ):
             special = set(self.cluster_response_callbacks)
             if resolver is not None:
-                special.update(name for name in LEAN_COMMANDS if resolver.resolve(name.lower()))
+                special.update(name for name in LEAN_COMMANDS if not ordinary_policy(resolver.resolve(name.lower())))
             self._lean_commands = lean_table(self, special)
 
     def set_response_callback(self, command: str, callback: Any) -> None:
@@ -295,7 +283,7 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
             # Not run. redis-py's MOVED bookkeeping, then its path (which follows further
             # redirections itself).
             self.reinitialize_counter += 1
-            if self._should_reinitialized():
+            if self._should_reinitialized():  # type: ignore[attr-defined]  # redis-py <= 8.1 (compat checks it)
                 manager.initialize(additional_startup_nodes_info=[(error.host, error.port)])
                 self.reinitialize_counter = 0
             else:

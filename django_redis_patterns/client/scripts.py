@@ -25,7 +25,7 @@ from typing import Any
 from redis.crc import key_slot
 from redis.exceptions import NoScriptError
 
-from .exceptions import ImproperlyConfigured
+from ..exceptions import ImproperlyConfigured
 
 KeyT = str | bytes
 ArgT = str | bytes | int | float

@@ -46,12 +46,9 @@ from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import EqualJitterBackoff
 from redis.retry import Retry
 
-from . import conf
-from .exceptions import ImproperlyConfigured
-from .leanasync import LeanAsyncRedis
-from .leanasynccluster import LeanAsyncRedisCluster
-from .leanclient import LeanRedis
-from .leancluster import LeanRedisCluster
+from .. import conf
+from ..exceptions import ImproperlyConfigured
+from . import compat
 
 Topology = Literal["standalone", "sentinel", "cluster"]
 
@@ -376,7 +373,7 @@ def cache_config(alias: str) -> dict[str, Any]:
         raise ImproperlyConfigured(f"cache alias {alias!r} is not in CACHES (known aliases: {known})")
     config = caches[alias]
     backend = config.get("BACKEND", "")
-    if backend not in BACKEND_DIALECTS and not _is_our_backend_subclass(backend):
+    if dialect_of(backend) is None:
         raise ImproperlyConfigured(
             f"cache alias {alias!r} uses {backend!r}, which is not a Redis backend; use "
             f"{OUR_BACKEND!r}, 'django_redis.cache.RedisCache' or Django's "
@@ -385,25 +382,31 @@ def cache_config(alias: str) -> dict[str, Any]:
     return config  # type: ignore[no-any-return]
 
 
-def _is_our_backend_subclass(path: str) -> bool:
-    if not path or "." not in path:
-        return False
+def dialect_of(backend: str) -> str | None:
+    """The OPTIONS dialect a cache backend speaks ("upper" or "lower"), None when not Redis.
+
+    Known paths are looked up; any other class is asked for its ``redis_options_dialect``
+    attribute, which this package's ``RedisCache`` (and so every subclass) declares. This layer
+    thus recognises the cache backend without importing it.
+    """
+    dialect = BACKEND_DIALECTS.get(backend)
+    if dialect is not None or not backend or "." not in backend:
+        return dialect
     try:
         from django.utils.module_loading import import_string
 
-        cls = import_string(path)
-        from .cache.backend import RedisCache
-
-        return isinstance(cls, type) and issubclass(cls, RedisCache)
+        cls = import_string(backend)
     except Exception:
-        return False
+        return None
+    dialect = getattr(cls, "redis_options_dialect", None) if isinstance(cls, type) else None
+    return dialect if dialect in ("upper", "lower") else None
 
 
 def spec_for_alias(alias: str) -> ConnectionSpec:
     spec = _alias_specs.get(alias)
     if spec is None:
         config = cache_config(alias)
-        dialect = BACKEND_DIALECTS.get(config["BACKEND"], "upper")
+        dialect = dialect_of(config["BACKEND"]) or "upper"
         spec = parse(
             config.get("LOCATION", ""),
             config.get("OPTIONS") or {},
@@ -466,10 +469,9 @@ class _Flavor:
     fake: str
     connection: Any
     on_connect: Any
-    #: The client class of a standalone or Sentinel node when the spec asks for a lean one.
-    lean_client: Any
-    #: The Cluster client class when the spec asks for a lean one.
-    lean_cluster: Any
+    #: The lean client kinds (see :mod:`.compat`) of a standalone/Sentinel node and of a Cluster.
+    lean_client: compat.LeanKind
+    lean_cluster: compat.LeanKind
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Connection kwargs for standalone and Sentinel nodes (Cluster runs its own on-connect)."""
@@ -489,8 +491,8 @@ _SYNC = _Flavor(
     "FakeRedis",
     redis.connection.AbstractConnection,
     _handshake_only,
-    LeanRedis,
-    LeanRedisCluster,
+    "sync",
+    "cluster",
 )
 _ASYNC = _Flavor(
     redis.asyncio.connection.parse_url,
@@ -503,8 +505,8 @@ _ASYNC = _Flavor(
     "FakeAsyncRedis",
     redis.asyncio.connection.AbstractConnection,
     _ahandshake_only,
-    LeanAsyncRedis,
-    LeanAsyncRedisCluster,
+    "async",
+    "async-cluster",
 )
 
 
@@ -517,7 +519,7 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
     kw = spec.kwargs
     # Retries ConnectionError and TimeoutError only (redis-py's default set).
     retry = flavor.retry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
-    client_class = flavor.lean_client if spec.lean else flavor.client
+    client_class = (spec.lean and compat.lean_class(flavor.lean_client)) or flavor.client
     if spec.topology == "standalone":
         url = spec.nodes[0 if replica_index is None else replica_index]
         url_kw: dict[str, Any] = {**flavor.connect_kwargs(), **flavor.parse_url(url)}
@@ -541,7 +543,8 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
         if replica_index is None:
             return sentinel.master_for(service, redis_class=client_class)
         return sentinel.slave_for(service, redis_class=client_class)
-    return (flavor.lean_cluster if spec.lean else flavor.cluster)(
+    cluster_class = (spec.lean and compat.lean_class(flavor.lean_cluster)) or flavor.cluster
+    return cluster_class(
         startup_nodes=[flavor.cluster_node(*_host_port(n)) for n in spec.nodes],
         ssl=spec.ssl,
         retry=retry,

@@ -60,6 +60,9 @@ def _forget_inherited_connections() -> None:
         client._lean_busy = 0
 
 
+# redis-py >= 7 connections can be told by the server to reconnect (maintenance events).
+_CAN_BE_ASKED_TO_RECONNECT = hasattr(redis.asyncio.connection.AbstractConnection, "should_reconnect")
+
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
@@ -134,7 +137,7 @@ class LeanAsyncRedis(redis.asyncio.Redis):
             # the socket before its first suspension point.
             with contextlib.suppress(Exception):
                 await conn.disconnect(nowait=True)
-        elif conn.should_reconnect():
+        elif _CAN_BE_ASKED_TO_RECONNECT and conn.should_reconnect():
             with contextlib.suppress(Exception):
                 await conn.disconnect()  # redis-py 8 maintenance notifications: the server asked
         self._lean_free.append(conn)
