@@ -1,12 +1,15 @@
-# Shared by scripts/test and scripts/run-example: a venv with the package installed.
-# Sourced, not run. Re-installs only when pyproject.toml changed since the last install.
+# Shared by scripts/test, scripts/run-example and .ci/run: a venv with the package installed.
+# Sourced, not run. Installs from the lock (requirements/ci.txt, a constraints file made by
+# scripts/lock), and again only when pyproject.toml or the lock changed since the last install.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
 
 pick_python() {
-  for py in python3.13 python3.12 python3.11 python3; do
-    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  # The lock is made for Python 3.11, so it comes first. A pyenv shim for a version that is
+  # installed but not selected fails when run: running it (quietly) is the test.
+  for py in python3.11 python3.12 python3.13 python3; do
+    if "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
       echo "$py"; return 0
     fi
   done
@@ -33,9 +36,10 @@ ensure_venv() {
     "$(pick_python)" -m venv "$VENV"
     "$VENV/bin/pip" install -q --upgrade pip
   fi
-  local stamp="$VENV/.drp-installed-$extras"
-  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-    "$VENV/bin/pip" install -q -e "$ROOT[$extras]"
+  local stamp="$VENV/.drp-installed-$extras" lock="$ROOT/requirements/ci.txt"
+  if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+    # (pip.conf on these machines names local mirrors that may not exist: drop that warning.)
+    "$VENV/bin/pip" install -q -c "$lock" -e "$ROOT[$extras]" 2> >(grep -v "^WARNING: Location 'file:" >&2)
     touch "$stamp"
   fi
 }

@@ -712,4 +712,4 @@ def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
                     del per_loop[key]
 
 
-setting_changed.connect(_on_setting_changed, dispatch_uid="django_redis_patterns.connections.reset")
+setting_changed.connect(_on_setting_changed, dispatch_uid="django_redis_patterns.client.connections.reset")

@@ -129,7 +129,8 @@ def test_parse_sentinel_and_cluster_urls() -> None:
 
 
 def test_fakeredis_helper_runs_a_script() -> None:
-    from django_redis_patterns import get_redis, scripts
+    from django_redis_patterns import get_redis
+    from django_redis_patterns.client import scripts
     from django_redis_patterns.testing import use_fakeredis
 
     with use_fakeredis():

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from django_redis_patterns import aget_redis, get_redis, scripts
+from django_redis_patterns import aget_redis, get_redis
+from django_redis_patterns.client import scripts
 from django_redis_patterns.exceptions import ImproperlyConfigured
 from tests.topologies import all_topologies
 
