@@ -116,12 +116,10 @@ CACHES = {
 # Sessions in Redis (SESSION_CACHE_ALIAS, default "default"), with a per-user index.
 SESSION_ENGINE = "django_redis_patterns.sessions.backend"
 # request.user (and request.user.player) from Redis too: one GET instead of SQL per request;
-# saving the user or its player makes the copy out of date at once. ModelBackend stays listed
-# so sessions it logged in keep working.
-AUTHENTICATION_BACKENDS = [
-    "django_redis_patterns.sessions.auth.CachedModelBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+# saving the user or its player makes the copy out of date at once. It is Django's ModelBackend
+# otherwise (passwords, permissions, inactive users), so it is listed alone: login(request, user)
+# needs no backend= argument.
+AUTHENTICATION_BACKENDS = ["django_redis_patterns.sessions.auth.CachedModelBackend"]
 
 REDIS_PATTERNS: dict[str, dict[str, Any]] = {
     # Redis down: visitors are treated as logged out (pages still render) rather than getting a 500.

@@ -20,6 +20,7 @@ SITE_SETTINGS = (
     "MIDDLEWARE",
     "SESSION_ENGINE",
     "SESSION_CACHE_ALIAS",
+    "AUTHENTICATION_BACKENDS",  # sign-up's login() depends on it
     "REDIS_PATTERNS",
     "LOGIN_URL",
     "LOGIN_REDIRECT_URL",
