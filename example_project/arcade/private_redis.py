@@ -74,7 +74,7 @@ def running(wait: float = 60.0) -> str:
     while True:
         try:
             client.ping()  # raises BusyLoadingError while it reads its append-only file
-            served = Path(client.config_get("dir")["dir"]).resolve()
+            served = Path(str(client.config_get("dir")["dir"])).resolve()
             break
         except (redis.ConnectionError, redis.TimeoutError, redis.exceptions.BusyLoadingError) as exc:
             if time.monotonic() > deadline:

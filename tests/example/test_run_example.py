@@ -167,3 +167,32 @@ def test_a_new_players_first_hour(tmp_path: Path, runs: Any, browser: Any, artif
     page.goto(f"{second.base}/seasons/")
     assert "newbie" in page.inner_text(".season")
     page.screenshot(path=artifacts("3-season-closed"), full_page=True)
+
+
+def test_without_redis_url_or_a_running_private_server_manage_py_says_how_to_start_one(tmp_path: Path) -> None:
+    (tmp_path / "redis").mkdir()
+    result = _manage(tmp_path, "close_season")
+    assert result.returncode == 1 and not result.stdout
+    assert result.stderr.startswith("manage.py: REDIS_URL is not set and the example's private redis-server is not")
+    assert "./scripts/run-example" in result.stderr and "set REDIS_URL=" in result.stderr
+    assert "Traceback" not in result.stderr
+    # A server recorded by a run-example that was killed (no clean stop): the same answer.
+    (tmp_path / "redis" / "env").write_text("REDIS_URL=redis://127.0.0.1:1/0\nREDIS_PID=999999999\n")
+    result = _manage(tmp_path, "close_season")
+    assert result.returncode == 1 and "private redis-server has stopped" in result.stderr
+
+
+def test_run_example_never_reuses_a_server_that_is_not_its_own(tmp_path: Path, topology: Any) -> None:
+    """A recorded port now served by another redis-server (ours stopped, the port was reused)."""
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "redis" / "env").write_text(f"REDIS_URL={topology.url}\nREDIS_PID={os.getpid()}\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "arcade.private_redis"],
+        cwd=EXAMPLE,
+        env=_environ(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{topology.url} is a redis-server serving" in result.stderr and str(tmp_path / "redis") in result.stderr
