@@ -144,3 +144,38 @@ def test_the_backends_permission_api_matches_model_backends(django_user_model: A
     assert ours.get_user(bob.pk) is None  # and are nobody
     assert set(ours.with_perm("testapp.change_profile")) == set(django.with_perm("testapp.change_profile")) == {ada}
     assert ours.user_can_authenticate(bob) is False
+
+
+def test_with_two_backends_listed_login_must_name_one(settings: Any, django_user_model: Any) -> None:
+    """docs/sessions.md: two backends make the plain sign-up view fail; backend= fixes it."""
+    settings.AUTHENTICATION_BACKENDS = [CACHED, "django.contrib.auth.backends.ModelBackend"]
+    client = Client()
+    with pytest.raises(ValueError, match="multiple authentication backends"):
+        client.post("/signup/", {"username": "one", "password": "a-long-password-1"})
+    client.post("/signup/", {"username": "two", "password": "a-long-password-1", "backend": CACHED})
+    assert client.session[BACKEND_SESSION_KEY] == CACHED
+    assert client.get("/whoami/").json()["username"] == "two"
+
+
+def test_sessions_logged_in_by_model_backend_end_once_it_is_no_longer_listed(
+    settings: Any, django_user_model: Any
+) -> None:
+    """docs/sessions.md: why switching lists both backends for one SESSION_COOKIE_AGE."""
+    from django_redis_patterns.sessions.backend import SessionStore
+
+    ada = django_user_model.objects.create_user("ada")
+    session = SessionStore()
+    session.update(
+        {
+            "_auth_user_id": str(ada.pk),
+            BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+            "_auth_user_hash": ada.get_session_auth_hash(),
+        }
+    )
+    session.save()
+    client = Client()
+    client.cookies["sessionid"] = session.session_key
+    settings.AUTHENTICATION_BACKENDS = [CACHED, "django.contrib.auth.backends.ModelBackend"]
+    assert client.get("/whoami/").json()["username"] == "ada"  # while both are listed
+    settings.AUTHENTICATION_BACKENDS = [CACHED]
+    assert client.get("/whoami/").json()["authenticated"] is False

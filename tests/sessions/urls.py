@@ -18,9 +18,10 @@ def login_view(request: HttpRequest) -> HttpResponse:
 
 @csrf_exempt
 def signup_view(request: HttpRequest) -> HttpResponse:
-    """What a project's own sign-up view does: no ``backend=`` (one backend is listed)."""
+    """What a project's own sign-up view does: no ``backend=`` (one backend is listed), unless
+    the test names one (``backend`` in the form: what two listed backends require)."""
     user = get_user_model().objects.create_user(request.POST["username"], password=request.POST["password"])
-    login(request, user)
+    login(request, user, backend=request.POST.get("backend"))
     return HttpResponse("welcome")
 
 
