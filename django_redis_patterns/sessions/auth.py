@@ -97,7 +97,9 @@ class RelatedModelBackend(ModelBackend):
 
 class CachedModelBackend(CachedUserMixin, RelatedModelBackend):
     """Django's ``ModelBackend``, with the logged-in user (and its ``USER_SELECT_RELATED``
-    rows) read from Redis: one round trip, no SQL."""
+    rows) read from Redis: one round trip, no SQL. Passwords, inactive users and permissions
+    are ModelBackend's (permissions are read per request, never cached in Redis), so list it
+    instead of ModelBackend, alone: ``login(request, user)`` then needs no ``backend=``."""
 
 
 def forget_user(user: Any) -> None:

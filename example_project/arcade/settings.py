@@ -1,8 +1,12 @@
 """Settings of the "arcade" example: everything from the environment.
 
 REDIS_URL     redis://, rediss://, redis+sentinel://h:26379,h2:26379/service/db or
-              redis+cluster://h1:7000,h2:7001 (scripts/run-example starts a private
-              redis-server when it is unset)
+              redis+cluster://h1:7000,h2:7001. Unset: the private redis-server that
+              scripts/run-example runs (found through example_project/.redis/env, see
+              arcade/private_redis.py); none running is an error saying how to start one,
+              never a silent fallback to another server
+ARCADE_REDIS_DIR  where that private server keeps its data and env file (default
+              example_project/.redis)
 DATABASE_URL  sqlite:///path (default: example_project/db.sqlite3) or
               postgres://user@host:5432/name
 SECRET_KEY, DEBUG (default 1), ALLOWED_HOSTS (comma-separated), HTTPS=1 (secure cookies,
@@ -19,6 +23,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import django
+
+from arcade import private_redis
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -105,7 +111,7 @@ def database_from_url(url: str) -> dict[str, object]:
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 
 # -- Redis: one alias, every pattern reaches Redis through it ----------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = private_redis.redis_url()
 CACHES = {
     "default": {
         "BACKEND": "django_redis_patterns.cache.RedisCache",
@@ -116,12 +122,10 @@ CACHES = {
 # Sessions in Redis (SESSION_CACHE_ALIAS, default "default"), with a per-user index.
 SESSION_ENGINE = "django_redis_patterns.sessions.backend"
 # request.user (and request.user.player) from Redis too: one GET instead of SQL per request;
-# saving the user or its player makes the copy out of date at once. ModelBackend stays listed
-# so sessions it logged in keep working.
-AUTHENTICATION_BACKENDS = [
-    "django_redis_patterns.sessions.auth.CachedModelBackend",
-    "django.contrib.auth.backends.ModelBackend",
-]
+# saving the user or its player makes the copy out of date at once. It is Django's ModelBackend
+# otherwise (passwords, permissions, inactive users), so it is listed alone: login(request, user)
+# needs no backend= argument.
+AUTHENTICATION_BACKENDS = ["django_redis_patterns.sessions.auth.CachedModelBackend"]
 
 REDIS_PATTERNS: dict[str, dict[str, Any]] = {
     # Redis down: visitors are treated as logged out (pages still render) rather than getting a 500.

@@ -57,10 +57,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
+        # All or nothing: a login that fails rolls the account back, so a retry never hears
+        # "that username already exists" for an account nobody could use.
         with transaction.atomic():
             user = form.save()
             Player.objects.create(user=user, name=user.get_username(), region=form.cleaned_data["region"])
-        login(request, user)
+            login(request, user)
         return redirect("play")
     return render(request, "arcade/signup.html", {"form": form})
 

@@ -36,6 +36,27 @@ def test_sign_up_creates_a_player_and_logs_in(client: Any) -> None:
     assert Player.objects.get(user__username="ada").region == "na"
 
 
+def test_a_sign_up_whose_login_fails_leaves_no_account(client: Any, django_user_model: Any) -> None:
+    """No half-created account: the retry signs up instead of hearing "that username exists"."""
+    from django.contrib.auth.signals import user_logged_in
+
+    def fail(**kwargs: Any) -> None:
+        raise RuntimeError("the login failed")
+
+    user_logged_in.connect(fail, dispatch_uid="test-login-fails")
+    try:
+        client.raise_request_exception = False
+        form = {"username": "ada", "password1": PASSWORD, "password2": PASSWORD, "region": "na"}
+        assert client.post("/signup/", form).status_code == 500
+        assert not django_user_model.objects.filter(username="ada").exists()
+        assert not Player.objects.exists()
+    finally:
+        user_logged_in.disconnect(dispatch_uid="test-login-fails")
+    response = client.post("/signup/", form, follow=True)
+    assert response.redirect_chain[-1][0] == "/play/"
+    assert response.context["user"].username == "ada"
+
+
 def test_sign_up_rejects_mismatched_passwords(client: Any) -> None:
     response = client.post("/signup/", {"username": "ada", "password1": PASSWORD, "password2": "other-pass-99"})
     assert response.status_code == 200

@@ -35,7 +35,7 @@ user = get_user_model().objects.create_user("racer")
 Player.objects.create(user=user, name="racer")
 session = import_module(settings.SESSION_ENGINE).SessionStore()
 session[SESSION_KEY] = str(user.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]  # as login() would
 session[HASH_SESSION_KEY] = user.get_session_auth_hash()
 session.save()
 print("SESSION" + session.session_key)
