@@ -54,6 +54,11 @@ from .leanclient import LeanRedis
 from .leancluster import LeanRedisCluster
 
 Topology = Literal["standalone", "sentinel", "cluster"]
+#: What :func:`get_redis` returns: standalone and Sentinel give ``redis.Redis`` (a lean
+#: subclass unless ``OPTIONS["LEAN_CLIENT"]`` is False), Cluster gives ``RedisCluster``.
+SyncClient = redis.Redis | redis.cluster.RedisCluster
+#: What :func:`aget_redis` returns: the ``redis.asyncio`` twins.
+AsyncClient = redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
 
 #: Backends whose aliases this module understands, and the OPTIONS dialect they speak.
 OUR_BACKEND = "django_redis_patterns.cache.RedisCache"
@@ -720,7 +725,7 @@ def async_client_for_spec(spec: ConnectionSpec, *, replica: bool = False) -> Any
     return client
 
 
-def get_redis(alias: str | None = None, *, replica: bool = False) -> Any:
+def get_redis(alias: str | None = None, *, replica: bool = False) -> SyncClient:
     """The shared sync redis-py client for a Django cache alias.
 
     ``alias`` defaults to ``REDIS_PATTERNS["USING"]`` (itself ``"default"``).
@@ -738,7 +743,7 @@ def get_redis(alias: str | None = None, *, replica: bool = False) -> Any:
     return client_for_spec(spec_for_alias(alias), replica=True)
 
 
-async def aget_redis(alias: str | None = None, *, replica: bool = False) -> Any:
+async def aget_redis(alias: str | None = None, *, replica: bool = False) -> AsyncClient:
     """The ``redis.asyncio`` client for a cache alias on the running event loop."""
     alias = alias or conf.core().USING
     if replica:
