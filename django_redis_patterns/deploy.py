@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.checks import CheckMessage, Warning
 
-from . import connections
+from . import connections, installed
 from .exceptions import ImproperlyConfigured
 
 DJANGO_SESSIONS_APP = "django.contrib.sessions"
@@ -79,10 +79,12 @@ def check_plain_redis() -> list[CheckMessage]:
 
 
 def _our_sessions_in_use() -> bool:
-    engine = getattr(settings, "SESSION_ENGINE", "") or ""
-    middleware = getattr(settings, "MIDDLEWARE", None) or []
-    return engine.startswith("django_redis_patterns.sessions") or any(
-        str(m).startswith("django_redis_patterns.sessions") for m in middleware
+    """Our session engine or middleware (or a subclass of either) is configured."""
+    wanted = f"{installed.CORE_APP}.sessions"
+    return any(
+        wanted in installed.apps_of(obj)
+        for where, obj in installed.configured()
+        if where == "SESSION_ENGINE" or where.startswith("MIDDLEWARE")
     )
 
 

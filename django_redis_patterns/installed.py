@@ -35,7 +35,7 @@ CARRIES: dict[str, str] = {
 }
 
 
-def _apps_of(obj: Any) -> set[str]:
+def apps_of(obj: Any) -> set[str]:
     """Our apps whose code ``obj`` (a class, an instance or a function) is built from."""
     if isinstance(obj, type):
         mro: tuple[Any, ...] = obj.__mro__
@@ -61,7 +61,7 @@ def _imported(path: Any) -> Any:
         return None
 
 
-def _uses() -> Iterator[tuple[str, Any]]:
+def configured() -> Iterator[tuple[str, Any]]:
     """(where it is configured, the object) for every piece a project wires in."""
     for alias, config in (getattr(settings, "CACHES", None) or {}).items():
         yield f"CACHES[{alias!r}]['BACKEND']", _imported(config.get("BACKEND", ""))
@@ -91,10 +91,10 @@ def _uses() -> Iterator[tuple[str, Any]]:
 def check_installed_apps() -> list[CheckMessage]:
     """E006: a pattern is configured, but its app (or the core app) is not installed."""
     missing: dict[str, str] = {}
-    for where, obj in _uses():
+    for where, obj in configured():
         if obj is None:
             continue
-        for app in sorted(_apps_of(obj)):
+        for app in sorted(apps_of(obj)):
             if not apps.is_installed(app):
                 missing.setdefault(app, where)
     return [

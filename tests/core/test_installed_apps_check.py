@@ -21,7 +21,14 @@ OUR_SESSION_MW = "django_redis_patterns.sessions.middleware.SessionMiddleware"
 BASE_APPS = ["django.contrib.contenttypes", "django.contrib.auth"]
 
 
-def manage_check(tmp_path: Path, *, deploy: bool = False, shop_admin: bool = False, **settings: object) -> list[str]:
+def manage_check(
+    tmp_path: Path,
+    *,
+    deploy: bool = False,
+    shop_admin: bool = False,
+    modules: dict[str, str] | None = None,
+    **settings: object,
+) -> list[str]:
     """Run ``django-admin check`` on a project with these settings; the ids and lines it reports."""
     values: dict[str, object] = {
         "SECRET_KEY": "k" * 60,
@@ -38,6 +45,8 @@ def manage_check(tmp_path: Path, *, deploy: bool = False, shop_admin: bool = Fal
     }
     body = "".join(f"{name} = {value!r}\n" for name, value in values.items())
     (tmp_path / "case_settings.py").write_text(body)
+    for name, code in (modules or {}).items():  # the project's own modules
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(code))
     if shop_admin:  # an app of the project whose ModelAdmin uses LeaderboardAdminMixin
         shop = tmp_path / "shop"
         shop.mkdir()
@@ -165,3 +174,23 @@ def test_no_duplicate_when_djangos_sessions_app_is_installed(tmp_path: Path) -> 
     found = ids(lines)
     assert "security.W010" in found and "security.W013" in found  # Django's own
     assert "redis_patterns.W012" not in found and "redis_patterns.W013" not in found
+
+
+def test_deploy_warnings_see_subclasses_of_our_engine_and_middleware(tmp_path: Path) -> None:
+    modules = {
+        "my_engine": """\
+            from django_redis_patterns.sessions.backend import SessionStore as Base
+
+            class SessionStore(Base):
+                pass
+        """,
+        "my_middleware": """\
+            from django_redis_patterns.sessions.middleware import SessionMiddleware
+
+            class Sessions(SessionMiddleware):
+                pass
+        """,
+    }
+    settings = {**SESSIONS_WITHOUT_DJANGOS_APP, "SESSION_ENGINE": "my_engine", "MIDDLEWARE": ["my_middleware.Sessions"]}
+    lines = manage_check(tmp_path, deploy=True, modules=modules, **settings)  # type: ignore[arg-type]
+    assert ids(lines).count("redis_patterns.W012") == 1, lines
