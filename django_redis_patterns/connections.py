@@ -215,6 +215,108 @@ def _locations(location: Any, argument: str) -> list[str]:
     raise ImproperlyConfigured(f"{argument} must be a URL string or a list of URLs, got {location!r}")
 
 
+def parse(
+    location: Any, options: Mapping[str, Any] | None = None, *, dialect: str = "upper", argument: str = "LOCATION"
+) -> ConnectionSpec:
+    """Parse a cache LOCATION + OPTIONS into a :class:`ConnectionSpec`.
+
+    ``dialect="upper"`` reads this package's and django-redis's OPTIONS (``PASSWORD``,
+    ``SOCKET_TIMEOUT``, ``CONNECTION_POOL_KWARGS``...); ``"lower"`` reads Django's
+    built-in backend, whose OPTIONS are pool keyword arguments. Raises
+    :class:`ImproperlyConfigured` naming ``argument`` on any malformed input.
+    """
+    options = dict(options or {})
+    urls = _locations(location, argument)
+    if not urls:
+        raise ImproperlyConfigured(f"{argument} is empty")
+    first = urls[0]
+    scheme = first.split("://", 1)[0].lower() if "://" in first else ""
+    if not scheme:
+        raise ImproperlyConfigured(
+            f"{argument}: {_strip_password(first)!r} is not a URL (expected redis://, rediss://, "
+            "unix://, redis+sentinel:// or redis+cluster://)"
+        )
+    common, extra = read_options(options, dialect=dialect)
+
+    if scheme == _SCHEME_FAKE:
+        return ConnectionSpec(topology="standalone", nodes=(first,), fake=True, **common)
+
+    if scheme in _SCHEMES_SINGLE:
+        for u in urls:
+            s = u.split("://", 1)[0].lower() if "://" in u else ""
+            if s not in _SCHEMES_SINGLE:
+                raise ImproperlyConfigured(
+                    f"{argument}: {_strip_password(u)!r} cannot be mixed with other URLs; replicas "
+                    "must be redis://, rediss:// or unix:// URLs"
+                )
+            _check_url_db(u, argument)
+            try:
+                redis.connection.parse_url(u)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"{argument}: {_strip_password(u)!r} is malformed: {exc}")
+        return ConnectionSpec(topology="standalone", nodes=tuple(urls), extra=tuple(sorted(extra.items())), **common)
+
+    if len(urls) != 1:
+        raise ImproperlyConfigured(f"{argument}: a {scheme}:// URL must be the only location")
+    parts = urlsplit(first)
+    netloc = parts.netloc
+    userinfo, _, hostlist = netloc.rpartition("@")
+    hosts = _split_hosts(hostlist, scheme, argument)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    if userinfo:
+        user, sep, pw = userinfo.partition(":")
+        if user:
+            common.setdefault("username", unquote(user))
+        if sep:
+            common.setdefault("password", unquote(pw))
+    for qkey in ("sentinel_username", "sentinel_password"):
+        if qkey in query:
+            common.setdefault(qkey, query.pop(qkey))
+    if "read_from_replicas" in query:
+        common.setdefault("read_from_replicas", _as_bool(query.pop("read_from_replicas")))
+    for qkey in list(query):
+        if qkey.startswith("ssl_"):
+            extra[qkey] = query.pop(qkey)
+    if query:
+        raise ImproperlyConfigured(f"{argument}: unknown URL parameter(s) {', '.join(sorted(query))}")
+    ssl = scheme.startswith("rediss")
+    path = [p for p in parts.path.split("/") if p]
+
+    if scheme in _SCHEME_SENTINEL:
+        if not path:
+            raise ImproperlyConfigured(
+                f"{argument}: a {scheme}:// URL needs the service name: {scheme}://h1:26379,h2:26379/<service>/<db>"
+            )
+        db = 0
+        if len(path) > 1:
+            if not path[1].isdigit() or len(path) > 2:
+                raise InvalidDatabase(
+                    f"{argument}: the db {'/'.join(path[1:])!r} in {scheme}://.../<service>/<db> must be "
+                    "a database number (an integer >= 0)"
+                )
+            db = int(path[1])
+        return ConnectionSpec(
+            topology="sentinel",
+            nodes=hosts,
+            service=unquote(path[0]),
+            db=int(common.pop("db", db)),
+            ssl=ssl,
+            extra=tuple(sorted(extra.items())),
+            **common,
+        )
+
+    if scheme in _SCHEME_CLUSTER:
+        if path and path != ["0"]:
+            raise InvalidDatabase(f"{argument}: Redis Cluster has only db 0, got /{'/'.join(path)}")
+        common.pop("db", None)
+        return ConnectionSpec(topology="cluster", nodes=hosts, ssl=ssl, extra=tuple(sorted(extra.items())), **common)
+
+    raise ImproperlyConfigured(
+        f"{argument}: unsupported scheme {scheme!r} (expected redis://, rediss://, unix://, "
+        "redis+sentinel:// or redis+cluster://)"
+    )
+
+
 def _check_url_db(url: str, argument: str) -> None:
     """Reject a db that redis-py would quietly read as 0 (``/abc``) or send to a server that refuses it (``/-1``).
 
@@ -330,108 +432,6 @@ def read_options(options: Mapping[str, Any], *, dialect: str = "upper") -> tuple
     if problems:
         raise InvalidOptions(problems)
     return common, extra
-
-
-def parse(
-    location: Any, options: Mapping[str, Any] | None = None, *, dialect: str = "upper", argument: str = "LOCATION"
-) -> ConnectionSpec:
-    """Parse a cache LOCATION + OPTIONS into a :class:`ConnectionSpec`.
-
-    ``dialect="upper"`` reads this package's and django-redis's OPTIONS (``PASSWORD``,
-    ``SOCKET_TIMEOUT``, ``CONNECTION_POOL_KWARGS``...); ``"lower"`` reads Django's
-    built-in backend, whose OPTIONS are pool keyword arguments. Raises
-    :class:`ImproperlyConfigured` naming ``argument`` on any malformed input.
-    """
-    options = dict(options or {})
-    urls = _locations(location, argument)
-    if not urls:
-        raise ImproperlyConfigured(f"{argument} is empty")
-    first = urls[0]
-    scheme = first.split("://", 1)[0].lower() if "://" in first else ""
-    if not scheme:
-        raise ImproperlyConfigured(
-            f"{argument}: {_strip_password(first)!r} is not a URL (expected redis://, rediss://, "
-            "unix://, redis+sentinel:// or redis+cluster://)"
-        )
-    common, extra = read_options(options, dialect=dialect)
-
-    if scheme == _SCHEME_FAKE:
-        return ConnectionSpec(topology="standalone", nodes=(first,), fake=True, **common)
-
-    if scheme in _SCHEMES_SINGLE:
-        for u in urls:
-            s = u.split("://", 1)[0].lower() if "://" in u else ""
-            if s not in _SCHEMES_SINGLE:
-                raise ImproperlyConfigured(
-                    f"{argument}: {_strip_password(u)!r} cannot be mixed with other URLs; replicas "
-                    "must be redis://, rediss:// or unix:// URLs"
-                )
-            _check_url_db(u, argument)
-            try:
-                redis.connection.parse_url(u)
-            except ValueError as exc:
-                raise ImproperlyConfigured(f"{argument}: {_strip_password(u)!r} is malformed: {exc}")
-        return ConnectionSpec(topology="standalone", nodes=tuple(urls), extra=tuple(sorted(extra.items())), **common)
-
-    if len(urls) != 1:
-        raise ImproperlyConfigured(f"{argument}: a {scheme}:// URL must be the only location")
-    parts = urlsplit(first)
-    netloc = parts.netloc
-    userinfo, _, hostlist = netloc.rpartition("@")
-    hosts = _split_hosts(hostlist, scheme, argument)
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    if userinfo:
-        user, sep, pw = userinfo.partition(":")
-        if user:
-            common.setdefault("username", unquote(user))
-        if sep:
-            common.setdefault("password", unquote(pw))
-    for qkey in ("sentinel_username", "sentinel_password"):
-        if qkey in query:
-            common.setdefault(qkey, query.pop(qkey))
-    if "read_from_replicas" in query:
-        common.setdefault("read_from_replicas", _as_bool(query.pop("read_from_replicas")))
-    for qkey in list(query):
-        if qkey.startswith("ssl_"):
-            extra[qkey] = query.pop(qkey)
-    if query:
-        raise ImproperlyConfigured(f"{argument}: unknown URL parameter(s) {', '.join(sorted(query))}")
-    ssl = scheme.startswith("rediss")
-    path = [p for p in parts.path.split("/") if p]
-
-    if scheme in _SCHEME_SENTINEL:
-        if not path:
-            raise ImproperlyConfigured(
-                f"{argument}: a {scheme}:// URL needs the service name: {scheme}://h1:26379,h2:26379/<service>/<db>"
-            )
-        db = 0
-        if len(path) > 1:
-            if not path[1].isdigit() or len(path) > 2:
-                raise InvalidDatabase(
-                    f"{argument}: the db {'/'.join(path[1:])!r} in {scheme}://.../<service>/<db> must be "
-                    "a database number (an integer >= 0)"
-                )
-            db = int(path[1])
-        return ConnectionSpec(
-            topology="sentinel",
-            nodes=hosts,
-            service=unquote(path[0]),
-            db=int(common.pop("db", db)),
-            ssl=ssl,
-            extra=tuple(sorted(extra.items())),
-            **common,
-        )
-
-    if scheme in _SCHEME_CLUSTER:
-        if path and path != ["0"]:
-            raise InvalidDatabase(f"{argument}: Redis Cluster has only db 0, got /{'/'.join(path)}")
-        common.pop("db", None)
-        return ConnectionSpec(topology="cluster", nodes=hosts, ssl=ssl, extra=tuple(sorted(extra.items())), **common)
-
-    raise ImproperlyConfigured(
-        f"{argument}: unsupported scheme {scheme!r} (expected redis://, rediss://, unix://, "
-        "redis+sentinel:// or redis+cluster://)"
-    )
 
 
 def cache_config(alias: str) -> dict[str, Any]:
