@@ -36,7 +36,7 @@ def manage_check(
         "ALLOWED_HOSTS": ["example.com"],
         "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         "CACHES": {
-            "default": {"BACKEND": "django_redis_patterns.cache.RedisCache", "LOCATION": "redis://127.0.0.1:6379/0"}
+            "default": {"BACKEND": "django_redis_patterns.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
         },
         "USE_TZ": True,
         "DEFAULT_AUTO_FIELD": "django.db.models.AutoField",
