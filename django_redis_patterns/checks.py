@@ -1,7 +1,7 @@
 """System checks for the settings every pattern relies on.
 
 Id ranges, so each app can add its own without clashing:
-core E001–E009, sessions E010–E019, rate limiting E020–E029, locks E030–E039,
+core E001–E009 (W001–W009), sessions E010–E019, rate limiting E020–E029, locks E030–E039,
 leaderboards E040–E049, cache E050–E059 (W0xx likewise for warnings).
 """
 
@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, register
 
-from . import conf
+from . import conf, deploy, installed
 from .client import connections
-from .exceptions import ImproperlyConfigured
+from .exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
 
 
 def _suggest(word: str, choices: list[str]) -> str:
@@ -93,7 +94,7 @@ def referenced_aliases() -> dict[str, str]:
 
 
 def check_aliases() -> list[CheckMessage]:
-    """E001 unknown alias, E002 alias whose backend is not Redis, E003 malformed URL/options."""
+    """E001 unknown alias, E002 alias whose backend is not Redis, E003 malformed URL, E007 bad db, E008 bad OPTIONS."""
     errors: list[CheckMessage] = []
     caches = getattr(settings, "CACHES", {}) or {}
     for alias, source in referenced_aliases().items():
@@ -119,25 +120,90 @@ def check_aliases() -> list[CheckMessage]:
         backend = config.get("BACKEND", "")
         if connections.dialect_of(backend) is None:
             continue
-        try:
-            connections.parse(
-                config.get("LOCATION", ""),
-                config.get("OPTIONS") or {},
-                dialect=connections.dialect_of(backend) or "upper",
-                argument=f"CACHES[{alias!r}]['LOCATION']",
-            )
-        except ImproperlyConfigured as exc:
-            errors.append(
-                Error(
-                    f"Cache alias {alias!r} cannot be used: {exc}",
-                    hint="Examples: redis://127.0.0.1:6379/0, rediss://host:6380/0, unix:///run/redis.sock, "
-                    "redis+sentinel://h1:26379,h2:26379/mymaster/0, redis+cluster://h1:7000,h2:7001",
-                    id="redis_patterns.E003",
-                )
-            )
+        dialect = connections.dialect_of(backend) or "upper"
+        errors += _check_location(alias, config.get("LOCATION", ""), dialect)
+        errors += _check_options(alias, config.get("OPTIONS") or {}, dialect)
     return errors
+
+
+URL_EXAMPLES = (
+    "Examples: redis://127.0.0.1:6379/0, rediss://host:6380/0, unix:///run/redis.sock?db=0, "
+    "redis+sentinel://h1:26379,h2:26379/mymaster/0, redis+cluster://h1:7000,h2:7001"
+)
+
+
+def _check_location(alias: str, location: Any, dialect: str) -> list[CheckMessage]:
+    """E003 a LOCATION that is not a Redis URL; E007 a db in it that Redis cannot select."""
+    try:
+        connections.parse(location, None, dialect=dialect, argument=f"CACHES[{alias!r}]['LOCATION']")
+    except InvalidDatabase as exc:
+        return [
+            Error(
+                f"Cache alias {alias!r} cannot be used: {exc}.",
+                hint="The db is the URL's path (redis://host:6379/<db>), ?db=<db> for unix://, "
+                "/<service>/<db> for Sentinel, and always 0 on Redis Cluster.",
+                id="redis_patterns.E007",
+            )
+        ]
+    except ImproperlyConfigured as exc:
+        return [Error(f"Cache alias {alias!r} cannot be used: {exc}", hint=URL_EXAMPLES, id="redis_patterns.E003")]
+    return []
+
+
+#: Connection OPTIONS (django-redis's names) and what each accepts; Django's built-in
+#: backend takes the lower-case redis-py names instead (``socket_timeout``, ``db``...).
+CONNECTION_OPTION_VALUES: dict[str, str] = {
+    "PASSWORD": "a string",
+    "USERNAME": "a string (Redis 6 ACL user)",
+    "SOCKET_TIMEOUT": "seconds, a number > 0 (default 2.0)",
+    "SOCKET_CONNECT_TIMEOUT": "seconds, a number > 0 (default 1.0)",
+    "RETRIES": "an int >= 0 (default 1)",
+    "READ_FROM_REPLICAS": "True or False",
+    "LEAN_CLIENT": "True or False (default True)",
+    "MAX_CONNECTIONS": "an int >= 1 (default 1000)",
+    "SENTINEL_USERNAME": "a string",
+    "SENTINEL_PASSWORD": "a string",
+    "CONNECTION_POOL_KWARGS": "a dict of redis-py connection keyword arguments",
+    "SSL_*": "redis-py's ssl_* arguments, e.g. SSL_CA_CERTS",
+}
+
+
+def _option_hint(option: str) -> str:
+    if option == "db":
+        return "OPTIONS['db'] of Django's RedisCache: a database number, an int >= 0."
+    accepts = CONNECTION_OPTION_VALUES.get(option)
+    head = f"{option} takes {accepts}. " if accepts else ""
+    return head + "Connection OPTIONS: " + "; ".join(f"{k}: {v}" for k, v in CONNECTION_OPTION_VALUES.items())
+
+
+def _check_options(alias: str, options: Any, dialect: str) -> list[CheckMessage]:
+    """E008, once per invalid connection option (all of them in one run)."""
+    if not isinstance(options, Mapping):
+        return [
+            Error(
+                f"CACHES[{alias!r}]['OPTIONS'] must be a dict, got {type(options).__name__}.",
+                id="redis_patterns.E008",
+            )
+        ]
+    try:
+        connections.read_options(options, dialect=dialect)
+    except InvalidOptions as exc:
+        return [
+            Error(
+                f"CACHES[{alias!r}]['OPTIONS']{message.removeprefix('OPTIONS')}.",
+                hint=_option_hint(option),
+                id="redis_patterns.E008",
+            )
+            for option, message in exc.problems
+        ]
+    return []
 
 
 @register(Tags.compatibility, Tags.caches)
 def redis_patterns_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    return check_setting_keys() + check_aliases()
+    return check_setting_keys() + check_aliases() + installed.check_installed_apps()
+
+
+@register(Tags.security, Tags.caches, deploy=True)
+def redis_patterns_deploy_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    return deploy.check_plain_redis() + deploy.check_session_cookies()

@@ -25,3 +25,15 @@ class RedisUnavailable(RedisPatternsError):
         super().__init__(message)
         self.alias = alias
         self.command = command
+
+
+class InvalidDatabase(ImproperlyConfigured):
+    """A URL's (or option's) database number is not one Redis can select."""
+
+
+class InvalidOptions(ImproperlyConfigured):
+    """One or more cache ``OPTIONS`` are invalid; ``problems`` lists ``(option, message)`` for each."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(message for _, message in problems))
+        self.problems = problems

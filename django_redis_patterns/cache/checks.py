@@ -1,6 +1,7 @@
 """System checks for CACHES entries that use this backend (ids redis_patterns.E050-E059/W050-W059).
 
-* E050: the backend cannot be built from its OPTIONS (bad serializer path, CLEAR mode...).
+* E050: the backend cannot be built from its OPTIONS (bad serializer path, CLEAR mode...);
+  one message per bad option, all in one run.
 * W050: an OPTIONS key nobody reads (a typo such as ``IGNORE_EXCEPTION``).
 * W051: a ``KEY_PREFIX`` with a ``{hash tag}`` on Cluster: every key lands in one slot,
   so one node takes the whole cache's traffic.
@@ -42,6 +43,48 @@ def _is_ours(backend: str) -> bool:
     return isinstance(cls, type) and issubclass(cls, RedisCache)
 
 
+#: Options checked together (one reads another); every other option is checked alone.
+_TOGETHER = (
+    {"SERIALIZER", "PICKLE_VERSION"},
+    {"COMPRESSOR", "COMPRESS_MIN_LENGTH", "COMPRESS_LEVEL"},
+    {"STAMPEDE", "STAMPEDE_BETA", "STAMPEDE_LOCK_TIMEOUT"},
+)
+
+
+def _build(config: dict[str, Any], options: dict[str, Any]) -> tuple[Any, Exception | None]:
+    """(the backend, None) or (None, why it cannot be built from these OPTIONS)."""
+    try:
+        backend = import_string(config["BACKEND"])(config.get("LOCATION", ""), {**config, "OPTIONS": options})
+        error = getattr(backend, "_configure_error", None)
+        if error is not None:
+            raise error
+    except (RedisPatternsError, ValueError, TypeError, ImportError) as exc:
+        return None, exc
+    return backend, None
+
+
+def _each_bad_option(config: dict[str, Any], options: dict[str, Any], error: Exception | None) -> list[str]:
+    """Every bad option's error, not only the first one the backend trips on.
+
+    The backend stops at its first bad option, so each option (or group of options that
+    belong together) is tried on its own beside the connection options; if none fails
+    alone, the combination is at fault and the backend's own error is reported.
+    """
+    connection = {k: v for k, v in options.items() if k in CONNECTION_OPTIONS or str(k).startswith("SSL_")}
+    rest = [k for k in options if k not in connection]
+    found: list[str] = []
+    done: set[str] = set()
+    for key in rest:
+        if key in done:
+            continue
+        group = next((g & set(rest) for g in _TOGETHER if key in g), {key})
+        done |= group
+        _, problem = _build(config, {**connection, **{k: options[k] for k in rest if k in group}})
+        if problem is not None and str(problem) not in found:
+            found.append(str(problem))
+    return found or [str(error)]
+
+
 @register(Tags.caches)
 def check_cache_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
@@ -63,13 +106,12 @@ def check_cache_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
             connections.parse(config.get("LOCATION", ""), options)
         except ImproperlyConfigured:
             continue  # a malformed LOCATION or connection option is redis_patterns.E003's to report
-        try:
-            backend = import_string(config["BACKEND"])(config.get("LOCATION", ""), config)
-            error = getattr(backend, "_configure_error", None)
-            if error is not None:
-                raise error
-        except (RedisPatternsError, ValueError, TypeError, ImportError) as exc:
-            messages.append(Error(f"CACHES[{alias!r}] cannot be used: {exc}", id="redis_patterns.E050", obj=alias))
+        backend, error = _build(config, options)
+        if backend is None:
+            messages += [
+                Error(f"CACHES[{alias!r}] cannot be used: {problem}", id="redis_patterns.E050", obj=alias)
+                for problem in _each_bad_option(config, options, error)
+            ]
             continue
         prefix = str(config.get("KEY_PREFIX", ""))
         if backend._cluster and "{" in prefix and "}" in prefix.split("{", 1)[1]:

@@ -47,10 +47,15 @@ from redis.backoff import EqualJitterBackoff
 from redis.retry import Retry
 
 from .. import conf
-from ..exceptions import ImproperlyConfigured
+from ..exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
 from . import compat
 
 Topology = Literal["standalone", "sentinel", "cluster"]
+#: What :func:`get_redis` returns: standalone and Sentinel give ``redis.Redis`` (a lean
+#: subclass unless ``OPTIONS["LEAN_CLIENT"]`` is False), Cluster gives ``RedisCluster``.
+SyncClient = redis.Redis | redis.cluster.RedisCluster
+#: What :func:`aget_redis` returns: the ``redis.asyncio`` twins.
+AsyncClient = redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
 
 #: Backends whose aliases this module understands, and the OPTIONS dialect they speak.
 OUR_BACKEND = "django_redis_patterns.cache.RedisCache"
@@ -228,67 +233,7 @@ def parse(
             f"{argument}: {_strip_password(first)!r} is not a URL (expected redis://, rediss://, "
             "unix://, redis+sentinel:// or redis+cluster://)"
         )
-
-    extra: dict[str, Any] = {}
-    common: dict[str, Any] = {}
-    if dialect == "upper":
-        for key, value in options.items():
-            if key in ("PASSWORD",):
-                common["password"] = value
-            elif key == "USERNAME":
-                common["username"] = value
-            elif key == "SOCKET_TIMEOUT":
-                common["socket_timeout"] = value
-            elif key == "SOCKET_CONNECT_TIMEOUT":
-                common["socket_connect_timeout"] = value
-            elif key == "RETRIES":
-                common["retries"] = value
-            elif key == "READ_FROM_REPLICAS":
-                common["read_from_replicas"] = _as_bool(value)
-            elif key == "LEAN_CLIENT":
-                if not isinstance(value, bool):
-                    raise ImproperlyConfigured(f"OPTIONS['LEAN_CLIENT'] must be True or False, got {value!r}")
-                common["lean"] = value
-            elif key == "SENTINEL_USERNAME":
-                common["sentinel_username"] = value
-            elif key == "SENTINEL_PASSWORD":
-                common["sentinel_password"] = value
-            elif key == "MAX_CONNECTIONS":
-                extra["max_connections"] = value
-            elif key.startswith("SSL_"):
-                extra[key.lower()] = value
-            elif key == "CONNECTION_POOL_KWARGS":
-                if not isinstance(value, dict):
-                    raise ImproperlyConfigured(f"OPTIONS['CONNECTION_POOL_KWARGS'] must be a dict, got {value!r}")
-                for k, v in value.items():
-                    if k in ("socket_timeout", "socket_connect_timeout", "username", "password"):
-                        common[k] = v
-                    else:
-                        extra[k] = v
-            elif key in _NON_CONNECTION_OPTIONS or not key.isupper():
-                continue
-            # Unknown upper-case keys belong to whichever backend reads them (checked there).
-    else:
-        for key, value in options.items():
-            if key in _LOWER_NON_POOL:
-                if key == "db":
-                    common["db"] = value
-                continue
-            if key in ("socket_timeout", "socket_connect_timeout", "username", "password"):
-                common[key] = value
-            else:
-                extra[key] = value
-
-    for name in ("socket_timeout", "socket_connect_timeout"):
-        if name in common and common[name] is not None:
-            try:
-                common[name] = float(common[name])
-            except (TypeError, ValueError):
-                raise ImproperlyConfigured(f"OPTIONS {name.upper()} must be a number of seconds, got {common[name]!r}")
-            if common[name] <= 0:
-                raise ImproperlyConfigured(f"OPTIONS {name.upper()} must be > 0, got {common[name]!r}")
-    if "retries" in common and (not isinstance(common["retries"], int) or common["retries"] < 0):
-        raise ImproperlyConfigured(f"OPTIONS RETRIES must be an int >= 0, got {common['retries']!r}")
+    common, extra = read_options(options, dialect=dialect)
 
     if scheme == _SCHEME_FAKE:
         return ConnectionSpec(topology="standalone", nodes=(first,), fake=True, **common)
@@ -301,6 +246,7 @@ def parse(
                     f"{argument}: {_strip_password(u)!r} cannot be mixed with other URLs; replicas "
                     "must be redis://, rediss:// or unix:// URLs"
                 )
+            _check_url_db(u, argument)
             try:
                 redis.connection.parse_url(u)
             except ValueError as exc:
@@ -341,7 +287,10 @@ def parse(
         db = 0
         if len(path) > 1:
             if not path[1].isdigit() or len(path) > 2:
-                raise ImproperlyConfigured(f"{argument}: the db in {scheme}://.../<service>/<db> must be an integer")
+                raise InvalidDatabase(
+                    f"{argument}: the db {'/'.join(path[1:])!r} in {scheme}://.../<service>/<db> must be "
+                    "a database number (an integer >= 0)"
+                )
             db = int(path[1])
         return ConnectionSpec(
             topology="sentinel",
@@ -355,7 +304,7 @@ def parse(
 
     if scheme in _SCHEME_CLUSTER:
         if path and path != ["0"]:
-            raise ImproperlyConfigured(f"{argument}: Redis Cluster has only db 0, got /{'/'.join(path)}")
+            raise InvalidDatabase(f"{argument}: Redis Cluster has only db 0, got /{'/'.join(path)}")
         common.pop("db", None)
         return ConnectionSpec(topology="cluster", nodes=hosts, ssl=ssl, extra=tuple(sorted(extra.items())), **common)
 
@@ -363,6 +312,123 @@ def parse(
         f"{argument}: unsupported scheme {scheme!r} (expected redis://, rediss://, unix://, "
         "redis+sentinel:// or redis+cluster://)"
     )
+
+
+def _check_url_db(url: str, argument: str) -> None:
+    """Reject a db that redis-py would quietly read as 0 (``/abc``) or send to a server that refuses it (``/-1``).
+
+    redis-py takes ``?db=`` first, else the path with every ``/`` removed (``/1/2`` is db 12).
+    """
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if "db" in query:
+        text, part = query["db"][-1], "?db="
+    elif parts.scheme.lower() in ("redis", "rediss") and parts.path.strip("/"):
+        text, part = unquote(parts.path)[1:].removesuffix("/"), "path"
+    else:
+        return
+    if not text.isdigit():
+        raise InvalidDatabase(
+            f"{argument}: {_strip_password(url)!r} names db {text!r} in its {part}; the db must be a "
+            "database number (an integer >= 0, e.g. redis://host:6379/0)"
+        )
+
+
+def read_options(options: Mapping[str, Any], *, dialect: str = "upper") -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split cache OPTIONS into (:class:`ConnectionSpec` fields, extra connection kwargs).
+
+    Every invalid option is collected, so one :class:`InvalidOptions` names them all
+    (a user fixes a settings file in one pass, not one error per run).
+    """
+    extra: dict[str, Any] = {}
+    common: dict[str, Any] = {}
+    #: ConnectionSpec field -> the option it came from, for error messages.
+    source: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
+
+    def put(field: str, value: Any, where: str) -> None:
+        common[field] = value
+        source[field] = where
+
+    if dialect == "upper":
+        for key, value in options.items():
+            where = f"OPTIONS[{key!r}]"
+            if key in ("PASSWORD",):
+                put("password", value, where)
+            elif key == "USERNAME":
+                put("username", value, where)
+            elif key == "SOCKET_TIMEOUT":
+                put("socket_timeout", value, where)
+            elif key == "SOCKET_CONNECT_TIMEOUT":
+                put("socket_connect_timeout", value, where)
+            elif key == "RETRIES":
+                put("retries", value, where)
+            elif key == "READ_FROM_REPLICAS":
+                put("read_from_replicas", _as_bool(value), where)
+            elif key == "LEAN_CLIENT":
+                if not isinstance(value, bool):
+                    problems.append((key, f"{where} must be True or False, got {value!r}"))
+                else:
+                    put("lean", value, where)
+            elif key == "SENTINEL_USERNAME":
+                put("sentinel_username", value, where)
+            elif key == "SENTINEL_PASSWORD":
+                put("sentinel_password", value, where)
+            elif key == "MAX_CONNECTIONS":
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    problems.append((key, f"{where} must be an int >= 1, got {value!r}"))
+                else:
+                    extra["max_connections"] = value
+            elif key.startswith("SSL_"):
+                extra[key.lower()] = value
+            elif key == "CONNECTION_POOL_KWARGS":
+                if not isinstance(value, dict):
+                    problems.append((key, f"{where} must be a dict, got {value!r}"))
+                    continue
+                for k, v in value.items():
+                    if k in ("socket_timeout", "socket_connect_timeout", "username", "password"):
+                        put(k, v, f"{where}[{k!r}]")
+                    else:
+                        extra[k] = v
+            elif key in _NON_CONNECTION_OPTIONS or not key.isupper():
+                continue
+            # Unknown upper-case keys belong to whichever backend reads them (checked there).
+    else:
+        for key, value in options.items():
+            where = f"OPTIONS[{key!r}]"
+            if key in _LOWER_NON_POOL:
+                if key == "db":
+                    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                        problems.append((key, f"{where} must be a database number (an int >= 0), got {value!r}"))
+                    else:
+                        put("db", value, where)
+                continue
+            if key in ("socket_timeout", "socket_connect_timeout", "username", "password"):
+                put(key, value, where)
+            else:
+                extra[key] = value
+
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        if name in common and common[name] is not None:
+            where = source[name]
+            try:
+                seconds = float(common[name])
+            except (TypeError, ValueError):
+                problems.append((name.upper(), f"{where} must be a number of seconds, got {common[name]!r}"))
+                del common[name]
+                continue
+            if seconds <= 0:
+                problems.append((name.upper(), f"{where} must be > 0, got {common[name]!r}"))
+                del common[name]
+                continue
+            common[name] = seconds
+    if "retries" in common and (
+        isinstance(common["retries"], bool) or not isinstance(common["retries"], int) or common["retries"] < 0
+    ):
+        problems.append(("RETRIES", f"{source['retries']} must be an int >= 0, got {common['retries']!r}"))
+    if problems:
+        raise InvalidOptions(problems)
+    return common, extra
 
 
 def cache_config(alias: str) -> dict[str, Any]:
@@ -448,11 +514,30 @@ def _handshake_only(conn: Any) -> None:
     # answers. redis-py would first PING it as a health check (a new connection is "due"), with
     # a retry of its own inside the connect retry: against a server that accepts connections
     # but never answers, that doubled the time to give up (4 socket timeouts instead of 2).
-    conn.on_connect_check_health(check_health=False)
+    try:
+        conn.on_connect_check_health(check_health=False)
+    except redis.exceptions.ResponseError as exc:
+        _explain_select_error(conn, exc)
+        raise
 
 
 async def _ahandshake_only(conn: Any) -> None:
-    await conn.on_connect_check_health(check_health=False)
+    try:
+        await conn.on_connect_check_health(check_health=False)
+    except redis.exceptions.ResponseError as exc:
+        _explain_select_error(conn, exc)
+        raise
+
+
+def _explain_select_error(conn: Any, exc: redis.exceptions.ResponseError) -> None:
+    """A db the server lacks fails SELECT with a bare "DB index is out of range": say which db and where."""
+    if "DB index is out of range" not in str(exc):
+        return
+    where = f"{conn.host}:{conn.port}" if getattr(conn, "host", None) else getattr(conn, "path", "?")
+    raise type(exc)(
+        f"SELECT {conn.db} failed on {where}: DB index is out of range (the server has fewer databases, "
+        "see its 'databases' setting); fix the db in the cache LOCATION"
+    ) from exc
 
 
 @dataclasses.dataclass(frozen=True)
@@ -643,7 +728,7 @@ def async_client_for_spec(spec: ConnectionSpec, *, replica: bool = False) -> Any
     return client
 
 
-def get_redis(alias: str | None = None, *, replica: bool = False) -> Any:
+def get_redis(alias: str | None = None, *, replica: bool = False) -> SyncClient:
     """The shared sync redis-py client for a Django cache alias.
 
     ``alias`` defaults to ``REDIS_PATTERNS["USING"]`` (itself ``"default"``).
@@ -661,7 +746,7 @@ def get_redis(alias: str | None = None, *, replica: bool = False) -> Any:
     return client_for_spec(spec_for_alias(alias), replica=True)
 
 
-async def aget_redis(alias: str | None = None, *, replica: bool = False) -> Any:
+async def aget_redis(alias: str | None = None, *, replica: bool = False) -> AsyncClient:
     """The ``redis.asyncio`` client for a cache alias on the running event loop."""
     alias = alias or conf.core().USING
     if replica:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.utils.crypto import get_random_string
@@ -77,13 +77,14 @@ class SessionStore(SessionBase):
             raise exc
         self._unavailable = True
 
-    def _decode_record(self, key: str, raw: bytes | None) -> dict[str, Any]:
+    def _decode_record(self, key: str, raw: bytes | str | None) -> dict[str, Any]:
         if raw is None:
             self._session_key = None
             self._header = None
             return {}
         self._header = None
-        unpacked = records.unpack(raw)
+        # redis-py types GET as bytes | str; our clients never decode replies, so it is bytes.
+        unpacked = records.unpack(cast(bytes, raw))
         if unpacked is None:
             return self._unreadable("is not in this engine's format")
         header, body = unpacked

@@ -30,6 +30,7 @@ import redis.client
 from ..client import connections, scripts
 from ..client.connections import is_cluster
 from . import records, replication
+from .devices import Device, describe
 from .errors import guard
 from .runtime import Runtime, current
 
@@ -50,6 +51,11 @@ class UserSession:
     user_agent: str
     #: True for the session of the request that asked (``current=`` argument).
     current: bool = False
+
+    @property
+    def device(self) -> Device:
+        """The parsed User-Agent: ``.label`` is "Firefox on Ubuntu", "Safari on iPhone"..."""
+        return describe(self.user_agent)
 
 
 def user_id(user: Any, argument: str = "user") -> str:

@@ -34,3 +34,14 @@ def test_a_typo_in_options_is_a_warning_with_a_suggestion(settings: Any, topolog
 def test_hash_tag_prefix_on_cluster_is_a_warning(settings: Any, cluster: Any) -> None:
     config = {"BACKEND": "django_redis_patterns.cache.RedisCache", "LOCATION": cluster.url, "KEY_PREFIX": "{site}"}
     assert "redis_patterns.W051" in _ids(settings, config)
+
+
+def test_every_bad_backend_option_is_reported_in_one_run(settings: Any, topology: Any) -> None:
+    config = topology.cache_config(SERIALIZER="no.such.Path", CLEAR="all", STAMPEDE="maybe", COMPRESSOR="zlib")
+    settings.CACHES = {**settings.CACHES, "checked": config}
+    errors = [m.msg for m in check_cache_options() if m.id == "redis_patterns.E050"]
+    assert len(errors) == 3, errors
+    assert all("CACHES['checked']" in e for e in errors)
+    assert sum("OPTIONS['SERIALIZER']" in e for e in errors) == 1
+    assert sum("OPTIONS['CLEAR']" in e for e in errors) == 1
+    assert sum("OPTIONS['STAMPEDE']" in e for e in errors) == 1

@@ -54,7 +54,6 @@ def test_alias_whose_backend_is_not_redis() -> None:
         ("http://127.0.0.1:6379", "unsupported scheme"),
         ("redis+sentinel://h1:26379", "needs the service name"),
         ("redis+sentinel://h1/mymaster", "is not host:port"),
-        ("redis+cluster://h1:7000/3", "only db 0"),
         ("redis+cluster://h1:7000?frobnicate=1", "unknown URL parameter"),
         ("redis://h:notaport/0", "malformed"),
     ],
@@ -70,7 +69,7 @@ def test_malformed_url(location: str, fragment: str) -> None:
 def test_bad_timeout_option() -> None:
     caches = {"default": {"BACKEND": OURS, "LOCATION": "redis://h:1/0", "OPTIONS": {"SOCKET_TIMEOUT": "soon"}}}
     with override_settings(CACHES=caches):
-        errors = run_checks()["redis_patterns.E003"]
+        errors = run_checks()["redis_patterns.E008"]
     assert "SOCKET_TIMEOUT" in errors[0].msg
 
 

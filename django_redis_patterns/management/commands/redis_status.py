@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from redis.cluster import RedisCluster
+from redis.sentinel import SentinelConnectionPool
 
 from django_redis_patterns.client import compat, connections
 from django_redis_patterns.exceptions import ImproperlyConfigured
@@ -37,7 +39,7 @@ def describe(alias: str) -> list[str]:
     lines = [f"{alias}: {spec.topology} {', '.join(spec.display_nodes())}"]
     if not spec.fake:
         lines.append("  " + compat.status_line(spec.topology, spec.lean))
-    if spec.topology == "cluster":
+    if isinstance(client, RedisCluster):
         info = client.info("server", target_nodes=client.get_random_node())
         memory = client.info("memory", target_nodes=client.PRIMARIES)
         used = sum(v.get("used_memory", 0) for v in memory.values())
@@ -45,7 +47,7 @@ def describe(alias: str) -> list[str]:
             f"  version {info['redis_version']}, round trip {rtt_ms:.2f} ms, memory {_human(used)} (primaries)"
         )
         covered = 0
-        slots = client.cluster_slots()
+        slots: dict[tuple[int, int], Any] = client.cluster_slots()  # type: ignore[assignment]  # a dict in redis-py
         for (start, end), _ in slots.items():
             covered += end - start + 1
         state = "all 16384 slots covered" if covered == CLUSTER_SLOTS else f"only {covered}/16384 slots covered"
@@ -60,7 +62,7 @@ def describe(alias: str) -> list[str]:
         f"memory {info.get('used_memory_human', '?')}"
     )
     if spec.topology == "sentinel":
-        manager = client.connection_pool.sentinel_manager
+        manager = cast(SentinelConnectionPool, client.connection_pool).sentinel_manager
         host, port = manager.discover_master(spec.service)
         replicas = manager.discover_slaves(spec.service)
         lines.append(f"  sentinel service {spec.service!r}: primary {host}:{port}")
