@@ -132,25 +132,16 @@ REQUIREMENTS: dict[LeanKind, tuple[Requirement, ...]] = {
         Requirement("redis.asyncio.sentinel:SentinelConnectionPool", "master_address", instance=True),
         Requirement("redis.asyncio.retry:Retry", "call_with_retry"),
     ),
+    # Plus one of CLUSTER_PROTOCOLS below.
     "cluster": (
         *_SINGLE_NODE_SYNC,
-        Requirement("redis.cluster:RedisCluster", "_should_reinitialized"),
+        Requirement("redis.cluster:RedisCluster", "_execute_command"),
         Requirement("redis.cluster:RedisCluster", "reinitialize_counter", instance=True),
         Requirement("redis.cluster:RedisCluster", "replace_default_node"),
         Requirement("redis.cluster:RedisCluster", "ERRORS_ALLOW_RETRY"),
-        Requirement("redis.cluster:RedisCluster", "_request_refresh", absent=True),
-        Requirement(
-            "redis.cluster:NodesManager",
-            "initialize",
-            params=("additional_startup_nodes_info", "last_failed_node_name"),
-        ),
         Requirement("redis.cluster:NodesManager", "move_node_to_end_of_cached_nodes"),
         Requirement("redis.cluster:NodesManager", "move_slot"),
         Requirement("redis.cluster:NodesManager", "slots_cache", instance=True),
-        Requirement("redis.cluster:NodesManager", "_request_refresh", absent=True),
-        Requirement("redis.connection:ConnectionPool", "update_active_connections_for_reconnect"),
-        Requirement("redis.connection:ConnectionPool", "disconnect_free_connections"),
-        Requirement("redis.connection:ConnectionPool", "_lock", instance=True),
         Requirement("redis.retry:Retry", "get_retries"),
     ),
     "async-cluster": (
@@ -168,10 +159,60 @@ REQUIREMENTS: dict[LeanKind, tuple[Requirement, ...]] = {
 }
 
 
+#: The two topology-refresh protocols :class:`~.leancluster.LeanRedisCluster` mirrors after an
+#: error: redis-py 8.0-8.1 refresh at once ("immediate"); 8.2 asks for a refresh that the next
+#: attempt runs once due, with a back-off between attempts ("deferred").
+CLUSTER_PROTOCOLS: dict[str, tuple[Requirement, ...]] = {
+    "deferred": (
+        Requirement("redis.cluster", "_should_request_refresh"),
+        Requirement("redis.cluster", "_error_to_raise"),
+        Requirement("redis.cluster", "_fill_missing_redirect_host"),
+        Requirement("redis.cluster:RedisCluster", "reinitialize_steps", instance=True),
+        Requirement("redis.cluster:RedisCluster", "_retry_backoff_delay"),
+        Requirement(
+            "redis.cluster:NodesManager",
+            "_request_refresh",
+            params=("additional_startup_nodes_info", "last_failed_node_name"),
+        ),
+        Requirement("redis.cluster:NodesManager", "_run_requested_refresh"),
+        Requirement("redis.cluster:NodesManager", "_refresh_requested", instance=True),
+        Requirement("redis.cluster:NodesManager", "_error_instead_of_retry"),
+        Requirement("redis.cluster:NodesManager", "_last_refresh_at", instance=True),
+        Requirement("redis.cluster:NodesManager", "_last_refresh_unreachable_args", instance=True),
+        Requirement("redis.cluster:NodesManager", "remap_host_port"),
+    ),
+    "immediate": (
+        Requirement("redis.cluster:RedisCluster", "_should_reinitialized"),
+        Requirement("redis.cluster:RedisCluster", "_request_refresh", absent=True),
+        Requirement("redis.cluster:NodesManager", "_request_refresh", absent=True),
+        Requirement(
+            "redis.cluster:NodesManager",
+            "initialize",
+            params=("additional_startup_nodes_info", "last_failed_node_name"),
+        ),
+        Requirement("redis.connection:ConnectionPool", "update_active_connections_for_reconnect"),
+        Requirement("redis.connection:ConnectionPool", "disconnect_free_connections"),
+        Requirement("redis.connection:ConnectionPool", "_lock", instance=True),
+    ),
+}
+
+
+def cluster_protocol() -> str | None:
+    """The refresh protocol of the installed redis-py that the lean Cluster client mirrors, if any."""
+    for name, reqs in CLUSTER_PROTOCOLS.items():
+        if all(r.problem() is None for r in reqs):
+            return name
+    return None
+
+
 def missing(kind: LeanKind, requirements: dict[LeanKind, tuple[Requirement, ...]] | None = None) -> list[str]:
     """What the installed redis-py lacks for the ``kind`` lean client ([] when it is usable)."""
     reqs = (requirements or REQUIREMENTS)[kind]
-    return [p for p in (r.problem() for r in reqs) if p is not None]
+    problems = [p for p in (r.problem() for r in reqs) if p is not None]
+    if kind == "cluster" and cluster_protocol() is None:
+        # Name what the newest protocol lacks: that is the one a redis-py upgrade would bring.
+        problems += [p for p in (r.problem() for r in CLUSTER_PROTOCOLS["deferred"]) if p is not None]
+    return problems
 
 
 _MISSING: dict[LeanKind, list[str]] = {kind: missing(kind) for kind in KINDS}

@@ -17,9 +17,11 @@ The fast path is taken only when it is certainly safe:
   (RESP3 brings client-side caching and maintenance notifications, which live in redis-py's
   pool), no streaming credential provider (its re-authentication walks redis-py's pool);
 * the slot is in the client's slot map and its primary already has a redis-py client;
-* the installed redis-py has the topology-refresh steps mirrored below (redis-py 8.0-8.1;
-  :mod:`.compat` checks them, and the connection layer builds a plain ``RedisCluster`` where
-  they differ).
+* the installed redis-py has one of the two topology-refresh protocols mirrored below:
+  redis-py 8.0-8.1 refresh at once after an error (``_ImmediateRefresh``); 8.2 asks for a
+  refresh that the next attempt runs once due, with a back-off between attempts
+  (``_DeferredRefresh``). :mod:`.compat` checks which one the installed redis-py has, and the
+  connection layer builds a plain ``RedisCluster`` where it has neither.
 
 The command is then sent by a :class:`~.leanclient.LeanRedis` built on the primary's own
 redis-py ``ConnectionPool`` (same connection class and arguments: handshake, TLS, timeouts,
@@ -43,11 +45,13 @@ from redis.exceptions import (
     ClusterDownError,
     ConnectionError,
     DataError,
+    MaxConnectionsError,
     MovedError,
     TimeoutError,
     TryAgainError,
 )
 
+from . import compat
 from .leanclient import LeanRedis
 
 __all__ = ["LEAN_COMMANDS", "LeanRedisCluster", "OneKeyCommands", "lean_slot", "lean_table", "ordinary_policy"]
@@ -96,17 +100,21 @@ LEAN_COMMANDS: dict[str, int] = {
 }
 
 
-def ordinary_policy(policies: Any) -> bool:
+def ordinary_policy(policies: Any, name: str = "") -> bool:
     """True when a resolved command policy routes and answers like any one-key command.
 
-    redis-py resolves some keyed read commands to (DEFAULT_KEYED, DEFAULT_KEYED): the same
-    routing as no policy at all, so they keep the lean path. Any other policy stays with redis-py.
+    redis-py 8.2 resolves some keyed read commands to (DEFAULT_KEYED, DEFAULT_KEYED): the same
+    routing as no policy at all. It resolves EXISTS and TOUCH to (MULTI_SHARD, AGG_SUM): with
+    the one key the lean path sends them with, that is one slot and a sum of one reply. Any
+    other policy stays with redis-py.
     """
     if not policies:
         return True
     request = getattr(getattr(policies, "request_policy", None), "value", None)
     response = getattr(getattr(policies, "response_policy", None), "value", None)
-    return request == "default_keyed" and response == "default_keyed"
+    if request == "default_keyed" and response == "default_keyed":
+        return True
+    return LEAN_COMMANDS.get(name) == _ONLY_KEY and request == "multi_shard" and response == "agg_sum"
 
 
 def lean_table(client: Any, special: set[str]) -> dict[str, int]:
@@ -180,6 +188,120 @@ class OneKeyCommands:
         return self._one_key("UNLINK", keys, super().unlink)  # type: ignore[misc]
 
 
+_NOT_NODE_FAILURES: tuple[type[Exception], ...] = (
+    AuthenticationError,
+    MaxConnectionsError,
+    *((redis.exceptions.MaxClientsReachedError,) if hasattr(redis.exceptions, "MaxClientsReachedError") else ()),
+)
+
+
+class _ImmediateRefresh:
+    """What redis-py 8.0-8.1 do after an error: refresh the topology at once."""
+
+    @staticmethod
+    def moved(client: Any, node: Any, error: MovedError) -> None:
+        client.reinitialize_counter += 1
+        if client._should_reinitialized():
+            client.nodes_manager.initialize(additional_startup_nodes_info=[(error.host, error.port)])
+            client.reinitialize_counter = 0
+        else:
+            client.nodes_manager.move_slot(error)
+
+    @staticmethod
+    def connection_failed(client: Any, node: Any) -> None:
+        # This node's idle connections are suspect (its pool's and the lean client's), and
+        # the topology is re-read with the failed node tried last.
+        client._lean_forget(node.name)
+        redis_node = node.redis_connection
+        pool = redis_node.connection_pool if redis_node is not None else None
+        if pool is not None:
+            with pool._lock:
+                pool.update_active_connections_for_reconnect()
+                pool.disconnect_free_connections()
+        client.nodes_manager.move_node_to_end_of_cached_nodes(node.name)
+        client.nodes_manager.initialize(last_failed_node_name=node.name)
+
+    @staticmethod
+    def remaining(
+        client: Any, args: tuple[Any, ...], kwargs: dict[str, Any], slot: int, was_default: bool, error: Exception
+    ) -> Any:
+        """redis-py's outer retry loop, minus the attempt the lean path already made.
+
+        Only errors redis-py retries (its ``ERRORS_ALLOW_RETRY``, matched by exact type as it
+        does) are retried, at most ``retry.get_retries()`` times in all, with no pause
+        between attempts (redis-py's loop has none; its per-error pauses happen inside the
+        attempt). Each attempt is redis-py's own, on the slot's primary as of that moment.
+        """
+        retries = client.retry.get_retries()
+        while True:
+            if retries <= 0 or type(error) not in client.ERRORS_ALLOW_RETRY:
+                raise error
+            retries -= 1
+            if was_default:
+                client.replace_default_node()  # as redis-py does after a failure on it
+            try:
+                node = client.nodes_manager.get_node_from_slot(slot)
+                was_default = was_default or node == client.get_default_node()
+                # target_nodes: redis-py runs exactly one attempt, on that node.
+                return redis.cluster.RedisCluster.execute_command(client, *args, target_nodes=node, **kwargs)
+            except Exception as exc:
+                error = exc
+
+
+class _DeferredRefresh:
+    """What redis-py 8.2 does after an error: ask for a refresh, run by the next attempt once due."""
+
+    @staticmethod
+    def moved(client: Any, node: Any, error: MovedError) -> None:
+        manager = client.nodes_manager
+        redis.cluster._fill_missing_redirect_host(error, node.host)
+        client.reinitialize_counter += 1
+        manager.move_slot(error)
+        if redis.cluster._should_request_refresh(client.reinitialize_steps, client.reinitialize_counter):
+            manager._request_refresh(additional_startup_nodes_info=[manager.remap_host_port(error.host, error.port)])
+            client.reinitialize_counter = 0
+
+    @staticmethod
+    def connection_failed(client: Any, node: Any) -> None:
+        # The node's other connections are kept (redis-py 8.2 keeps them too); the failed one
+        # was disconnected by redis-py's connection itself.
+        client.nodes_manager.move_node_to_end_of_cached_nodes(node.name)
+        client.nodes_manager._request_refresh(last_failed_node_name=node.name)
+
+    @staticmethod
+    def remaining(
+        client: Any, args: tuple[Any, ...], kwargs: dict[str, Any], slot: int, was_default: bool, error: Exception
+    ) -> Any:
+        """redis-py 8.2's outer retry loop, minus the attempt the lean path already made: the
+        retry back-off between attempts, the requested refresh before each, and the end of the
+        retries when a refresh since the last failure reached no node."""
+        manager = client.nodes_manager
+        retries = client.retry.get_retries()
+        failures = 0
+        while True:
+            if retries <= 0 or type(error) not in client.ERRORS_ALLOW_RETRY:
+                raise redis.cluster._error_to_raise(manager._last_refresh_unreachable_args, error)
+            retries -= 1
+            failures += 1
+            if was_default:
+                client.replace_default_node()
+            last_refresh_at = manager._last_refresh_at
+            delay = client._retry_backoff_delay(client.retry, failures)
+            if delay > 0:
+                time.sleep(delay)
+            if manager._refresh_requested:
+                manager._run_requested_refresh(client.retry)
+            outage = manager._error_instead_of_retry(error, last_refresh_at)
+            if outage is not None:
+                raise outage
+            try:
+                node = manager.get_node_from_slot(slot)
+                was_default = node == client.get_default_node()
+                return client._execute_command(node, *args, **kwargs)
+            except Exception as exc:
+                error = exc
+
+
 class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
     """A ``RedisCluster`` with a lean single-key command path (see the module docstring)."""
 
@@ -188,6 +310,9 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
         self._lean_commands: dict[str, int] = {}
         self._lean_nodes: dict[str, LeanRedis] = {}
         self._lean_lock = threading.Lock()
+        protocol = compat.cluster_protocol()
+        self._lean_deferred = protocol == "deferred"
+        self._lean_recovery: Any = _DeferredRefresh if self._lean_deferred else _ImmediateRefresh
         super().__init__(*args, **kwargs)
         conn_kwargs = self.nodes_manager.connection_kwargs
         resolver = getattr(self, "_policy_resolver", None)
@@ -200,7 +325,7 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
         ):
             special = set(self.cluster_response_callbacks)
             if resolver is not None:
-                special.update(name for name in LEAN_COMMANDS if not ordinary_policy(resolver.resolve(name.lower())))
+                special.update(name for name in LEAN_COMMANDS if not ordinary_policy(resolver.resolve(name.lower()), name))
             self._lean_commands = lean_table(self, special)
 
     def set_response_callback(self, command: str, callback: Any) -> None:
@@ -276,18 +401,20 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
         lean = self._lean_client(node)
         if lean is None:
             return super().execute_command(*args, **kwargs)
+        if self._lean_deferred and manager._refresh_requested:
+            # redis-py 8.2: an earlier error asked for a topology refresh, which the next
+            # attempt of any command runs once due -- this one, as in redis-py's loop.
+            manager._run_requested_refresh(self.retry)
+            nodes = manager.slots_cache.get(slot)
+            if not nodes or nodes[0] is not node:
+                return super().execute_command(*args, **kwargs)
         default = manager.default_node  # redis-py's "was the target the default node" check
         try:
             return lean.execute_command(*args, **kwargs)
         except MovedError as error:
             # Not run. redis-py's MOVED bookkeeping, then its path (which follows further
             # redirections itself).
-            self.reinitialize_counter += 1
-            if self._should_reinitialized():  # type: ignore[attr-defined]  # redis-py <= 8.1 (compat checks it)
-                manager.initialize(additional_startup_nodes_info=[(error.host, error.port)])
-                self.reinitialize_counter = 0
-            else:
-                manager.move_slot(error)
+            self._lean_recovery.moved(self, node, error)
             return super().execute_command(*args, **kwargs)
         except (AskError, TryAgainError):
             # Not run: the slot is migrating (ASK) or its keys are in flux (TRYAGAIN).
@@ -297,47 +424,14 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
             # Not run. As redis-py: wait, refresh, and count the attempt.
             time.sleep(0.25)
             manager.initialize()
-            return self._lean_remaining_attempts(args, kwargs, slot, node == default, error)
-        except AuthenticationError:
-            raise  # redis-py neither refreshes nor retries on it
+            return self._lean_recovery.remaining(self, args, kwargs, slot, node == default, error)
+        except _NOT_NODE_FAILURES:
+            raise  # the credentials or a connection cap: redis-py neither refreshes nor retries
         except (ConnectionError, TimeoutError) as error:
-            # May have run. As redis-py's _execute_command: this node's idle connections
-            # are suspect (its pool's and this client's), the topology is re-read with the
-            # failed node tried last, and the failure counts as one attempt.
-            self._lean_forget(node.name)
-            redis_node = node.redis_connection
-            pool = redis_node.connection_pool if redis_node is not None else None
-            if pool is not None:
-                with pool._lock:
-                    pool.update_active_connections_for_reconnect()
-                    pool.disconnect_free_connections()
-            manager.move_node_to_end_of_cached_nodes(node.name)
-            manager.initialize(last_failed_node_name=node.name)
-            return self._lean_remaining_attempts(args, kwargs, slot, node == default, error)
-
-    def _lean_remaining_attempts(
-        self, args: tuple[Any, ...], kwargs: dict[str, Any], slot: int, was_default: bool, error: Exception
-    ) -> Any:
-        """redis-py's outer retry loop, minus the attempt the lean path already made.
-
-        Only errors redis-py retries (its ``ERRORS_ALLOW_RETRY``, matched by exact type as it
-        does) are retried, at most ``retry.get_retries()`` times in all, with no pause
-        between attempts (redis-py's loop has none; its per-error pauses happen inside the
-        attempt). Each attempt is redis-py's own, on the slot's primary as of that moment.
-        """
-        retries = self.retry.get_retries()
-        while True:
-            if retries <= 0 or type(error) not in self.ERRORS_ALLOW_RETRY:
-                raise error
-            retries -= 1
-            if was_default:
-                self.replace_default_node()  # as redis-py does after a failure on it
-            try:
-                node = self.nodes_manager.get_node_from_slot(slot)
-                was_default = was_default or node == self.get_default_node()
-                return super().execute_command(*args, target_nodes=node, **kwargs)
-            except Exception as exc:
-                error = exc
+            # May have run: as redis-py's _execute_command on that error, and the failure
+            # counts as one attempt.
+            self._lean_recovery.connection_failed(self, node)
+            return self._lean_recovery.remaining(self, args, kwargs, slot, node == default, error)
 
     def close(self) -> None:
         with getattr(self, "_lean_lock", threading.Lock()):  # also runs from __del__ after a failed __init__
