@@ -48,7 +48,9 @@ class LeanAsyncRedisCluster(OneKeyCommands, redis.asyncio.cluster.RedisCluster):
             self._lean_known = True
             if not self.read_from_replicas and self.load_balancing_strategy is None:
                 resolver = self._policy_resolver
-                special = {name for name in LEAN_COMMANDS if not ordinary_policy(await resolver.resolve(name.lower()), name)}
+                special = {
+                    name for name in LEAN_COMMANDS if not ordinary_policy(await resolver.resolve(name.lower()), name)
+                }
                 self._lean_commands = lean_table(self, special)
         return self
 

@@ -325,7 +325,9 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
         ):
             special = set(self.cluster_response_callbacks)
             if resolver is not None:
-                special.update(name for name in LEAN_COMMANDS if not ordinary_policy(resolver.resolve(name.lower()), name))
+                special.update(
+                    name for name in LEAN_COMMANDS if not ordinary_policy(resolver.resolve(name.lower()), name)
+                )
             self._lean_commands = lean_table(self, special)
 
     def set_response_callback(self, command: str, callback: Any) -> None:
