@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Literal
 
 import redis.exceptions
@@ -45,7 +46,19 @@ Order = Literal["desc", "asc"]
 RANKINGS = ("competition", "dense", "ordinal")
 PACKAGE = "django_redis_patterns.leaderboard"
 
-_write = scripts.load("write", package=PACKAGE)
+
+def composed_script(name: str) -> scripts.Script:
+    """``lua/<name>.lua`` with ``lua/family.lua`` pasted where it says ``--#include family.lua``:
+    Redis scripts cannot include files, and the write and rebuild scripts share its logic."""
+    folder = resources.files(PACKAGE).joinpath("lua")
+    source = folder.joinpath(f"{name}.lua").read_text("utf-8")
+    library = folder.joinpath("family.lua").read_text("utf-8")
+    if "--#include family.lua\n" not in source:
+        raise ImproperlyConfigured(f"{PACKAGE}/lua/{name}.lua does not include family.lua")
+    return scripts.Script(name, package=PACKAGE, source=source.replace("--#include family.lua\n", library, 1))
+
+
+_write = composed_script("write")
 _read = scripts.load("read", package=PACKAGE)
 
 #: ``partition=KEEP`` (the default of writes): leave the member in its current partition.
