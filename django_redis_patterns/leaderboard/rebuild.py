@@ -42,6 +42,10 @@ class RebuildError(scores.LeaderboardError):
     """A rebuild could not start or finish (another one runs, or the marker was lost)."""
 
 
+class RebuildRunning(RebuildError):
+    """Another rebuild of this board is running (its marker exists)."""
+
+
 @dataclass
 class RebuildResult:
     members: int
@@ -130,7 +134,8 @@ class _Plan:
 
 
 def _rebuild_error(exc: redis.exceptions.ResponseError) -> RebuildError:
-    return RebuildError(str(exc).split("LEADERBOARD ", 1)[-1])
+    message = str(exc).split("LEADERBOARD ", 1)[-1]
+    return (RebuildRunning if "already running" in message else RebuildError)(message)
 
 
 def rebuild(

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_redis_patterns import get_redis
 from tests.leaderboard_app.models import Player
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("boards_exist")]
 
 URL = "/admin/leaderboard_app/player/leaderboard/"
 REBUILD = "/admin/leaderboard_app/player/leaderboard/rebuild/"
