@@ -1,11 +1,11 @@
-"""System checks of the leaderboard app (ids redis_patterns.E040–E049, W040–W049)."""
+"""System checks of the leaderboard app (ids redis_patterns.E040–E049, W040–W049, I041)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.apps import apps
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Info, Warning, register
 
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
@@ -71,8 +71,8 @@ def check_leaderboard_admins(app_configs: Any = None, **kwargs: Any) -> list[Che
 
 @register(deploy=True)
 def check_boards_held(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Deployment checks (``manage.py check --deploy``), which ask Redis: W041, a model's board
-    is missing from Redis (its first read rebuilds it); E042, the same with self-healing off
+    """Deployment checks (``manage.py check --deploy``), which ask Redis: I041, a model's board
+    is missing from Redis (its first read rebuilds it: nothing to do); E042, the same with self-healing off
     (reads raise BoardMissing until ``leaderboard_rebuild``); W042, Redis could not be asked."""
     from .heal import board_states
 
@@ -82,7 +82,7 @@ def check_boards_held(app_configs: Any = None, **kwargs: Any) -> list[CheckMessa
             messages.append(Warning(state.describe(), obj=state.label, id="redis_patterns.W042"))
         elif not state.held:
             if state.board.self_heal:
-                messages.append(Warning(state.describe(), obj=state.label, id="redis_patterns.W041"))
+                messages.append(Info(state.describe(), obj=state.label, id="redis_patterns.I041"))
             else:
                 messages.append(
                     Error(

@@ -40,9 +40,7 @@ _POLL = 0.05
 
 
 def _off(board: ModelLeaderboard) -> BoardMissing:
-    return board._missing(
-        f"self-healing is off for it: run `manage.py leaderboard_rebuild {board.model._meta.label}`"
-    )
+    return board._missing(f"self-healing is off for it: run `manage.py leaderboard_rebuild {board.model._meta.label}`")
 
 
 def _timed_out(board: ModelLeaderboard, wait: float) -> BoardMissing:

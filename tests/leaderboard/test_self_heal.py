@@ -187,6 +187,7 @@ def test_with_self_healing_off_reads_raise_board_missing(topology: Any, heals: l
     with pytest.raises(BoardMissing):
         Player.leaderboard.score_of("1")
     assert heals == []
+
     # the deploy checks name it; the command that rebuilds it brings it back
     def errors() -> list[str]:
         return [m.obj for m in run_checks(include_deployment_checks=True) if m.id == "redis_patterns.E042"]
@@ -201,7 +202,7 @@ def test_the_deploy_check_reports_a_missing_board_that_will_heal(redis_ready: An
     populate(3)
 
     def missing() -> list[str]:
-        return [m.msg for m in run_checks(include_deployment_checks=True) if m.id == "redis_patterns.W041"]
+        return [m.msg for m in run_checks(include_deployment_checks=True) if m.id == "redis_patterns.I041"]
 
     assert not any("leaderboard_app.Player" in msg for msg in missing())
     out = io.StringIO()
