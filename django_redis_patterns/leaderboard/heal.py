@@ -27,7 +27,7 @@ from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from .board import _OUTAGES, BoardMissing, _failed
 from .conf import get as get_settings
-from .rebuild import RebuildResult, RebuildRunning, _arebuild, _rebuild
+from .rebuild import RebuildError, RebuildResult, RebuildRunning, _arebuild, _rebuild
 from .signals import board_healed
 
 if TYPE_CHECKING:
@@ -76,6 +76,8 @@ def heal(board: ModelLeaderboard) -> None:
         except _OUTAGES as exc:
             raise _failed(board.alias, "leaderboard heal", exc) from exc
         return
+    except RebuildError as exc:  # e.g. Redis lost the data again while it was being rebuilt
+        raise board._missing(f"its rebuild failed: {exc}") from exc
     if result is not None:  # None: another reader's rebuild finished first
         _healed(board, result)
 
@@ -99,6 +101,8 @@ async def aheal(board: ModelLeaderboard) -> None:
         except _OUTAGES as exc:
             raise _failed(board.alias, "leaderboard heal", exc) from exc
         return
+    except RebuildError as exc:
+        raise board._missing(f"its rebuild failed: {exc}") from exc
     if result is not None:
         _healed(board, result)
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.checks import run_checks
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connections as db_connections
 from django.db.models import F
 
@@ -210,6 +210,12 @@ def test_the_deploy_check_reports_a_missing_board_that_will_heal(redis_ready: An
     assert "leaderboard_app.Player: held, 3 members" in out.getvalue()
     get_redis().flushall()
     assert any("leaderboard_app.Player" in msg and "first read" in msg for msg in missing())
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="drifted"):  # the scores are gone too, and it says why
+        call_command("leaderboard_rebuild", "leaderboard_app.Player", check=True, stdout=out)
+    assert "MISSING from Redis (no marker lb:{leaderboard_app.player}:meta): the first read rebuilds it" in (
+        out.getvalue()
+    )
     out = io.StringIO()
     call_command("redis_status", stdout=out)  # exits 0: the board heals on its own
     assert "leaderboard_app.Player: MISSING from Redis; the first read rebuilds it" in out.getvalue()
