@@ -19,6 +19,8 @@ from django_redis_patterns.leaderboard.rebuild import rebuild
 from tests.leaderboard_app.models import Player, Runner
 from tests.topologies import standalone_and_cluster
 
+pytestmark = pytest.mark.postgres  # also on PostgreSQL in scripts/test's second pass
+
 
 @pytest.fixture
 def small_batches(settings: Any) -> None:

@@ -278,3 +278,32 @@ def test_bad_settings_are_named(redis_ready: Any, settings: Any, value: Any, mes
     settings.REDIS_PATTERNS = {"LEADERBOARD": {key: value}}
     with pytest.raises(ImproperlyConfigured, match=re.escape(message)):
         Player.leaderboard.top(1)
+
+
+def test_the_model_option_overrides_the_setting(redis_ready: Any, heals: list[Any], settings: Any) -> None:
+    from django_redis_patterns.exceptions import ImproperlyConfigured
+    from django_redis_patterns.leaderboard.models import ModelLeaderboard
+
+    class Big:
+        name = "players-big"
+        score_field = "score"
+        self_heal = False
+
+    class Small:
+        name = "players-small"
+        score_field = "score"
+        self_heal = True
+
+    big, small = ModelLeaderboard(Player, Big), ModelLeaderboard(Player, Small)
+    Player.objects.bulk_create([Player(name=f"p{i}", score=i) for i in range(5)])
+    with pytest.raises(BoardMissing, match="self-healing is off"):
+        big.top(3)  # never built: missing, and this board may not rebuild during a read
+    settings.REDIS_PATTERNS = {"LEADERBOARD": {"SELF_HEAL": False}}
+    assert [e.score for e in small.top(3)] == [4, 3, 2]  # the model's True wins over the setting
+    assert [sender for sender, _ in heals] == [Player]
+
+    class Bad:
+        self_heal = "no"
+
+    with pytest.raises(ImproperlyConfigured, match="self_heal must be True or False"):
+        ModelLeaderboard(Player, Bad)
