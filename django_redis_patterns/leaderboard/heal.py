@@ -44,7 +44,7 @@ def _off(board: ModelLeaderboard) -> BoardMissing:
 
 
 def _timed_out(board: ModelLeaderboard, wait: float) -> BoardMissing:
-    return board._missing(f"another process is rebuilding it and did not finish within HEAL_WAIT ({wait:g} s)")
+    return board._missing(f"another rebuild of it is running and did not finish within HEAL_WAIT ({wait:g} s)")
 
 
 def _healed(board: ModelLeaderboard, result: RebuildResult) -> None:
