@@ -244,13 +244,14 @@ def test_a_reader_waits_for_another_process_s_rebuild(redis_ready: Any, heals: l
         board.top(5)
 
 
-async def test_async_reads_heal_once(redis_ready: Any, heals: list[Any]) -> None:
+@standalone_and_cluster
+async def test_async_reads_heal_once(topology: Any, heals: list[Any]) -> None:
     import asyncio
 
     try:
         await sync_to_async(populate)(30)
         want = await sync_to_async(expected_top)()
-        await sync_to_async(get_redis().flushall)()
+        await sync_to_async(topology.flush)()
         results = await asyncio.gather(*(Player.leaderboard.atop(30) for _ in range(4)))
         assert [on_board(r) for r in results] == [want] * 4
         assert heals == [(Player, 30)]
