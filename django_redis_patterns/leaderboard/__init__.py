@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .board import KEEP, Entry, Leaderboard, LeaderboardUnavailable, RankedList
+from .board import KEEP, BoardMissing, Entry, Leaderboard, LeaderboardUnavailable, RankedList
 from .scores import InvalidScore, LeaderboardError
 
 if TYPE_CHECKING:  # type checkers see the real classes; at runtime they load lazily
@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # type checkers see the real classes; at runtime they load la
 
 __all__ = [
     "KEEP",
+    "BoardMissing",
     "Entry",
     "InvalidScore",
     "Leaderboard",

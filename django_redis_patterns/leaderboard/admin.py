@@ -25,8 +25,8 @@ from django.contrib import messages
 from django.contrib.admin.options import csrf_protect_m
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import InvalidPage
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.core.paginator import InvalidPage, Page
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -34,7 +34,7 @@ from django.utils.http import urlencode
 from django.utils.translation import ngettext
 
 from . import periods as periods_mod
-from .board import Leaderboard, LeaderboardUnavailable
+from .board import _OUTAGES, BoardMissing, Leaderboard, LeaderboardUnavailable, _failed, _page_number
 from .conf import get as get_settings
 from .models import ModelLeaderboard, board_for
 from .rebuild import RebuildError, counts, rebuild
@@ -104,17 +104,48 @@ class LeaderboardAdminMixin:
                 period = ""
         return view, period, partition
 
-    def _period_choices(self, board: Leaderboard) -> list[tuple[str, str]]:
+    def _period_choices(self, board: Leaderboard, selected: str) -> list[tuple[str, str]]:
+        """The current period of each kind, and the past ones whose board has members (one
+        pipelined ZCARD per candidate, one round trip); the selected one is always listed."""
         today = timezone.now().astimezone(dt.UTC).date()
-        choices = []
+        candidates = []
         for kind in board.periods:
             for i, day in enumerate(periods_mod.recent(kind, today, PERIOD_CHOICES)):
                 value = periods_mod.label(kind, day)
                 name = {"daily": "Day", "weekly": "Week of", "monthly": "Month"}[kind]
                 shown = day.strftime("%Y-%m") if kind == "monthly" else day.isoformat()
                 current = {"daily": " (today)", "weekly": " (this week)", "monthly": " (this month)"}[kind]
-                choices.append((value, f"{name} {shown}{current if i == 0 else ''}"))
-        return choices
+                candidates.append((value, f"{name} {shown}{current if i == 0 else ''}", i == 0))
+        if not candidates:
+            return []
+        try:
+            pipe = board.client().pipeline(transaction=False)
+            for value, _, _ in candidates:
+                pipe.zcard(f"{board.base_key}:{value}")  # the period board's key (see board.py)
+            sizes = pipe.execute()
+        except _OUTAGES as exc:
+            raise _failed(board.alias, "leaderboard period sizes", exc) from exc
+        return [
+            (value, label)
+            for (value, label, current), size in zip(candidates, sizes, strict=True)
+            if current or size or value == selected
+        ]
+
+    def _page(self, view: Leaderboard, number: str, per_page: int) -> Page:
+        """Django's ListView convention: "last" is the last page; a page number that is not
+        an integer or is out of range is a 404, never silently another page."""
+        if number == "last":
+            first = view.page(1, per_page)
+            last = first.paginator.num_pages
+            return first if last == 1 else view.page(last, per_page)
+        try:
+            valid = _page_number(number)
+        except LeaderboardError as exc:
+            raise Http404(f"Invalid page ({number!r}): {exc}") from None
+        try:
+            return view.page(valid, per_page)
+        except InvalidPage as exc:
+            raise Http404(f"Invalid page ({number!r}): {exc}") from None
 
     def leaderboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_or_change_permission(request):  # type: ignore[attr-defined]
@@ -131,7 +162,7 @@ class LeaderboardAdminMixin:
             "period": period,
             "partition": partition,
             "q": query,
-            "period_choices": self._period_choices(board),
+            "period_choices": [],
             "partition_choices": [],
             "has_change_permission": self.has_change_permission(request),  # type: ignore[attr-defined]
             "rebuild_url": self._url("leaderboard_rebuild"),
@@ -150,12 +181,8 @@ class LeaderboardAdminMixin:
                 else:
                     highlight = str(found.pk)  # type: ignore[union-attr]
                     number = str(position // per_page + 1)
-            try:
-                page = view.page(number, per_page)
-            except LeaderboardUnavailable:
-                raise
-            except (InvalidPage, LeaderboardError):
-                page = view.page(1, per_page)
+            page = self._page(view, number, per_page)
+            context["period_choices"] = self._period_choices(board, period)
             context["page"] = page
             context["rows"] = [self._row(entry, highlight) for entry in page.object_list]
             context["page_range"] = list(page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1))
@@ -168,6 +195,8 @@ class LeaderboardAdminMixin:
                 context["rebuilt_at"] = None if rebuilt is None else dt.datetime.fromtimestamp(rebuilt, tz=dt.UTC)
         except LeaderboardUnavailable as exc:
             context["unavailable"] = str(exc)
+        except BoardMissing as exc:  # self-healing off for this board, or a rebuild still running
+            context["board_missing"] = str(exc)
         context["base_query"] = urlencode({k: v for k, v in (("period", period), ("partition", partition)) if v})
         return TemplateResponse(request, self.leaderboard_template, context)
 

@@ -24,6 +24,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any, Literal
 
 import redis.exceptions
@@ -45,7 +46,19 @@ Order = Literal["desc", "asc"]
 RANKINGS = ("competition", "dense", "ordinal")
 PACKAGE = "django_redis_patterns.leaderboard"
 
-_write = scripts.load("write", package=PACKAGE)
+
+def composed_script(name: str) -> scripts.Script:
+    """``lua/<name>.lua`` with ``lua/family.lua`` pasted where it says ``--#include family.lua``:
+    Redis scripts cannot include files, and the write and rebuild scripts share its logic."""
+    folder = resources.files(PACKAGE).joinpath("lua")
+    source = folder.joinpath(f"{name}.lua").read_text("utf-8")
+    library = folder.joinpath("family.lua").read_text("utf-8")
+    if "--#include family.lua\n" not in source:
+        raise ImproperlyConfigured(f"{PACKAGE}/lua/{name}.lua does not include family.lua")
+    return scripts.Script(name, package=PACKAGE, source=source.replace("--#include family.lua\n", library, 1))
+
+
+_write = composed_script("write")
 _read = scripts.load("read", package=PACKAGE)
 
 #: ``partition=KEEP`` (the default of writes): leave the member in its current partition.
@@ -54,6 +67,20 @@ KEEP: Any = object()
 
 class LeaderboardUnavailable(RedisUnavailable, LeaderboardError):
     """Redis could not be reached for a leaderboard operation."""
+
+
+class BoardMissing(LeaderboardError):
+    """Redis does not hold this board (its marker is missing: Redis lost its data, or the board
+    was never built) and it was not rebuilt for this read: self-healing is off for it, or
+    another process's rebuild did not finish within ``HEAL_WAIT`` seconds."""
+
+    def __init__(self, message: str, *, board: str):
+        super().__init__(message)
+        self.board = board
+
+
+#: The read script's reply when the marker its caller named is missing.
+_MISSING = "LEADERBOARD board missing"
 
 
 @dataclass(slots=True)
@@ -284,25 +311,64 @@ class Leaderboard:
     # -- running calls ---------------------------------------------------------------
     def _run(self, call: _Call) -> Any:
         alias = self.alias
-        try:
-            reply = call.send(connections.get_redis(alias), False)
-        except _OUTAGES as exc:
-            raise _failed(alias, call.command, exc) from exc
-        except redis.exceptions.ResponseError as exc:
-            raise self._response_error(exc) from exc
-        _recovered(alias)
-        return call.parse(reply)
+        for attempt in range(2):
+            try:
+                reply = call.send(connections.get_redis(alias), False)
+            except _OUTAGES as exc:
+                raise _failed(alias, call.command, exc) from exc
+            except redis.exceptions.ResponseError as exc:
+                if _MISSING not in str(exc):
+                    raise self._response_error(exc) from exc
+                _recovered(alias)
+                if attempt:  # lost again right after it came back: say so, do not loop
+                    raise self._missing("it was lost again right after its rebuild") from None
+                self._heal()
+                continue
+            _recovered(alias)
+            return call.parse(reply)
 
     async def _arun(self, call: _Call) -> Any:
         alias = self.alias
-        try:
-            reply = await call.send(await connections.aget_redis(alias), True)
-        except _OUTAGES as exc:
-            raise _failed(alias, call.command, exc) from exc
-        except redis.exceptions.ResponseError as exc:
-            raise self._response_error(exc) from exc
-        _recovered(alias)
-        return call.parse(reply)
+        for attempt in range(2):
+            try:
+                reply = await call.send(await connections.aget_redis(alias), True)
+            except _OUTAGES as exc:
+                raise _failed(alias, call.command, exc) from exc
+            except redis.exceptions.ResponseError as exc:
+                if _MISSING not in str(exc):
+                    raise self._response_error(exc) from exc
+                _recovered(alias)
+                if attempt:
+                    raise self._missing("it was lost again right after its rebuild") from None
+                await self._aheal()
+                continue
+            _recovered(alias)
+            return call.parse(reply)
+
+    # -- self-healing: only boards with a source (model boards) guard their reads ----------
+    @property
+    def guarded(self) -> bool:
+        """Whether reads check the board's marker (``<base>:meta``) in the same call."""
+        return False
+
+    @property
+    def marker_key(self) -> str:
+        """Written by a full rebuild: "Redis holds this board" (even when it is empty)."""
+        return self.base_key + ":meta"
+
+    def _missing(self, why: str) -> BoardMissing:
+        return BoardMissing(
+            f"leaderboard {self.name!r}: Redis does not hold this board (its marker {self.marker_key} is missing: "
+            f"Redis lost its data, or the board was never built); {why}",
+            board=self.name,
+        )
+
+    def _heal(self) -> None:
+        """A read found the board missing: rebuild it, or raise :class:`BoardMissing`."""
+        raise self._missing("it has no source to rebuild it from")
+
+    async def _aheal(self) -> None:
+        raise self._missing("it has no source to rebuild it from")
 
     def _response_error(self, exc: Exception) -> Exception:
         if "exact range" in str(exc):
@@ -312,6 +378,11 @@ class Leaderboard:
     def _script(self, script: scripts.Script, args: Sequence[scripts.ArgT]) -> Callable[[Any, bool], Any]:
         keys = [self.base_key]
         return lambda client, is_async: (script.acall if is_async else script)(client, keys, args)
+
+    def _reader(self, args: Sequence[scripts.ArgT]) -> Callable[[Any, bool], Any]:
+        """The read script; a guarded board also names its marker, checked in the same call."""
+        keys = [self.base_key, self.marker_key] if self.guarded else [self.base_key]
+        return lambda client, is_async: (_read.acall if is_async else _read)(client, keys, args)
 
     # -- writes ------------------------------------------------------------------------
     def _partition_arg(self, partition: Any) -> str:
@@ -429,7 +500,7 @@ class Leaderboard:
         return count, list(map(Entry, ranks, values, members))
 
     def _rows_call(self, op: str, *extra: scripts.ArgT) -> _Call:
-        return _Call(f"leaderboard {op}", self._script(_read, self._read_args(op, *extra)), self._rows)
+        return _Call(f"leaderboard {op}", self._reader(self._read_args(op, *extra)), self._rows)
 
     def _range_call(self, start: int, stop: int) -> _Call:
         return self._rows_call("range", start, stop)
@@ -461,8 +532,9 @@ class Leaderboard:
         return scores.decode(reply[0], self.descending), int(reply[1])
 
     def _direct_key(self) -> str | None:
-        """The key when Python can name it (not a period view): lets plain commands replace Lua."""
-        return None if self._period is not None else self.key
+        """The key when Python can name it (not a period view): lets plain commands replace Lua.
+        None on a guarded board too: its reads go through the script, which checks the marker."""
+        return None if self._period is not None or self.guarded else self.key
 
     def _score_and_rank_call(self, member: Any) -> _Call:
         name = self._member_of(member)
@@ -476,7 +548,7 @@ class Leaderboard:
                 return scores.decode(reply[1], descending), int(reply[0]) + 1
 
             return _Call("ZRANK WITHSCORE", lambda c, a: c.zrank(key, name, withscore=True), parse)
-        return _Call("leaderboard member", self._script(_read, self._read_args("member", name)), self._score_rank_parse)
+        return _Call("leaderboard member", self._reader(self._read_args("member", name)), self._score_rank_parse)
 
     def _rank_call(self, member: Any) -> _Call:
         name = self._member_of(member)
@@ -503,7 +575,7 @@ class Leaderboard:
         key = self._direct_key()
         if key is not None:
             return _Call("ZCARD", lambda c, a: c.zcard(key), int)
-        return _Call("leaderboard count", self._script(_read, self._read_args("count")), int)
+        return _Call("leaderboard count", self._reader(self._read_args("count")), int)
 
     def _percentile_call(self, member: Any) -> _Call:
         def parse(reply: list[Any]) -> float | None:
@@ -514,7 +586,7 @@ class Leaderboard:
 
         return _Call(
             "leaderboard percentile",
-            self._script(_read, self._read_args("percentile", self._member_of(member))),
+            self._reader(self._read_args("percentile", self._member_of(member))),
             parse,
         )
 
@@ -614,7 +686,7 @@ class Leaderboard:
             return out
 
         return self._run(  # type: ignore[no-any-return]
-            _Call("leaderboard members", self._script(_read, self._read_args("members", *names)), parse)
+            _Call("leaderboard members", self._reader(self._read_args("members", *names)), parse)
         )
 
     def position_of(self, member: Any) -> int | None:
@@ -622,15 +694,18 @@ class Leaderboard:
         return self._run(  # type: ignore[no-any-return]
             _Call(
                 "leaderboard position",
-                self._script(_read, self._read_args("position", self._member_of(member))),
+                self._reader(self._read_args("position", self._member_of(member))),
                 lambda r: None if r is None else int(r),
             )
         )
 
     def partitions(self) -> list[str]:
         """Partition values that have (or had) members, sorted."""
-        key = self.base_key + ":parts"
-        names = self._run(_Call("SMEMBERS", lambda c, a: c.smembers(key), lambda r: r))
+        if self.guarded:
+            names = self._run(_Call("leaderboard parts", self._reader(self._read_args("parts")), lambda r: r))
+        else:
+            key = self.base_key + ":parts"
+            names = self._run(_Call("SMEMBERS", lambda c, a: c.smembers(key), lambda r: r))
         return sorted(n.decode().replace("%3A", ":").replace("%25", "%") for n in names)
 
     def histogram(self, bins: int = 20) -> tuple[int, Score | None, Score | None, list[int]]:
@@ -650,7 +725,7 @@ class Leaderboard:
             return count, lo, hi, counts
 
         return self._run(  # type: ignore[no-any-return]
-            _Call("leaderboard histogram", self._script(_read, self._read_args("histogram", bins)), parse)
+            _Call("leaderboard histogram", self._reader(self._read_args("histogram", bins)), parse)
         )
 
     # async twins of the reads
@@ -663,7 +738,7 @@ class Leaderboard:
     async def ascore_and_rank(self, member: Any) -> tuple[Score | None, int | None]:
         call = _Call(
             "leaderboard member",
-            self._script(_read, self._read_args("member", self._member_of(member))),
+            self._reader(self._read_args("member", self._member_of(member))),
             self._score_rank_parse,
         )
         return await self._arun(call)  # type: ignore[no-any-return]

@@ -1,11 +1,11 @@
-"""System checks of the leaderboard app (ids redis_patterns.E040–E049)."""
+"""System checks of the leaderboard app (ids redis_patterns.E040–E049, W040–W049, I041)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.apps import apps
-from django.core.checks import CheckMessage, Error, Warning, register
+from django.core.checks import CheckMessage, Error, Info, Warning, register
 
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
@@ -67,3 +67,29 @@ def check_leaderboard_admins(app_configs: Any = None, **kwargs: Any) -> list[Che
                 )
             )
     return errors
+
+
+@register(deploy=True)
+def check_boards_held(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Deployment checks (``manage.py check --deploy``), which ask Redis: I041, a model's board
+    is missing from Redis (its first read rebuilds it: nothing to do); E042, the same with self-healing off
+    (reads raise BoardMissing until ``leaderboard_rebuild``); W042, Redis could not be asked."""
+    from .heal import board_states
+
+    messages: list[CheckMessage] = []
+    for state in board_states():
+        if state.held is None:
+            messages.append(Warning(state.describe(), obj=state.label, id="redis_patterns.W042"))
+        elif not state.held:
+            if state.board.self_heal:
+                messages.append(Info(state.describe(), obj=state.label, id="redis_patterns.I041"))
+            else:
+                messages.append(
+                    Error(
+                        state.describe(),
+                        hint=f"python manage.py leaderboard_rebuild {state.label}",
+                        obj=state.label,
+                        id="redis_patterns.E042",
+                    )
+                )
+    return messages

@@ -74,6 +74,7 @@ _CONFIG_FIELDS = {
     "key_prefix",
     "period_scores",
     "display_fields",
+    "self_heal",
 }
 #: Pks whose sync failed, retried with the next successful sync (bounded).
 _VERIFY_ROUNDS = 3
@@ -115,6 +116,10 @@ class ModelLeaderboard(Leaderboard):
                 )
         #: attnames of display_fields, in order
         self.display_fields = tuple(field.attname for field in self._display)
+        self_heal = options.get("self_heal")
+        if self_heal is not None and not isinstance(self_heal, bool):
+            raise ImproperlyConfigured(f"{label}.Leaderboard.self_heal must be True or False, got {self_heal!r}")
+        self._self_heal = self_heal
         super().__init__(
             options.get("name") or label.lower(),
             using=options.get("using"),
@@ -127,6 +132,26 @@ class ModelLeaderboard(Leaderboard):
         )
         self._pending: set[Any] = set()
         self._pending_lock = threading.Lock()
+
+    # -- self-healing (heal.py) -----------------------------------------------------------
+    @property
+    def guarded(self) -> bool:
+        return True  # the table can rebuild it: reads check that Redis still holds it
+
+    @property
+    def self_heal(self) -> bool:
+        """Whether a read that finds the board missing rebuilds it (else: BoardMissing)."""
+        return get_settings().SELF_HEAL if self._self_heal is None else self._self_heal
+
+    def _heal(self) -> None:
+        from .heal import heal
+
+        heal(self)
+
+    async def _aheal(self) -> None:
+        from .heal import aheal
+
+        await aheal(self)
 
     def _field(self, name: Any, option: str) -> Any:
         try:

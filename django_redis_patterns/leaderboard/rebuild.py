@@ -3,37 +3,47 @@
 ``rebuild`` loads every row into ``<base>:rebuild`` in pipelined batches, then one script
 renames the copy over the live board: readers see the old board until that instant and the
 new one after it, never a partial one. Live writes during the rebuild are mirrored into the
-copy (see ``lua/write.lua``) and loads never overwrite them (ZADD NX), so nothing written
-meanwhile is lost. Period boards are not rebuilt: the database has no history to rebuild
-them from.
+copy, and the copy remembers which members they touched (``mirror`` in ``lua/family.lua``): a
+row read before a set or a remove of its member is skipped, and increments made before its
+row arrived are applied on top of it, so nothing written meanwhile is lost or undone.
+Period boards are not rebuilt: the database has no history to rebuild them from.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis.exceptions
+from asgiref.sync import sync_to_async
 
 from django_redis_patterns.client import scripts
 
 from . import scores
-from .board import _OUTAGES, PACKAGE, Leaderboard, _failed, _partition_value, node_client
+from .board import _OUTAGES, Leaderboard, _failed, _partition_value, composed_script, node_client
 from .conf import get as get_settings
 
-_rebuild = scripts.load("rebuild", package=PACKAGE)
+_script = composed_script("rebuild")
 
 Row = tuple[str, Any, Any]  # (member, score or None = not on the board, partition or None)
 #: Batches sent per pipeline round trip while loading.
 _BATCHES_PER_TRIP = 8
 #: Seconds a rebuild may go without progress before its marker (and copy) expire.
 _MARKER_TTL = 600
+#: The same for a heal (a read found the board missing): readers wait on it, so a heal that
+#: died must not block them for long.
+_HEAL_TTL = 60
 
 
 class RebuildError(scores.LeaderboardError):
     """A rebuild could not start or finish (another one runs, or the marker was lost)."""
+
+
+class RebuildRunning(RebuildError):
+    """Another rebuild of this board is running (its marker exists)."""
 
 
 @dataclass
@@ -89,6 +99,45 @@ def _encoded(board: Leaderboard, rows: Iterable[Row]) -> Iterator[tuple[str, str
         yield str(member), stored, "" if part is None or not partitioned else _partition_value(part)
 
 
+class _Plan:
+    """The script calls of one rebuild, shared by the sync and async drivers (only I/O differs)."""
+
+    def __init__(self, board: Leaderboard, *, force: bool, heal: bool):
+        self.board = board
+        self.keys = [board.base_key]
+        self.dense = "1" if board.dense else "0"
+        self.ttl = _HEAL_TTL if heal else _MARKER_TTL
+        self.force = "1" if force else "0"
+        self.heal = "1" if heal else "0"
+        self.batch = get_settings().BATCH_SIZE
+        self.marker = board.base_key + ":rebuilding"
+
+    def begin(self) -> list[scripts.ArgT]:
+        return ["begin", self.dense, self.ttl, self.force, self.heal]
+
+    def loads(self, rows: Iterable[tuple[str, str, str]]) -> Iterator[list[scripts.ArgT]]:
+        """One "load" call per BATCH_SIZE rows."""
+        chunk: list[scripts.ArgT] = ["load", self.dense]
+        for member, stored, part in rows:
+            chunk += (member, stored, part)
+            if len(chunk) >= 2 + 3 * self.batch:
+                yield chunk
+                chunk = ["load", self.dense]
+        if len(chunk) > 2:
+            yield chunk
+
+    def swap(self) -> list[scripts.ArgT]:
+        return ["swap", self.dense]
+
+    def abort(self) -> list[scripts.ArgT]:
+        return ["abort", self.dense]
+
+
+def _rebuild_error(exc: redis.exceptions.ResponseError) -> RebuildError:
+    message = str(exc).split("LEADERBOARD ", 1)[-1]
+    return (RebuildRunning if "already running" in message else RebuildError)(message)
+
+
 def rebuild(
     board: Leaderboard,
     rows: Iterable[Row] | None = None,
@@ -97,98 +146,99 @@ def rebuild(
     progress: Callable[[int], None] | None = None,
 ) -> RebuildResult:
     """Replace ``board`` (all-time and partitions) with ``rows`` (default: the model's table)."""
-    keys = [board.base_key]
-    dense = "1" if board.dense else "0"
-    batch = get_settings().BATCH_SIZE
+    result = _rebuild(board, rows, force=force, progress=progress, heal=False)
+    assert result is not None  # only a heal can find the board back already
+    return result
+
+
+def _rebuild(
+    board: Leaderboard,
+    rows: Iterable[Row] | None,
+    *,
+    force: bool,
+    progress: Callable[[int], None] | None,
+    heal: bool,
+) -> RebuildResult | None:
+    """The sync driver. ``heal``: only if the board's marker is missing (None if it is back)."""
+    plan = _Plan(board, force=force, heal=heal)
     started = time.perf_counter()
     try:
         client = node_client(board.client(), board.base_key)
         try:
-            _rebuild(client, keys, ["begin", dense, _MARKER_TTL, "1" if force else "0"])
+            # a plain call first: it loads the script on this server (a pipeline cannot)
+            if not int(_script(client, plan.keys, plan.begin())):
+                return None
         except redis.exceptions.ResponseError as exc:
-            raise RebuildError(str(exc).split("LEADERBOARD ", 1)[-1]) from None
+            raise _rebuild_error(exc) from None
         try:
-            loaded = 0
-            if board.dense or board.partitioned:
-                loaded = _load_scripted(client, board, rows, keys, dense, batch, progress)
-            else:
-                loaded = _load_plain(client, board, rows, batch, progress)
+            loaded, queued = 0, 0
+            pipe = client.pipeline(transaction=False)
+            for args in plan.loads(_encoded(board, _source(board, rows))):
+                pipe.evalsha(_script.sha, 1, *plan.keys, *args)
+                queued += 1
+                if queued >= _BATCHES_PER_TRIP:
+                    pipe.expire(plan.marker, plan.ttl)  # still alive: keep the marker
+                    loaded += sum(pipe.execute()[:-1])
+                    queued = 0
+                    if progress:
+                        progress(loaded)
+            if queued:
+                loaded += sum(pipe.execute())
             if progress:
                 progress(loaded)
-            count = int(_rebuild(client, keys, ["swap", dense]))
+            count = int(_script(client, plan.keys, plan.swap()))
             if getattr(board, "display_fields", ()):
                 # Display data may have drifted like the scores: reads refill it from the table.
                 client.unlink(board.data_key)  # type: ignore[attr-defined]
         except BaseException:
             try:
-                _rebuild(client, keys, ["abort", dense])
+                _script(client, plan.keys, plan.abort())
             except Exception:  # the marker and the copy expire on their own
                 pass
             raise
     except _OUTAGES as exc:
         raise _failed(board.alias, "leaderboard rebuild", exc) from exc
     except redis.exceptions.ResponseError as exc:
-        raise RebuildError(str(exc).split("LEADERBOARD ", 1)[-1]) from None
+        raise _rebuild_error(exc) from None
     return RebuildResult(count, time.perf_counter() - started)
 
 
-def _load_scripted(
-    client: Any,
-    board: Leaderboard,
-    rows: Iterable[Row] | None,
-    keys: list[str],
-    dense: str,
-    batch: int,
-    progress: Callable[[int], None] | None,
-) -> int:
-    """Load through the script: it keeps dense companions and partition boards."""
-    loaded, queued = 0, 0
-    pipe = client.pipeline(transaction=False)
-    chunk: list[scripts.ArgT] = ["load", dense]
-    for member, stored, part in _encoded(board, _source(board, rows)):
-        chunk += (member, stored, part)
-        if len(chunk) >= 2 + 3 * batch:
-            pipe.evalsha(_rebuild.sha, 1, *keys, *chunk)
-            chunk, queued = ["load", dense], queued + 1
-            if queued >= _BATCHES_PER_TRIP:
-                pipe.expire(board.base_key + ":rebuilding", _MARKER_TTL)  # still alive: keep the marker
-                loaded += sum(pipe.execute()[:-1])
-                queued = 0
-                if progress:
-                    progress(loaded)
-    if len(chunk) > 2:
-        pipe.evalsha(_rebuild.sha, 1, *keys, *chunk)
-    if len(pipe):
-        loaded += sum(pipe.execute())
-    return loaded
-
-
-def _load_plain(
-    client: Any, board: Leaderboard, rows: Iterable[Row] | None, batch: int, progress: Callable[[int], None] | None
-) -> int:
-    """A board without companions needs nothing but ZADD NX into the copy: no script at all
-    (the swap script still checks that the rebuild marker is ours)."""
-    copy = board.base_key + ":rebuild"
-    loaded, queued = 0, 0
-    pipe = client.pipeline(transaction=False)
-    mapping: dict[str, str] = {}
-    for member, stored, _ in _encoded(board, _source(board, rows)):
-        mapping[member] = stored
-        if len(mapping) >= batch:
-            pipe.zadd(copy, mapping, nx=True)  # type: ignore[arg-type]
-            mapping, queued = {}, queued + 1
-            if queued >= _BATCHES_PER_TRIP:
-                pipe.expire(copy, _MARKER_TTL + 60)
-                pipe.expire(board.base_key + ":rebuilding", _MARKER_TTL)
-                loaded += sum(pipe.execute()[:-2])
-                queued = 0
-                if progress:
-                    progress(loaded)
-    if mapping:
-        pipe.zadd(copy, mapping, nx=True)  # type: ignore[arg-type]
-    pipe.expire(copy, _MARKER_TTL + 60)
-    loaded += sum(pipe.execute()[:-1])
-    return loaded
+async def _arebuild(board: Leaderboard, rows: Iterable[Row] | None, *, force: bool, heal: bool) -> RebuildResult | None:
+    """The async driver: the same calls on the async client, one batch per round trip; the
+    rows (an ORM iterator) are pulled in chunks on Django's sync thread, never on the loop."""
+    plan = _Plan(board, force=force, heal=heal)
+    started = time.perf_counter()
+    encoded = iter(_encoded(board, _source(board, rows)))
+    pull = sync_to_async(lambda: list(itertools.islice(encoded, plan.batch)))
+    try:
+        client = await board.aclient()
+        try:
+            if not int(await _script.acall(client, plan.keys, plan.begin())):
+                return None
+        except redis.exceptions.ResponseError as exc:
+            raise _rebuild_error(exc) from None
+        try:
+            sent = 0
+            while chunk := await pull():
+                for args in plan.loads(chunk):
+                    await _script.acall(client, plan.keys, args)
+                sent += 1
+                if sent % _BATCHES_PER_TRIP == 0:
+                    await client.expire(plan.marker, plan.ttl)
+            count = int(await _script.acall(client, plan.keys, plan.swap()))
+            if getattr(board, "display_fields", ()):
+                await client.unlink(board.data_key)  # type: ignore[attr-defined]
+        except BaseException:
+            try:
+                await _script.acall(client, plan.keys, plan.abort())
+            except Exception:
+                pass
+            raise
+    except _OUTAGES as exc:
+        raise _failed(board.alias, "leaderboard rebuild", exc) from exc
+    except redis.exceptions.ResponseError as exc:
+        raise _rebuild_error(exc) from None
+    return RebuildResult(count, time.perf_counter() - started)
 
 
 def check(board: Leaderboard, rows: Iterable[Row] | None = None) -> Drift:
@@ -271,7 +321,7 @@ def delete_board(board: Leaderboard) -> None:
     """Drop every key of the board: the family in one script, then the period boards, found
     with SCAN on the one node that owns the board's slot (they all share its hash tag)."""
     try:
-        _rebuild(board.client(), [board.base_key], ["delete", "1" if board.dense else "0"])
+        _script(board.client(), [board.base_key], ["delete", "1" if board.dense else "0"])
         client = node_client(board.client(), board.base_key)
         pattern = board.base_key.replace("[", "\\[").replace("?", "\\?").replace("*", "\\*") + ":*"
         batch: list[bytes] = []

@@ -410,3 +410,21 @@ def test_sessions_live_in_redis(client: Any, make_player: Any, topology: Any) ->
     assert not Session.objects.exists()
     topology.flush()  # the session was in Redis only: emptying Redis logs the player out
     assert client.get("/play/").status_code == 302
+
+
+def test_the_leaderboard_comes_back_after_redis_loses_its_data(client: Any, make_player: Any, arcade_site: Any) -> None:
+    for i, score in enumerate([500, 400, 300, 200, 100]):
+        make_player(f"p{i}", score=score)
+    call_command("leaderboard_rebuild", "arcade.Player", verbosity=0)
+    assert len(client.get("/leaderboard/").context["top"]) == 5
+    arcade_site.flush()  # Redis restarted empty / failed over to an empty replica / FLUSHALL
+    response = client.get("/leaderboard/")
+    # the first read found the board's marker gone and rebuilt it from the table
+    assert [(row["name"], row["rank"]) for row in response.context["top"]] == [
+        ("p0", 1),
+        ("p1", 2),
+        ("p2", 3),
+        ("p3", 4),
+        ("p4", 5),
+    ]
+    assert b"Nobody has played yet" not in response.content

@@ -20,3 +20,19 @@ def artifact() -> Any:
     from tests.conftest import artifact_path
 
     return lambda name: artifact_path("leaderboard", name)
+
+
+@pytest.fixture
+def boards_exist(redis_ready: Any) -> None:
+    """Every test model's board exists in Redis, empty, as a rebuild of the empty tables leaves
+    it (a site whose boards were built): reads then show what the syncs wrote, and nothing
+    heals. Tests of syncs use it; tests of self-healing do not."""
+    from django.apps import apps
+
+    from django_redis_patterns import get_redis
+    from django_redis_patterns.leaderboard.models import LeaderboardMixin, board_for
+
+    client = get_redis()
+    for model in apps.get_models():
+        if issubclass(model, LeaderboardMixin):
+            client.hset(board_for(model).marker_key, mapping={"rebuilt_at": 0, "members": 0})

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django_redis_patterns import get_redis
 from tests.leaderboard_app.models import Player
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("boards_exist")]
 
 URL = "/admin/leaderboard_app/player/leaderboard/"
 REBUILD = "/admin/leaderboard_app/player/leaderboard/rebuild/"
@@ -198,3 +198,70 @@ def test_resync_action_needs_change_permission(redis_ready: Any, django_user_mod
     )
     assert "2 rows re-synced to the leaderboard." in response.content.decode()
     assert Player.leaderboard.count() == 2
+
+
+def test_out_of_range_and_bad_pages_are_404_and_last_is_the_last_page(
+    redis_ready: Any, django_user_model: Any, client: Client
+) -> None:
+    players(60)  # 25 per page: 3 pages
+    client.force_login(staff(django_user_model, "viewer", "view_player"))
+    for bad in ("999", "4", "0", "-1", "abc", "2.5", ""):
+        response = client.get(URL, {"page": bad})
+        assert response.status_code == 404, bad  # never silently page 1
+    last = client.get(URL, {"page": "last"})
+    assert last.status_code == 200 and last.context["page"].number == 3
+    assert len(last.context["rows"]) == 10
+    assert client.get(URL, {"page": "3"}).context["page"].number == 3
+    # a period or partition view has its own page count
+    assert client.get(URL, {"page": "2", "partition": "us"}).status_code == 404  # 20 members: 1 page
+    assert client.get(URL, {"page": "last", "partition": "us"}).context["page"].number == 1
+    # an empty board still has its page 1
+    get_redis().delete(Player.leaderboard.base_key)
+    assert client.get(URL).status_code == 200
+
+
+def test_the_period_list_hides_past_periods_whose_board_is_empty(
+    redis_ready: Any, django_user_model: Any, client: Client
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    today = timezone.now().astimezone(dt.UTC).date()
+    board = Player.leaderboard
+    yesterday = today - dt.timedelta(days=1)
+    board.set_score("1", 10, at=yesterday)  # yesterday's board (kept PERIOD_RETAIN=1 day after it ends)
+    client.force_login(staff(django_user_model, "viewer", "view_player"))
+    choices = [value for value, _ in client.get(URL).context["period_choices"]]
+
+    def day(d: dt.date) -> str:
+        return f"daily:{d.isoformat()}"
+
+    def week(d: dt.date) -> str:
+        return f"weekly:{(d - dt.timedelta(days=d.weekday())).isoformat()}"
+
+    # today and this week always; yesterday and its week (this week or last) have members; the
+    # other four past days and weeks on offer are empty and hidden
+    assert set(choices) == {day(today), day(yesterday), week(today), week(yesterday)}
+    assert day(today - dt.timedelta(days=2)) not in choices
+    # a period asked for by URL stays listed (and selected) even when its board is empty
+    empty = day(today - dt.timedelta(days=3))
+    response = client.get(URL, {"period": empty})
+    assert empty in [value for value, _ in response.context["period_choices"]]
+    assert f'<option value="{empty}" selected>' in response.content.decode()
+
+
+def test_a_lost_board_heals_or_says_it_is_missing(
+    redis_ready: Any, django_user_model: Any, client: Client, settings: Any
+) -> None:
+    players(30)
+    client.force_login(staff(django_user_model, "editor", "view_player", "change_player"))
+    get_redis().flushall()  # Redis lost everything, the board's marker with it
+    page = client.get(URL)
+    assert page.status_code == 200 and page.context["page"].paginator.count == 30  # rebuilt by the read
+    assert 'id="leaderboard-drift"' not in page.content.decode()
+    settings.REDIS_PATTERNS = {"LEADERBOARD": {"SELF_HEAL": False}}
+    get_redis().flushall()
+    html = client.get(URL).content.decode()
+    assert 'id="leaderboard-missing"' in html and "leaderboard_rebuild leaderboard_app.Player" in html
+    assert 'id="leaderboard-rebuild"' in html  # the editor can rebuild it from here

@@ -16,7 +16,7 @@ from django_redis_patterns.leaderboard.rebuild import rebuild
 from tests.leaderboard_app.models import Gamer, Player
 from tests.topologies import standalone_and_cluster
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("boards_exist")]
 
 JOINED = datetime.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.UTC)
 

@@ -1,7 +1,10 @@
 -- Leaderboard read: rows with ranks, a member's score and rank, counts; always one call.
 -- KEYS[1]  board base key, e.g. "lb:{scores}"; the board read is derived from it (same slot)
+-- KEYS[2]  optional: the board's marker ("<base>:meta", written by a full rebuild). When given
+--          and missing, Redis does not hold the board (lost data, or never built): the reply
+--          is the error "LEADERBOARD board missing" and the caller rebuilds it or says so
 -- ARGV[1]  op: "range" | "around" | "score" | "member" | "members" | "count" | "percentile" | "histogram"
---          | "position"; range/around/score with a "+d" suffix also return each row's display
+--          | "position" | "parts"; range/around/score with a "+d" suffix also return each row's display
 --          data (HMGET of the base key's ":d" hash: model boards with display_fields)
 -- ARGV[2]  ranking: "competition" | "dense" | "ordinal"
 -- ARGV[3]  partition value ("" = the global board)
@@ -17,9 +20,11 @@
 --          member: {score|false, rank|false}; members: {score|false, rank|false, ...}
 --          count: n; percentile: {score|false, members strictly better|false, count}
 --          histogram: {count, min|false, max|false, n1, n2, ...}; position: 0-based index|false
+--          parts: the partition values in use
 -- Scores are the stored strings (ascending: descending boards store -score); ranks are
 -- 1-based and computed here so no read costs more than this one call.
 local base = KEYS[1]
+if KEYS[2] and redis.call("EXISTS", KEYS[2]) == 0 then return redis.error_reply("LEADERBOARD board missing") end
 local op, ranking, part, period = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local with_data = string.sub(op, -2) == "+d"
 if with_data then op = string.sub(op, 1, -3) end
@@ -91,6 +96,7 @@ end
 
 -- member/members/position replies carry no count: only the other ops pay for ZCARD
 local count = 0
+if op == "parts" then return redis.call("SMEMBERS", base .. ":parts") end
 if op ~= "member" and op ~= "members" and op ~= "position" then count = redis.call("ZCARD", key) end
 
 if op == "range" then

@@ -2,23 +2,30 @@
 -- KEYS[1]  board base key, e.g. "lb:{scores}"; the copy lives at "<base>:rebuild" (same slot)
 -- ARGV[1]  op: "begin" | "load" | "swap" | "abort" | "delete"
 -- ARGV[2]  "1" when the board keeps dense-ranking companions
--- ARGV[3..] begin: ttl seconds, force ("1"/"0")
+-- ARGV[3..] begin: ttl seconds, force ("1"/"0"), heal ("1": only if "<base>:meta" is missing)
 --           load: member, stored score, partition ("" none), member, score, partition, ...
 --           swap: (nothing)
--- reply    begin: 1, or an error when another rebuild runs; load: members added;
+-- reply    begin: 1 (started), 0 (a heal of a board that is back), or an error when another
+--          rebuild runs; load: members added;
 --          swap: members on the new board; abort, delete: 1
 --
 -- While the marker "<base>:rebuilding" exists, every live write is mirrored into the copy
--- (write.lua), and loads use NX, so a value written during the rebuild is never replaced by
--- the older value the rebuild read from the database.
+-- (write.lua), and "<copy>:w" records which members were written since the rebuild began (see
+-- mirror() in family.lua): a load skips the rows of members whose final state a write already
+-- set (set, remove), applies the relative writes (incr, best) made before their row arrived on
+-- top of it, and the swap applies those whose row never arrived. So no row the rebuild read
+-- can undo or lose a write made after it read it.
 local base = KEYS[1]
 local op = ARGV[1]
 local dense = ARGV[2] == "1"
 local tmp = base .. ":rebuild"
 local marker = base .. ":rebuilding"
+local LIMIT = 9007199254740992
+
+--#include family.lua
 
 local function family(prefix) -- the keys of one board family except period boards
-  local keys = {prefix, prefix .. ":ds", prefix .. ":dn", prefix .. ":pm", prefix .. ":parts"}
+  local keys = {prefix, prefix .. ":ds", prefix .. ":dn", prefix .. ":pm", prefix .. ":parts", prefix .. ":w"}
   for _, part in ipairs(redis.call("SMEMBERS", prefix .. ":parts")) do
     local k = prefix .. ":p:" .. part
     keys[#keys + 1] = k
@@ -32,12 +39,11 @@ local function drop(keys)
   for _, k in ipairs(keys) do redis.call("UNLINK", k) end
 end
 
-local function inc(key, s)
-  if redis.call("HINCRBY", key .. ":dn", s, 1) == 1 then redis.call("ZADD", key .. ":ds", s, s) end
-end
-
 if op == "begin" then
   local ttl = tonumber(ARGV[3])
+  if ARGV[5] == "1" and redis.call("EXISTS", base .. ":meta") == 1 then
+    return 0 -- a heal, but the board is back already (another reader healed it)
+  end
   if redis.call("EXISTS", marker) == 1 and ARGV[4] ~= "1" then
     return redis.error_reply("LEADERBOARD a rebuild of this board is already running")
   end
@@ -48,16 +54,38 @@ elseif op == "load" then
   if redis.call("EXISTS", marker) == 0 then
     return redis.error_reply("LEADERBOARD rebuild marker expired or taken away; start again")
   end
-  -- one ZADD NX for the whole batch; the members it adds are those ZMSCORE did not find
-  local members, pairs_ = {}, {}
+  local wkey = tmp .. ":w"
+  local written = redis.call("EXISTS", wkey) == 1
+  local states = {}
+  if written then
+    local names = {}
+    for i = 3, #ARGV, 3 do names[#names + 1] = ARGV[i] end
+    for i = 1, #names, 1000 do -- unpack() has a stack limit: HMGET in slices
+      local got = redis.call("HMGET", wkey, unpack(names, i, math.min(i + 999, #names)))
+      for j = 1, #got do states[#states + 1] = got[j] end
+    end
+  end
+  -- rows of members written since the rebuild began with a final state ("=") are skipped
+  local members, scores_, parts_, logs = {}, {}, {}, {}
+  local n = 0
   for i = 3, #ARGV, 3 do
-    members[#members + 1] = ARGV[i]
-    pairs_[#pairs_ + 1] = ARGV[i + 1]
-    pairs_[#pairs_ + 1] = ARGV[i]
+    n = n + 1
+    local state = states[n]
+    if state ~= "=" then
+      members[#members + 1] = ARGV[i]
+      scores_[#scores_ + 1] = ARGV[i + 1]
+      parts_[#parts_ + 1] = ARGV[i + 2]
+      if state then logs[#logs + 1] = {ARGV[i], state} end
+    end
   end
   if #members == 0 then return 0 end
+  local pairs_ = {}
   local parts = false
-  for i = 5, #ARGV, 3 do if ARGV[i] ~= "" then parts = true break end end
+  for j = 1, #members do
+    pairs_[#pairs_ + 1] = scores_[j]
+    pairs_[#pairs_ + 1] = members[j]
+    if parts_[j] ~= "" then parts = true end
+  end
   local before = nil
   if dense or parts then before = redis.call("ZMSCORE", tmp, unpack(members)) end
   local added = redis.call("ZADD", tmp, "NX", unpack(pairs_))
@@ -91,18 +119,20 @@ elseif op == "load" then
     end
     if parts then
       for k, member in ipairs(fresh) do
-        local i = 3 + (fresh_i[k] - 1) * 3
-        local part = ARGV[i + 2]
+        local j = fresh_i[k]
+        local part = parts_[j]
         if part ~= "" and redis.call("HSETNX", tmp .. ":pm", member, part) == 1 then
           local pk = tmp .. ":p:" .. part
           redis.call("SADD", tmp .. ":parts", part)
-          if redis.call("ZADD", pk, "NX", ARGV[i + 1], member) == 1 and dense then inc(pk, redis.call("ZSCORE", pk, member)) end
+          if redis.call("ZADD", pk, "NX", scores_[j], member) == 1 and dense then inc(pk, redis.call("ZSCORE", pk, member)) end
         end
       end
     end
   end
+  -- relative writes made before these rows arrived apply on top of them
+  for _, entry in ipairs(logs) do replay(tmp, entry[1], entry[2]) end
   local ttl = redis.call("TTL", marker)
-  for _, k in ipairs({tmp, tmp .. ":ds", tmp .. ":dn", tmp .. ":pm", tmp .. ":parts"}) do
+  for _, k in ipairs({tmp, tmp .. ":ds", tmp .. ":dn", tmp .. ":pm", tmp .. ":parts", wkey}) do
     if redis.call("EXISTS", k) == 1 then redis.call("EXPIRE", k, ttl + 60) end
   end
   return added
@@ -110,6 +140,13 @@ elseif op == "swap" then
   if redis.call("EXISTS", marker) == 0 then
     return redis.error_reply("LEADERBOARD rebuild marker expired or taken away; start again")
   end
+  -- relative writes to members the rebuild never loaded apply from nothing, as on the live board
+  local wkey = tmp .. ":w"
+  local written = redis.call("HGETALL", wkey)
+  for i = 1, #written, 2 do
+    if written[i + 1] ~= "=" then replay(tmp, written[i], written[i + 1]) end
+  end
+  redis.call("UNLINK", wkey)
   local new_parts = redis.call("SMEMBERS", tmp .. ":parts")
   -- the live board's partitions that the database no longer has disappear with the swap
   drop(family(base))
@@ -125,6 +162,7 @@ elseif op == "swap" then
   end
   redis.call("DEL", marker)
   local count = redis.call("ZCARD", base)
+  -- ":meta" also says "Redis holds this board" (the self-healing reads check it)
   redis.call("HSET", base .. ":meta", "rebuilt_at", redis.call("TIME")[1], "members", count)
   return count
 elseif op == "delete" then -- the whole board but its period boards (they expire on their own)

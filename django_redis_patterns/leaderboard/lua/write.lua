@@ -27,6 +27,8 @@ local pmode = ARGV[8]
 local gain = ARGV[9] == "gain" and op == "set"
 local LIMIT = 9007199254740992
 
+--#include family.lua
+
 local function civil(days) -- days since epoch -> y, m, d (proleptic Gregorian, H. Hinnant)
   local z = days + 719468
   local era = math.floor(z / 146097)
@@ -78,152 +80,15 @@ local function current_periods(t)
   return out
 end
 
-local function inc(key, s)
-  if redis.call("HINCRBY", key .. ":dn", s, 1) == 1 then redis.call("ZADD", key .. ":ds", s, s) end
-end
-
-local function dec(key, s)
-  if redis.call("HINCRBY", key .. ":dn", s, -1) <= 0 then
-    redis.call("HDEL", key .. ":dn", s)
-    redis.call("ZREM", key .. ":ds", s)
-  end
-end
-
-local function remove(key)
-  local old = redis.call("ZSCORE", key, member)
-  if old then
-    redis.call("ZREM", key, member)
-    if dense then dec(key, old) end
-  end
-  return old
-end
-
-local function put(key, s) -- plain set of a stored-score string, companions kept
-  local old = redis.call("ZSCORE", key, member)
-  if old == s then return end
-  redis.call("ZADD", key, s, member)
-  if dense then
-    if old then dec(key, old) end
-    inc(key, redis.call("ZSCORE", key, member))
-  end
-end
-
-local function apply(key)
-  if op == "remove" then remove(key) return false end
-  local old = redis.call("ZSCORE", key, member)
-  local new
-  if op == "set" then
-    if old == value then return old end
-    redis.call("ZADD", key, value, member)
-  elseif op == "incr" then
-    new = redis.call("ZINCRBY", key, value, member)
-  elseif op == "best" then
-    if redis.call("ZADD", key, "LT", "CH", value, member) == 0 then return old end
-  else
-    return redis.error_reply("unknown op " .. op)
-  end
-  if new == nil then new = redis.call("ZSCORE", key, member) end
-  if dense and new ~= old then
-    if old then dec(key, old) end
-    inc(key, new)
-  end
-  return new
-end
-
-local function expire(key, at)
-  redis.call("EXPIREAT", key, at)
-  if dense then
-    redis.call("EXPIREAT", key .. ":ds", at)
-    redis.call("EXPIREAT", key .. ":dn", at)
-  end
-end
-
-local function check(result)
-  if type(result) == "table" and result.err then error(result.err) end
-  return result
-end
-
 local t
 if ARGV[6] ~= "" then t = tonumber(ARGV[6]) else t = tonumber(redis.call("TIME")[1]) end
 local cur = current_periods(t)
 if cur.err then return cur end
 
--- Apply the op to one board family (the live one, or a rebuild's temporary copy).
-local function write(prefix, with_periods)
-  local keys = {{prefix, nil}}
-  if with_periods then
-    for _, p in ipairs(cur) do keys[#keys + 1] = {prefix .. p[1], p[2]} end
-  end
-  if pmode ~= "-" and (pmode ~= "k" or redis.call("HEXISTS", prefix .. ":pm", member) == 1) then
-    local old_part = redis.call("HGET", prefix .. ":pm", member)
-    local new_part
-    if pmode == "k" then new_part = old_part
-    elseif pmode == "n" then new_part = false
-    else new_part = string.sub(pmode, 2) end
-    if op == "remove" then new_part = false end
-    if old_part ~= new_part then
-      local suffixes = {{"", nil}}
-      if with_periods then for _, p in ipairs(cur) do suffixes[#suffixes + 1] = p end end
-      for _, sfx in ipairs(suffixes) do
-        local s = false
-        if old_part then s = remove(prefix .. ":p:" .. old_part .. sfx[1]) end
-        -- moving keeps the score earned so far; the op below then applies to it
-        if new_part and s then
-          put(prefix .. ":p:" .. new_part .. sfx[1], s)
-        end
-      end
-      if new_part then
-        redis.call("HSET", prefix .. ":pm", member, new_part)
-        redis.call("SADD", prefix .. ":parts", new_part)
-      else
-        redis.call("HDEL", prefix .. ":pm", member)
-      end
-    end
-    if new_part then
-      keys[#keys + 1] = {prefix .. ":p:" .. new_part, nil}
-      if with_periods then
-        for _, p in ipairs(cur) do keys[#keys + 1] = {prefix .. ":p:" .. new_part .. p[1], p[2]} end
-      end
-    end
-  end
-  if op == "incr" then -- refuse before writing anything, so a refused increment changes nothing
-    for _, k in ipairs(keys) do
-      local result = tonumber(redis.call("ZSCORE", k[1], member) or "0") + tonumber(value)
-      if result > LIMIT or result < -LIMIT then
-        error("LEADERBOARD score of " .. member .. " would leave the exact range +-2^53")
-      end
-    end
-  end
-  local reply = false
-  local old_all = redis.call("ZSCORE", prefix, member)
-  local delta = nil
-  for i, k in ipairs(keys) do
-    if gain and k[2] then
-      -- period board of a "gain" board: add how much the all-time score just moved
-      if delta ~= 0 then
-        local before = redis.call("ZSCORE", k[1], member)
-        local after = redis.call("ZINCRBY", k[1], string.format("%.17g", delta), member)
-        if dense and after ~= before then
-          if before then dec(k[1], before) end
-          inc(k[1], after)
-        end
-        expire(k[1], k[2])
-      end
-    else
-      local r = check(apply(k[1]))
-      if i == 1 then
-        reply = r
-        delta = tonumber(r or "0") - tonumber(old_all or "0")
-      end
-      if k[2] and op ~= "remove" then expire(k[1], k[2]) end
-    end
-  end
-  return reply
-end
-
-local reply = write(base, true)
+local reply = write(base, op, member, value, pmode, cur, gain)
 -- A rebuild in progress loads into a temporary copy and then swaps it in: mirror the write
--- there too, so nothing written during the rebuild is lost by the swap.
+-- there too (see mirror() in family.lua), so the swap neither loses it nor lets a row the
+-- rebuild read earlier undo it.
 local tmp = redis.call("GET", base .. ":rebuilding")
-if tmp then write(tmp, false) end
+if tmp then mirror(tmp, op, member, value, pmode) end
 return reply

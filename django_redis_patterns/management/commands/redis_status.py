@@ -1,10 +1,12 @@
-"""``manage.py redis_status``: topology, version, role, latency and memory of every Redis alias."""
+"""``manage.py redis_status``: topology, version, role, latency and memory of every Redis alias,
+and, with the leaderboard app installed, whether Redis still holds each model's board."""
 
 from __future__ import annotations
 
 import time
 from typing import Any, cast
 
+from django.apps import apps
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from redis.cluster import RedisCluster
@@ -103,7 +105,25 @@ class Command(BaseCommand):
                 continue
             for line in lines:
                 self.stdout.write(line)
+        if not options["aliases"] and apps.is_installed("django_redis_patterns.leaderboard"):
+            failures += self._leaderboards()
         for line in failures:
             self.stderr.write(line)
         if failures:
             raise SystemExit(1)
+
+    def _leaderboards(self) -> list[str]:
+        """Print whether Redis holds each model's board; a missing board that will not heal
+        itself (self-healing off) or one Redis could not be asked about is a failure."""
+        from django_redis_patterns.leaderboard.heal import board_states
+
+        states = board_states()
+        if states:
+            self.stdout.write("leaderboards:")
+        failures = []
+        for state in states:
+            if state.held is None or (not state.held and not state.board.self_heal):
+                failures.append(f"  {state.describe()}")
+            else:
+                self.stdout.write(f"  {state.describe()}")
+        return failures

@@ -1,8 +1,9 @@
 """``manage.py leaderboard_rebuild [app_label.Model ...] [--check]``.
 
 Rebuilds each model's board from its table (atomic swap; readers never see a partial
-board) with a progress bar, or with ``--check`` reports drift and changes nothing (exit
-status 1 when any board drifts). No arguments: every model using ``LeaderboardMixin``.
+board) with a progress bar, or with ``--check`` reports drift, and boards Redis no longer
+holds (their marker is missing), and changes nothing (exit status 1 when any board drifts
+or is missing). No arguments: every model using ``LeaderboardMixin``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_redis_patterns.leaderboard.board import LeaderboardUnavailable
+from django_redis_patterns.leaderboard.heal import marker_present
 from django_redis_patterns.leaderboard.models import LeaderboardMixin, ModelLeaderboard, board_for
 from django_redis_patterns.leaderboard.rebuild import RebuildError, check, rebuild
 
@@ -96,10 +98,17 @@ class Command(BaseCommand):
 
     def _check(self, board: ModelLeaderboard, verbosity: int) -> bool:
         drift = check(board)
+        held = marker_present(board)
+        if not held:
+            # Redis lost the board (or it was never built): whatever syncs wrote since is partial
+            self.stdout.write(
+                f"{board.name}: MISSING from Redis (no marker {board.marker_key}): "
+                + ("the first read rebuilds it" if board.self_heal else "self-healing is off: reads raise BoardMissing")
+            )
         if drift.ok:
-            if verbosity:
+            if held and verbosity:
                 self.stdout.write(f"{board.name}: in sync ({drift.members:,} members)")
-            return True
+            return held
         self.stdout.write(
             f"{board.name}: DRIFT rows={drift.rows:,} members={drift.members:,} missing={drift.missing:,} "
             f"extra={drift.extra:,} mismatched={drift.mismatched:,} wrong_partition={drift.wrong_partition:,}"
