@@ -27,6 +27,9 @@ from .owner import OwnerInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Serialises the first report of a loss: the renewer and its deadline timer may both see it.
+_loss_lock = threading.Lock()
+
 
 class _HandleBase:
     """One acquisition: its token, fencing token and what is known about it."""
@@ -113,11 +116,18 @@ class _HandleBase:
 
     def _mark_lost(self) -> bool:
         """Record the loss once; returns True the first time (so the signal goes out once)."""
-        if self._lost or self._closing:
-            return False
-        self._lost = True
+        with _loss_lock:
+            if self._lost or self._closing:
+                return False
+            self._lost = True
         signals.lock_lost.send(sender=type(self.lock), name=self.name, handle=self)
         return True
+
+    def _lost_if_not_renewed(self, expires: float) -> None:
+        """The deadline timer of a renewal: the local expiry came and the renewal has not
+        moved it, so the lock is lost now, whatever the (possibly hung) renewal call says later."""
+        if self._expires == expires and not self._released:
+            self._mark_lost()
 
     def _unreachable_on_release(self, exc: LockUnavailable) -> NoReturn:
         """Redis is away at release: a handle already past its TTL was lost; else report the outage."""
@@ -257,6 +267,9 @@ class _Renewer(threading.Thread):
             if ms is None:
                 return
             keep_longer = handle.lock.period is not None and not handle.period_over
+            # The renewal may hang in a socket read (a stalled server) for up to two socket
+            # timeouts: a timer reports the loss at the local expiry, not when the call returns.
+            deadline = _deadline_timer(handle)
             try:
                 handle.extend(ms / 1000, _renewal=True, _keep_longer=keep_longer)
             except LockLost:
@@ -268,8 +281,29 @@ class _Renewer(threading.Thread):
                 # Redis is away for now: retry sooner, while the lock may still be alive.
                 wait = max(core.MIN_SLICE, min(1.0, (handle._expires - time.monotonic()) / 3))
                 continue
+            finally:
+                deadline.cancel()
+            if handle._lost:  # reported lost by the timer: a late success does not undo that
+                return
             wait = handle._next_wait()
             del handle
+
+
+def _deadline_timer(handle: Any) -> threading.Timer:
+    """A daemon timer that marks ``handle`` lost at its current local expiry (cancel it once
+    the renewal returns). It holds the handle weakly, like the renewer."""
+    ref = weakref.ref(handle)
+    expires = handle._expires
+
+    def fire() -> None:
+        target = ref()
+        if target is not None:
+            target._lost_if_not_renewed(expires)
+
+    timer = threading.Timer(max(0.0, expires - time.monotonic()), fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 class _LockBase:
@@ -582,6 +616,11 @@ async def _renew_task(ref: weakref.ref[Any]) -> None:
         if ms is None:
             return
         keep_longer = handle.lock.period is not None and not handle.period_over
+        # As in the thread renewer: the loss is reported at the local expiry even while the
+        # renewal awaits a stalled server (the loop runs the callback; the call is not cancelled).
+        deadline = asyncio.get_running_loop().call_later(
+            max(0.0, handle._expires - time.monotonic()), _lost_if_not_renewed, ref, handle._expires
+        )
         try:
             await handle.extend(ms / 1000, _renewal=True, _keep_longer=keep_longer)
         except LockLost:
@@ -592,8 +631,18 @@ async def _renew_task(ref: weakref.ref[Any]) -> None:
                 return
             wait = max(core.MIN_SLICE, min(1.0, (handle._expires - time.monotonic()) / 3))
             continue
+        finally:
+            deadline.cancel()
+        if handle._lost:
+            return
         wait = handle._next_wait()
         del handle
+
+
+def _lost_if_not_renewed(ref: weakref.ref[Any], expires: float) -> None:
+    handle = ref()
+    if handle is not None:
+        handle._lost_if_not_renewed(expires)
 
 
 class AsyncLock(_LockBase):
