@@ -189,7 +189,9 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         """Set the lock's TTL to ``ttl`` seconds (default: the lock's ttl). Raises LockLost if not held."""
         if self._released:
             raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
-        seconds = self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False)
+        seconds = (
+            self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False, maximum=core.MAX_TTL)
+        )
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
@@ -322,7 +324,7 @@ class _LockBase:
         period: float | None = None,
     ):
         self.name = core.validate_name(name)
-        self.ttl = cast(float, core.validate_seconds("ttl", ttl, allow_none=False))
+        self.ttl = cast(float, core.validate_seconds("ttl", ttl, allow_none=False, maximum=core.MAX_TTL))
         if not isinstance(blocking, bool):
             raise ValueError(f"blocking must be True or False, got {blocking!r}")
         self.blocking = blocking
@@ -335,7 +337,7 @@ class _LockBase:
         self.using = using
         self.max_hold = core.validate_seconds("max_hold", max_hold)
         #: Slot mode: the TTL runs to the end of the current period of this many seconds.
-        self.period = core.validate_seconds("period", period)
+        self.period = core.validate_seconds("period", period, maximum=core.MAX_TTL)
         self.keys = core.LockKeys.for_name(self.name)
         #: The holder seen by the last failed attempt of any owner (for messages).
         self.last_owner: OwnerInfo | None = None
@@ -570,7 +572,9 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
     async def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
         if self._released:
             raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
-        seconds = self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False)
+        seconds = (
+            self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False, maximum=core.MAX_TTL)
+        )
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
