@@ -24,7 +24,7 @@ from redis.exceptions import ResponseError
 
 from ..client import connections, scripts
 from ..exceptions import ImproperlyConfigured
-from . import batching, errors
+from . import batching, errors, keyspace
 from . import stampede as _stampede
 from .batching import ready
 from .codec import Codec
@@ -247,7 +247,17 @@ class RedisCache(BaseCache):
         return str(self.key_func(pattern, prefix, glob_escape(str(version or self.version))))
 
     def _all_keys_pattern(self) -> str:
+        if self.key_func is default_key_func:
+            # The integer version segment marks a key as this cache's (see .keyspace):
+            # SCAN narrows on its first character, _owns() checks the whole segment.
+            return keyspace.scan_match(glob_escape(self.key_prefix))
         return str(self.key_func("*", glob_escape(self.key_prefix), "*"))
+
+    def _owns(self) -> re.Pattern[bytes] | None:
+        """What a key of this cache looks like (None: a custom KEY_FUNCTION, whose glob decides)."""
+        if self.key_func is not default_key_func:
+            return None
+        return keyspace.owner_regex(self.key_prefix)
 
     def _made_keys(self, keys: Iterable[Any], version: int | None) -> dict[str, Any]:
         """made key -> caller's key; the bulk twin of make_and_validate_key (one regex pass)."""
@@ -609,7 +619,7 @@ class RedisCache(BaseCache):
         if self._clear_mode == "flushdb":
             client.flushdb()
         else:
-            self._delete_matching(client, self._all_keys_pattern(), DEFAULT_ITERSIZE)
+            self._delete_matching(client, self._all_keys_pattern(), DEFAULT_ITERSIZE, self._owns())
         return True
 
     @guarded("CLEAR")
@@ -618,7 +628,7 @@ class RedisCache(BaseCache):
         if self._clear_mode == "flushdb":
             await client.flushdb()
         else:
-            await self._adelete_matching(client, self._all_keys_pattern(), DEFAULT_ITERSIZE)
+            await self._adelete_matching(client, self._all_keys_pattern(), DEFAULT_ITERSIZE, self._owns())
         return True
 
     @guarded("SCAN+UNLINK", lambda *a, **kw: 0)
@@ -637,11 +647,13 @@ class RedisCache(BaseCache):
         return await self._adelete_matching(await self._aclient(), match, itersize or DEFAULT_ITERSIZE)
 
     @staticmethod
-    def _delete_matching(client: Any, match: str, batch: int) -> int:
+    def _delete_matching(client: Any, match: str, batch: int, owns: re.Pattern[bytes] | None = None) -> int:
         # scan_iter visits every primary on Cluster; UNLINK splits a batch per slot there.
         deleted = 0
         keys: list[bytes] = []
         for key in client.scan_iter(match=match, count=batch):
+            if owns is not None and not owns.match(key):
+                continue
             keys.append(key)
             if len(keys) >= batch:
                 deleted += client.unlink(*keys)
@@ -651,10 +663,12 @@ class RedisCache(BaseCache):
         return deleted
 
     @staticmethod
-    async def _adelete_matching(client: Any, match: str, batch: int) -> int:
+    async def _adelete_matching(client: Any, match: str, batch: int, owns: re.Pattern[bytes] | None = None) -> int:
         deleted = 0
         keys: list[bytes] = []
         async for key in client.scan_iter(match=match, count=batch):
+            if owns is not None and not owns.match(key):
+                continue
             keys.append(key)
             if len(keys) >= batch:
                 deleted += await client.unlink(*keys)

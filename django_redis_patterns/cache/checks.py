@@ -5,6 +5,8 @@
 * W050: an OPTIONS key nobody reads (a typo such as ``IGNORE_EXCEPTION``).
 * W051: a ``KEY_PREFIX`` with a ``{hash tag}`` on Cluster: every key lands in one slot,
   so one node takes the whole cache's traffic.
+* E052: another pattern's keys (sessions, locks, rate limits, leaderboards) would start with
+  ``<KEY_PREFIX>:<integer>:``, the cache's own keyspace, so ``clear()`` would delete them.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.utils.module_loading import import_string
 
 from ..client import connections
 from ..exceptions import ImproperlyConfigured, RedisPatternsError
+from . import keyspace
 from .backend import BACKEND_OPTIONS, CONNECTION_OPTIONS, RedisCache
 
 _ALSO_ACCEPTED = {  # django-redis options that mean nothing here but must not break a migration
@@ -121,6 +124,52 @@ def check_cache_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMes
                     "key of this cache maps to one slot, so one node serves the whole cache.",
                     hint="Remove the braces from KEY_PREFIX.",
                     id="redis_patterns.W051",
+                )
+            )
+        if "KEY_FUNCTION" not in config:
+            messages.extend(_keyspace_overlaps(alias, prefix))
+    return messages
+
+
+def _pattern_key_starts() -> list[tuple[str, str]]:
+    """(setting, how that pattern's keys start) for each pattern whose settings are valid."""
+    from .. import conf
+
+    starts: list[tuple[str, str]] = []
+    where = conf.SETTING_NAME
+    for section, shape in (("LOCKS", "{}{{"), ("RATELIMIT", "{}:{{"), ("LEADERBOARD", "{}:{{")):
+        try:
+            prefix = conf.section(section).KEY_PREFIX
+        except Exception:
+            continue  # an invalid section is that app's own check to report
+        if isinstance(prefix, str):
+            starts.append((f'{where}["{section}"]["KEY_PREFIX"]', shape.format(prefix)))
+    return starts
+
+
+def _keyspace_overlaps(alias: str, prefix: str) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    candidates = _pattern_key_starts()
+    if getattr(settings, "SESSION_CACHE_ALIAS", "default") == alias:
+        from .. import conf
+
+        try:
+            session_prefix = conf.section("SESSIONS").KEY_PREFIX
+        except Exception:
+            session_prefix = None
+        if isinstance(session_prefix, str):
+            start = f"{prefix}:{session_prefix}" if prefix else session_prefix
+            candidates.append((f'{conf.SETTING_NAME}["SESSIONS"]["KEY_PREFIX"]', start))
+    for setting, start in candidates:
+        if keyspace.overlaps(prefix, start):
+            messages.append(
+                Error(
+                    f"{setting} makes keys that start with {start!r}: inside the keyspace of cache "
+                    f"{alias!r} (KEY_PREFIX {prefix!r}, keys '<KEY_PREFIX>:<version>:<key>'), so its "
+                    "clear() would delete them.",
+                    hint="Choose a prefix whose segment after the cache's KEY_PREFIX is not an integer.",
+                    id="redis_patterns.E052",
+                    obj=alias,
                 )
             )
     return messages

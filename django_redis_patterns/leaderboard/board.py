@@ -154,7 +154,11 @@ class _Call:
 
 def _member(value: Any, argument: str = "member") -> str:
     if isinstance(value, bytes):
-        return value.decode()
+        try:
+            value = value.decode()
+        except UnicodeDecodeError as exc:
+            # a TypeError (as for any other unusable type), naming the argument, not a codec trace
+            raise TypeError(f"{argument} must be a str, an int or UTF-8 bytes, got {value!r} ({exc.reason})") from None
     if isinstance(value, str):
         if not value:
             raise LeaderboardError(f"{argument} must not be empty")

@@ -87,13 +87,28 @@ def validate_name(name: Any) -> str:
     return name
 
 
-def validate_seconds(argument: str, value: Any, *, allow_none: bool = True, allow_zero: bool = False) -> float | None:
+#: Longest ttl / period (seconds) a lock accepts: 18250 days. The scripts handle milliseconds
+#: as Lua doubles and write the ttl into the lock's value with Lua's %.14g, exact only below
+#: 1e14 ms (about 3170 years); Redis's own PX limit (~2**63 ms) is far above either.
+MAX_TTL = 18250 * 86400
+
+
+def validate_seconds(
+    argument: str,
+    value: Any,
+    *,
+    allow_none: bool = True,
+    allow_zero: bool = False,
+    maximum: float | None = None,
+) -> float | None:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ValueError(f"{argument} must be a number of seconds, got {value!r}")
     if value < 0 or (value == 0 and not allow_zero):
         raise ValueError(f"{argument} must be > 0{' or 0' if allow_zero else ''}, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{argument} must be at most {maximum:.0f} seconds ({maximum / 86400:g} days), got {value!r}")
     return float(value)
 
 

@@ -27,6 +27,9 @@ from .owner import OwnerInfo
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Serialises the first report of a loss: the renewer and its deadline timer may both see it.
+_loss_lock = threading.Lock()
+
 
 class _HandleBase:
     """One acquisition: its token, fencing token and what is known about it."""
@@ -113,11 +116,18 @@ class _HandleBase:
 
     def _mark_lost(self) -> bool:
         """Record the loss once; returns True the first time (so the signal goes out once)."""
-        if self._lost or self._closing:
-            return False
-        self._lost = True
+        with _loss_lock:
+            if self._lost or self._closing:
+                return False
+            self._lost = True
         signals.lock_lost.send(sender=type(self.lock), name=self.name, handle=self)
         return True
+
+    def _lost_if_not_renewed(self, expires: float) -> None:
+        """The deadline timer of a renewal: the local expiry came and the renewal has not
+        moved it, so the lock is lost now, whatever the (possibly hung) renewal call says later."""
+        if self._expires == expires and not self._released:
+            self._mark_lost()
 
     def _unreachable_on_release(self, exc: LockUnavailable) -> NoReturn:
         """Redis is away at release: a handle already past its TTL was lost; else report the outage."""
@@ -179,7 +189,9 @@ class LockHandle(_ThreadRenewal, _HandleBase):
         """Set the lock's TTL to ``ttl`` seconds (default: the lock's ttl). Raises LockLost if not held."""
         if self._released:
             raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
-        seconds = self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False)
+        seconds = (
+            self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False, maximum=core.MAX_TTL)
+        )
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
@@ -257,6 +269,9 @@ class _Renewer(threading.Thread):
             if ms is None:
                 return
             keep_longer = handle.lock.period is not None and not handle.period_over
+            # The renewal may hang in a socket read (a stalled server) for up to two socket
+            # timeouts: a timer reports the loss at the local expiry, not when the call returns.
+            deadline = _deadline_timer(handle)
             try:
                 handle.extend(ms / 1000, _renewal=True, _keep_longer=keep_longer)
             except LockLost:
@@ -268,8 +283,29 @@ class _Renewer(threading.Thread):
                 # Redis is away for now: retry sooner, while the lock may still be alive.
                 wait = max(core.MIN_SLICE, min(1.0, (handle._expires - time.monotonic()) / 3))
                 continue
+            finally:
+                deadline.cancel()
+            if handle._lost:  # reported lost by the timer: a late success does not undo that
+                return
             wait = handle._next_wait()
             del handle
+
+
+def _deadline_timer(handle: Any) -> threading.Timer:
+    """A daemon timer that marks ``handle`` lost at its current local expiry (cancel it once
+    the renewal returns). It holds the handle weakly, like the renewer."""
+    ref = weakref.ref(handle)
+    expires = handle._expires
+
+    def fire() -> None:
+        target = ref()
+        if target is not None:
+            target._lost_if_not_renewed(expires)
+
+    timer = threading.Timer(max(0.0, expires - time.monotonic()), fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 class _LockBase:
@@ -288,7 +324,7 @@ class _LockBase:
         period: float | None = None,
     ):
         self.name = core.validate_name(name)
-        self.ttl = cast(float, core.validate_seconds("ttl", ttl, allow_none=False))
+        self.ttl = cast(float, core.validate_seconds("ttl", ttl, allow_none=False, maximum=core.MAX_TTL))
         if not isinstance(blocking, bool):
             raise ValueError(f"blocking must be True or False, got {blocking!r}")
         self.blocking = blocking
@@ -301,7 +337,7 @@ class _LockBase:
         self.using = using
         self.max_hold = core.validate_seconds("max_hold", max_hold)
         #: Slot mode: the TTL runs to the end of the current period of this many seconds.
-        self.period = core.validate_seconds("period", period)
+        self.period = core.validate_seconds("period", period, maximum=core.MAX_TTL)
         self.keys = core.LockKeys.for_name(self.name)
         #: The holder seen by the last failed attempt of any owner (for messages).
         self.last_owner: OwnerInfo | None = None
@@ -536,7 +572,9 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
     async def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
         if self._released:
             raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
-        seconds = self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False)
+        seconds = (
+            self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False, maximum=core.MAX_TTL)
+        )
         assert seconds is not None
         started = time.monotonic()
         args = core.extend_args(self.token, core.to_ms(seconds), keep_longer=_keep_longer, renewal=_renewal)
@@ -582,6 +620,11 @@ async def _renew_task(ref: weakref.ref[Any]) -> None:
         if ms is None:
             return
         keep_longer = handle.lock.period is not None and not handle.period_over
+        # As in the thread renewer: the loss is reported at the local expiry even while the
+        # renewal awaits a stalled server (the loop runs the callback; the call is not cancelled).
+        deadline = asyncio.get_running_loop().call_later(
+            max(0.0, handle._expires - time.monotonic()), _lost_if_not_renewed, ref, handle._expires
+        )
         try:
             await handle.extend(ms / 1000, _renewal=True, _keep_longer=keep_longer)
         except LockLost:
@@ -592,8 +635,18 @@ async def _renew_task(ref: weakref.ref[Any]) -> None:
                 return
             wait = max(core.MIN_SLICE, min(1.0, (handle._expires - time.monotonic()) / 3))
             continue
+        finally:
+            deadline.cancel()
+        if handle._lost:
+            return
         wait = handle._next_wait()
         del handle
+
+
+def _lost_if_not_renewed(ref: weakref.ref[Any], expires: float) -> None:
+    handle = ref()
+    if handle is not None:
+        handle._lost_if_not_renewed(expires)
 
 
 class AsyncLock(_LockBase):

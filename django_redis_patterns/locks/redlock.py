@@ -53,7 +53,9 @@ class _RedlockHandleBase(_HandleBase):
     def _extend_args(self, ttl: float | None, renewal: bool) -> tuple[float, list[Any]]:
         if self._released:
             raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
-        seconds = self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False)
+        seconds = (
+            self.lock.ttl if ttl is None else core.validate_seconds("ttl", ttl, allow_none=False, maximum=core.MAX_TTL)
+        )
         assert seconds is not None
         return seconds, core.extend_args(self.token, core.to_ms(seconds), renewal=renewal)
 
@@ -152,7 +154,7 @@ class _RedlockBase:
             raise ValueError(f"using lists an alias twice: {list(using)!r}")
         self.using = list(using)
         self.quorum = len(self.using) // 2 + 1
-        self.ttl = cast(float, core.validate_seconds("ttl", ttl, allow_none=False))
+        self.ttl = cast(float, core.validate_seconds("ttl", ttl, allow_none=False, maximum=core.MAX_TTL))
         if not isinstance(blocking, bool):
             raise ValueError(f"blocking must be True or False, got {blocking!r}")
         self.blocking = blocking

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .core import ALL, UNSAFE, Limiter, aget_usage, ais_ratelimited, get_usage, is_ratelimited
 from .decorators import ratelimit
 from .exceptions import RatelimitConfigError, Ratelimited
+from .keys import normalize_username, normalized_post
 from .rates import Rate, RateError
 from .usage import RateUsage, Usage
 
@@ -26,5 +27,7 @@ __all__ = [
     "ais_ratelimited",
     "get_usage",
     "is_ratelimited",
+    "normalize_username",
+    "normalized_post",
     "ratelimit",
 ]

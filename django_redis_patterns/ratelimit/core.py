@@ -26,7 +26,7 @@ from . import algorithms
 from .conf import get as settings
 from .exceptions import RatelimitConfigError
 from .keys import key_function
-from .rates import Rate, RateSpec, parse, resolve
+from .rates import MAX_PERIOD, Rate, RateSpec, parse, resolve
 from .usage import RateUsage, Usage
 
 logger = logging.getLogger("django_redis_patterns.ratelimit")
@@ -158,6 +158,14 @@ class Limiter:
             raise RatelimitConfigError(f"rate {rate!r} sets no limit; pass a rate such as '5/m'")
         if isinstance(cost, bool) or not isinstance(cost, int) or cost < 1:  # True == 1: check the type
             raise RatelimitConfigError(f"cost must be an int >= 1, got {cost!r}")
+        if self.burst is not None:
+            for r in rates:
+                # GCRA looks burst × emission interval ahead: keep it within the longest period
+                if self.burst * -(-r.period_us // r.limit) > MAX_PERIOD * 1_000_000:
+                    raise RatelimitConfigError(
+                        f"burst={self.burst} with rate {r} reaches further ahead than the longest period "
+                        f"the scripts can run (18250 days); lower the burst"
+                    )
         if cost != 1:
             for r in rates:
                 capacity = self.algorithm.capacity(r, self.burst)

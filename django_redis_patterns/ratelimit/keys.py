@@ -1,11 +1,14 @@
 """What a limit counts by: ``key="ip"``, ``"user"``, ``"header:x-api-key"``, a callable...
 
-The names and meanings are django-ratelimit's. A key function returns the string that
-identifies the bucket, or ``None`` to not limit this request at all.
+The names and meanings are django-ratelimit's, plus ``"username"`` (and
+:func:`normalized_post`): a login form's username as Django's authentication will see it.
+A key function returns the string that identifies the bucket, or ``None`` to not limit
+this request at all.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -34,10 +37,39 @@ def _user_or_ip(group: str, request: Any) -> str:
     return client_ip(request)
 
 
+def normalize_username(value: Any, *, casefold: bool = False) -> str:
+    """A submitted username as Django's ``AuthenticationForm`` passes it to ``authenticate()``.
+
+    ``UsernameField`` strips surrounding whitespace (``CharField(strip=True)``), then applies
+    Unicode NFKC (as ``AbstractBaseUser.normalize_username`` does when users are saved), so
+    ``" ada"``, ``"ada\t"`` and the full-width ``"ａｄａ"`` all log in as ``ada``: they must
+    count as one account. ``casefold=True`` also folds case, for user models whose username
+    lookup is case-insensitive (Django's default ``User`` is case-sensitive).
+    """
+    text = unicodedata.normalize("NFKC", str(value).strip())
+    return text.casefold() if casefold else text
+
+
+def normalized_post(field: str = "username", *, casefold: bool = False) -> KeyFunc:
+    """A key function: POST ``field`` normalised by :func:`normalize_username`.
+
+    ``key="username"`` is ``normalized_post("username")``; use this for a form whose field
+    has another name, or with ``casefold=True`` for a case-insensitive user model.
+    """
+    if not isinstance(field, str) or not field:
+        raise RatelimitConfigError(f"normalized_post(): field must be a non-empty str, got {field!r}")
+
+    def key(group: str, request: Any) -> str:
+        return normalize_username(request.POST.get(field, ""), casefold=casefold)
+
+    return key
+
+
 SIMPLE_KEYS: dict[str, KeyFunc] = {
     "ip": lambda group, request: client_ip(request),
     "user": _user,
     "user_or_ip": _user_or_ip,
+    "username": normalized_post("username"),
 }
 
 
@@ -58,7 +90,7 @@ def key_function(key: KeyArg) -> KeyFunc:
         return key
     if not isinstance(key, str) or not key:
         raise RatelimitConfigError(
-            f"key {key!r}: use 'ip', 'user', 'user_or_ip', 'header:<name>', 'get:<name>', "
+            f"key {key!r}: use 'ip', 'user', 'user_or_ip', 'username', 'header:<name>', 'get:<name>', "
             "'post:<name>', a callable (group, request) or a dotted path to one"
         )
     if key in SIMPLE_KEYS:
@@ -77,6 +109,6 @@ def key_function(key: KeyArg) -> KeyFunc:
             raise RatelimitConfigError(f"key {key!r} is not callable")
         return func  # type: ignore[no-any-return]
     raise RatelimitConfigError(
-        f"key {key!r} is unknown; use 'ip', 'user', 'user_or_ip', 'header:<name>', 'get:<name>', "
+        f"key {key!r} is unknown; use 'ip', 'user', 'user_or_ip', 'username', 'header:<name>', 'get:<name>', "
         "'post:<name>', a callable (group, request) or a dotted path to one"
     )

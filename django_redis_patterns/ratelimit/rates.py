@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import re
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -64,6 +65,12 @@ class Rate:
 
 #: Shortest period accepted (seconds).
 MIN_PERIOD = 0.001
+#: Longest period accepted (seconds): 18250 days. The scripts count in µs with Lua doubles,
+#: exact only below 2**53 µs (about 285 years after 1970); the largest instant they compute
+#: is about now + 2 periods (a sliding window's reset, a GCRA burst), which 50 years keeps
+#: below it until about the year 2150. Redis's own expiry limit (PX up to ~2**63 ms) is not
+#: the bound.
+MAX_PERIOD = 18250 * 86400
 
 RateSpec = str | tuple[int, float] | Rate | Sequence[Any] | None
 #: ``rate=`` of the decorator: a spec, or a callable ``(group, request)`` returning one.
@@ -79,8 +86,16 @@ def _one(value: Any, whole: Any) -> Rate:
             raise RateError(f"rate {whole!r}: the count must be an int >= 1, got {count!r}")
         # 1 ms floor: the scripts keep window numbers (now / period) below 1e14, where Lua
         # still prints them as exact integers; a shorter window is below a round trip anyway.
-        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < MIN_PERIOD:
-            raise RateError(f"rate {whole!r}: the period must be a number of seconds >= 0.001, got {seconds!r}")
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, int | float)
+            or not math.isfinite(seconds)
+            or not MIN_PERIOD <= seconds <= MAX_PERIOD
+        ):
+            raise RateError(
+                f"rate {whole!r}: the period must be a number of seconds from {MIN_PERIOD} to {MAX_PERIOD} "
+                f"(18250 days), got {seconds!r}"
+            )
         return Rate(count, float(seconds))
     if isinstance(value, str):
         match = _RATE_RE.match(value)
@@ -95,6 +110,8 @@ def _one(value: Any, whole: Any) -> Rate:
         n = int(multiplier) if multiplier else 1
         if int(count) < 1 or n < 1:
             raise RateError(f"rate {whole!r}: count and multiplier must be >= 1 in {value!r}")
+        if seconds * n > MAX_PERIOD:
+            raise RateError(f"rate {whole!r}: the period of {value!r} is longer than the maximum, 18250 days")
         return Rate(int(count), float(seconds * n))
     raise RateError(f"rate {whole!r}: expected a string like '5/m' or a (count, seconds) tuple, got {value!r}")
 

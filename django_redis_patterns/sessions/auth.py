@@ -11,6 +11,10 @@ one-to-one profile rows (``USER_SELECT_RELATED``, e.g. ``["profile"]``)::
 Correctness, not just speed. Each user has a *version* key next to its copy; a copy is only
 used while it carries the current version:
 
+* No version, no copy: a copy is only valid while its version key exists and matches. A
+  request that finds no version (never written, evicted, lost in a failover to a lagging
+  replica) reads the database and writes a new version (``SET NX``) before it does, so
+  losing a version can never make an old copy current again.
 * Any save or delete of the user (a password change, ``is_active = False``, a new e-mail), or
   of one of its ``USER_SELECT_RELATED`` rows, writes a new random version: at once, and again
   after the transaction commits. The next request reads the database. So a password change
@@ -59,9 +63,12 @@ class CachedUserMixin:
         user = keys.valid(found)
         if user is not None:
             return user
+        version = None if found is None else found.get(keys.version)  # found is None: the cache failed
+        if found is not None and version is None:
+            version = _new_version(keys)
         user = super().get_user(user_id)  # type: ignore[misc]
-        if user is not None and found is not None:  # found is None: the cache failed, don't write
-            _store(keys.copy, (found.get(keys.version), user))  # the version read *before* the database
+        if user is not None and version is not None:
+            _store(keys.copy, (version, user))  # the version read *before* the database
         return user
 
     async def aget_user(self, user_id: Any) -> Any:
@@ -70,10 +77,13 @@ class CachedUserMixin:
         user = keys.valid(found)
         if user is not None:
             return user
+        version = None if found is None else found.get(keys.version)
+        if found is not None and version is None:
+            version = await _anew_version(keys)
         parent = getattr(super(), "aget_user", None)  # Django < 5.0 backends have none
         user = await (parent(user_id) if parent else sync_to_async(super().get_user)(user_id))  # type: ignore[misc]
-        if user is not None and found is not None:
-            await _aset(keys.copy, (found.get(keys.version), user))
+        if user is not None and version is not None:
+            await _aset(keys.copy, (version, user))
         return user
 
 
@@ -177,11 +187,16 @@ class _Keys:
         self.copy, self.version = base, base + ":v"
 
     def valid(self, found: dict[str, Any] | None) -> Any:
-        """The cached user if its copy carries the current version, else None."""
+        """The cached user if its copy carries the current version, else None.
+
+        No version key means no valid copy: a version lost to eviction or to a failover onto
+        a lagging replica must never make a copy from before a password change current again.
+        """
         if not found:
             return None
+        version = found.get(self.version)
         copy = found.get(self.copy)
-        if isinstance(copy, tuple) and len(copy) == 2 and copy[0] == found.get(self.version):
+        if version is not None and isinstance(copy, tuple) and len(copy) == 2 and copy[0] == version:
             return copy[1]
         return None
 
@@ -239,7 +254,7 @@ def _bump(pks: list[Any]) -> None:
 
     The version outlives any copy made under the previous one (twice USER_CACHE_TIMEOUT),
     so an expired version can never make an old copy current again."""
-    timeout = 2 * conf.get().USER_CACHE_TIMEOUT
+    timeout = _version_timeout()
     versions = {_Keys(pk, backend).version: secrets.token_hex(8) for pk in pks for backend in _cached_backends()}
     try:
         _cache().set_many(versions, timeout=timeout)
@@ -251,6 +266,38 @@ def _bump(pks: list[Any]) -> None:
             type(exc).__name__,
             exc,
         )
+
+
+def _version_timeout() -> int:
+    # A version outlives any copy made under it (twice USER_CACHE_TIMEOUT); one that expires
+    # anyway only costs a database read, since a missing version validates nothing.
+    return 2 * conf.get().USER_CACHE_TIMEOUT
+
+
+def _new_version(keys: _Keys) -> str | None:
+    """The user's version when there was none: a new random one, or the one a concurrent
+    request wrote first (``add`` is SET NX). None if the cache failed: then store nothing."""
+    try:
+        token = secrets.token_hex(8)
+        if _cache().add(keys.version, token, timeout=_version_timeout()):
+            return token
+        current = _cache().get(keys.version)
+    except Exception as exc:
+        _failed("write", exc)
+        return None
+    return current if isinstance(current, str) else None
+
+
+async def _anew_version(keys: _Keys) -> str | None:
+    try:
+        token = secrets.token_hex(8)
+        if await _cache().aadd(keys.version, token, timeout=_version_timeout()):
+            return token
+        current = await _cache().aget(keys.version)
+    except Exception as exc:
+        _failed("write", exc)
+        return None
+    return current if isinstance(current, str) else None
 
 
 def _read(keys: _Keys) -> dict[str, Any] | None:

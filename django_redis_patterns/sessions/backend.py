@@ -247,7 +247,10 @@ class SessionStore(SessionBase):
         uid, refresh = self._index_plan(data, ttl_ms)
         ip, ua = self._meta()
         if refresh and not must_create:  # index first: it must never miss a live session
-            now = index.touch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            try:
+                now = index.touch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            except index.SessionRevoked:
+                raise UpdateError  # revoked: as if deleted (Django answers SessionInterrupted)
             header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
         else:
             header = self._unrefreshed_header(uid, refresh)
@@ -267,19 +270,31 @@ class SessionStore(SessionBase):
         self._header = header
         if refresh and must_create:
             # A new key can only be indexed once it is ours (SET NX won), so after the SET.
-            now = index.touch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            try:
+                now = index.touch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            except index.SessionRevoked:
+                # cycle_key of a revoked session: the copy we just wrote must not live
+                with guard(rt.alias, "DEL"):
+                    replication.write(rt, client, redis_key, "DEL", lambda t: t.delete(redis_key))
+                self._header = None
+                raise
             self._header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
         if old is not None and old.uid and old.uid != uid:
             index.remove(rt, client, old.uid, [key])
 
     def delete(self, session_key: str | None = None) -> None:
+        self._delete(session_key)
+
+    def _delete(self, session_key: str | None = None) -> bool:
+        """delete(); False only when Redis answered that the key was not there."""
         if session_key is None:
             if self.session_key is None:
-                return
+                return True
             session_key = self.session_key
         if not records.valid_key(session_key) or self._unavailable:
-            return
+            return True
         rt = self._rt
+        raw: bytes | None = b""
         client = connections.get_redis(rt.alias)
         redis_key = self._redis_key(session_key)
         try:
@@ -292,6 +307,7 @@ class SessionStore(SessionBase):
             self._degrade(exc)
         if session_key == self.session_key:
             self._header = None
+        return raw is not None
 
     def _quick_cycle_plan(self, data: dict[str, Any]) -> tuple[str, int] | None:
         """(old key, TTL) when cycle_key may create + delete in one pipeline, else None.
@@ -327,11 +343,7 @@ class SessionStore(SessionBase):
             return
         plan = self._quick_cycle_plan(data)
         if plan is None:
-            self._replacing = self.session_key or ""
-            try:
-                super().cycle_key()  # create() the new key with the data, then delete() the old one
-            finally:
-                self._replacing = ""
+            self._cycle_keeping_login(data)
             return
         old_key, ttl_ms = plan
         rt = self._rt
@@ -351,6 +363,57 @@ class SessionStore(SessionBase):
             self._session_key = old_key  # the browser keeps its cookie
             return
         raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
+
+    def _cycle_keeping_login(self, data: dict[str, Any]) -> None:
+        """Django's cycle_key (create the new key with the data, delete the old one), except
+        that the data never outlives a revoked or vanished old session.
+
+        Revocation tombstones the old key in the user's index, which the new key's indexing
+        checks atomically (refused: the new key is deleted), and follows a rotation recorded
+        before it to the new key; an old key that is gone by the time it is deleted
+        (revoked, logged out elsewhere, expired) also means the login must not be copied.
+        Either way the request goes on with a new, empty session.
+        """
+        old_key = self.session_key
+        self._replacing = old_key or ""
+        try:
+            self.create()
+        except index.SessionRevoked:
+            self._start_over()
+            return
+        finally:
+            self._replacing = ""
+        self._session_cache = data
+        if old_key and not self._delete(old_key):
+            self.delete(self.session_key)
+            self._start_over()
+
+    def _start_over(self) -> None:
+        self._session_cache = {}
+        self._session_key = None
+        self._header = None
+        self.create()
+
+    async def _acycle_keeping_login(self, data: dict[str, Any]) -> None:
+        old_key = self.session_key
+        self._replacing = old_key or ""
+        try:
+            await self.acreate()
+        except index.SessionRevoked:
+            await self._astart_over()
+            return
+        finally:
+            self._replacing = ""
+        self._session_cache = data
+        if old_key and not await self._adelete(old_key):
+            await self.adelete(self.session_key)
+            await self._astart_over()
+
+    async def _astart_over(self) -> None:
+        self._session_cache = {}
+        self._session_key = None
+        self._header = None
+        await self.acreate()
 
     def touch_index(self) -> bool:
         """Refresh this session's entry in its user's index ("last seen", IP) if due; True if written.
@@ -373,6 +436,8 @@ class SessionStore(SessionBase):
             header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
             with guard(rt.alias, "EVALSHA set_header"):
                 SET_HEADER(client, [self._redis_key(self.session_key)], [header.pack()[:-1]])
+        except index.SessionRevoked:
+            return False  # the session is being deleted; nothing to refresh
         except SessionUnavailable as exc:
             self._degrade(exc)
             return False
@@ -479,7 +544,10 @@ class SessionStore(SessionBase):
         uid, refresh = self._index_plan(data, ttl_ms)
         ip, ua = self._meta()
         if refresh and not must_create:
-            now = await index.atouch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            try:
+                now = await index.atouch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            except index.SessionRevoked:
+                raise UpdateError
             header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
         else:
             header = self._unrefreshed_header(uid, refresh)
@@ -498,19 +566,29 @@ class SessionStore(SessionBase):
             raise UpdateError
         self._header = header
         if refresh and must_create:
-            now = await index.atouch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            try:
+                now = await index.atouch(rt, client, uid, key, ttl_ms, ip, ua, self._replacing)  # type: ignore[arg-type]
+            except index.SessionRevoked:
+                with guard(rt.alias, "DEL"):
+                    await replication.awrite(rt, client, redis_key, "DEL", lambda t: t.delete(redis_key))
+                self._header = None
+                raise
             self._header = records.Header(uid=uid, indexed_at=now, score=now + ttl_ms)
         if old is not None and old.uid and old.uid != uid:
             await index.aremove(rt, client, old.uid, [key])
 
     async def adelete(self, session_key: str | None = None) -> None:
+        await self._adelete(session_key)
+
+    async def _adelete(self, session_key: str | None = None) -> bool:
         if session_key is None:
             if self.session_key is None:
-                return
+                return True
             session_key = self.session_key
         if not records.valid_key(session_key) or self._unavailable:
-            return
+            return True
         rt = self._rt
+        raw: bytes | None = b""
         redis_key = self._redis_key(session_key)
         try:
             client = await connections.aget_redis(rt.alias)
@@ -523,6 +601,7 @@ class SessionStore(SessionBase):
             self._degrade(exc)
         if session_key == self.session_key:
             self._header = None
+        return raw is not None
 
     async def acycle_key(self) -> None:
         data = await self._aget_session()  # type: ignore[attr-defined]
@@ -530,11 +609,7 @@ class SessionStore(SessionBase):
             return
         plan = self._quick_cycle_plan(data)
         if plan is None:
-            self._replacing = self.session_key or ""
-            try:
-                await super().acycle_key()
-            finally:
-                self._replacing = ""
+            await self._acycle_keeping_login(data)
             return
         old_key, ttl_ms = plan
         rt = self._rt

@@ -35,6 +35,11 @@ from .errors import guard
 from .runtime import Runtime, current
 
 TOUCH = scripts.load("index_touch", package="django_redis_patterns.sessions")
+REVOKE = scripts.load("revoke", package="django_redis_patterns.sessions")
+
+
+class SessionRevoked(Exception):
+    """The session (or the one it replaces) was revoked: it must not be written or indexed."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +92,7 @@ def _is_pipeline(target: Any) -> bool:
 
 
 def _touch_args(rt: Runtime, uid: str, key: str, ttl_ms: int, ip: str, ua: str, replaces: str) -> tuple[list, list]:
-    keys = list(records.index_keys(rt.prefix, uid))
+    keys = [*records.index_keys(rt.prefix, uid), *records.revocation_keys(rt.prefix, uid)]
     args = [
         key,
         ttl_ms,
@@ -102,8 +107,18 @@ def _touch_args(rt: Runtime, uid: str, key: str, ttl_ms: int, ip: str, ua: str, 
 # -- used by the session store ------------------------------------------------------------
 
 
+def _touched(reply: Any, key: str) -> int:
+    now = int(reply)
+    if now < 0:
+        raise SessionRevoked(key)
+    return now
+
+
 def touch(rt: Runtime, client: Any, uid: str, key: str, ttl_ms: int, ip: str, ua: str, replaces: str = "") -> int:
-    """Add/refresh ``key`` in ``uid``'s index; Redis's clock (ms) at the write."""
+    """Add/refresh ``key`` in ``uid``'s index; Redis's clock (ms) at the write.
+
+    Raises :class:`SessionRevoked` (and writes nothing) if ``key`` or ``replaces`` was revoked.
+    """
     keys, args = _touch_args(rt, uid, key, ttl_ms, ip, ua, replaces)
 
     def queue(target: Any) -> Any:
@@ -112,7 +127,7 @@ def touch(rt: Runtime, client: Any, uid: str, key: str, ttl_ms: int, ip: str, ua
         return TOUCH(target, keys, args)
 
     with guard(rt.alias, "EVALSHA index_touch"):
-        return int(replication.write(rt, client, keys[0], "EVALSHA index_touch", queue))
+        return _touched(replication.write(rt, client, keys[0], "EVALSHA index_touch", queue), key)
 
 
 async def atouch(
@@ -126,7 +141,7 @@ async def atouch(
         return TOUCH.acall(target, keys, args)
 
     with guard(rt.alias, "EVALSHA index_touch"):
-        return int(await replication.awrite(rt, client, keys[0], "EVALSHA index_touch", queue))
+        return _touched(await replication.awrite(rt, client, keys[0], "EVALSHA index_touch", queue), key)
 
 
 def _queue_remove(pipe: Any, rt: Runtime, uid: str, session_keys: Sequence[str]) -> None:
@@ -265,32 +280,68 @@ def _del(target: Any, *, keys: tuple[str, ...]) -> Any:
     return target.delete(*keys)
 
 
-def _delete_sessions(rt: Runtime, client: Any, uid: str, session_keys: list[str]) -> None:
-    if not session_keys:
+def _revoke_args(rt: Runtime, uid: str, every: bool, keep: str | None, session_keys: list[str]) -> tuple[list, list]:
+    keys = [*records.index_keys(rt.prefix, uid), *records.revocation_keys(rt.prefix, uid)]
+    return keys, [rt.grace_ms, "all" if every else "some", keep or "", *session_keys]
+
+
+def _queue_revoke(keys: list, args: list, target: Any, *, asynchronous: bool = False) -> Any:
+    if _is_pipeline(target):
+        return REVOKE.queue(target, keys, args)
+    return REVOKE.acall(target, keys, args) if asynchronous else REVOKE(target, keys, args)
+
+
+def _session_keys(rt: Runtime, revoked: list[Any]) -> list[str]:
+    return [records.session_key(rt.prefix, _decode(k)) for k in revoked]
+
+
+def _revoke(
+    rt: Runtime, client: Any, uid: str, session_keys: list[str], *, every: bool = False, keep: str | None = None
+) -> None:
+    """Tombstone the sessions (following rotations), delete them, then their index entries.
+
+    The tombstones come first and in the index's slot, where every cycle_key checks them,
+    so a request that still holds one of these sessions cannot carry its login to a new key.
+    """
+    if not session_keys and not every:
         return
-    keys = [records.session_key(rt.prefix, k) for k in session_keys]
+    keys, args = _revoke_args(rt, uid, every, keep, session_keys)
+    with guard(rt.alias, "EVALSHA revoke"):
+        revoked = replication.write(rt, client, keys[0], "EVALSHA revoke", functools.partial(_queue_revoke, keys, args))
+    targets = _session_keys(rt, revoked)
+    if not targets:
+        return
     if is_cluster(client):
-        for key in keys:  # each WAIT must reach the key's own node
+        for key in targets:  # each WAIT must reach the key's own node
             with guard(rt.alias, "DEL"):
                 replication.write(rt, client, key, "DEL", functools.partial(_del, keys=(key,)))
     else:
         with guard(rt.alias, "DEL"):
-            replication.write(rt, client, keys[0], "DEL", functools.partial(_del, keys=tuple(keys)))
-    remove(rt, client, uid, session_keys)
+            replication.write(rt, client, targets[0], "DEL", functools.partial(_del, keys=tuple(targets)))
+    remove(rt, client, uid, [_decode(k) for k in revoked])
 
 
-async def _adelete_sessions(rt: Runtime, client: Any, uid: str, session_keys: list[str]) -> None:
-    if not session_keys:
+async def _arevoke(
+    rt: Runtime, client: Any, uid: str, session_keys: list[str], *, every: bool = False, keep: str | None = None
+) -> None:
+    if not session_keys and not every:
         return
-    keys = [records.session_key(rt.prefix, k) for k in session_keys]
+    keys, args = _revoke_args(rt, uid, every, keep, session_keys)
+    with guard(rt.alias, "EVALSHA revoke"):
+        revoked = await replication.awrite(
+            rt, client, keys[0], "EVALSHA revoke", functools.partial(_queue_revoke, keys, args, asynchronous=True)
+        )
+    targets = _session_keys(rt, revoked)
+    if not targets:
+        return
     if is_cluster(client):
-        for key in keys:
+        for key in targets:
             with guard(rt.alias, "DEL"):
                 await replication.awrite(rt, client, key, "DEL", functools.partial(_del, keys=(key,)))
     else:
         with guard(rt.alias, "DEL"):
-            await replication.awrite(rt, client, keys[0], "DEL", functools.partial(_del, keys=tuple(keys)))
-    await aremove(rt, client, uid, session_keys)
+            await replication.awrite(rt, client, targets[0], "DEL", functools.partial(_del, keys=tuple(targets)))
+    await aremove(rt, client, uid, [_decode(k) for k in revoked])
 
 
 def _match(sessions: list[UserSession], session: str) -> UserSession | None:
@@ -300,7 +351,9 @@ def _match(sessions: list[UserSession], session: str) -> UserSession | None:
 def revoke_session(user: Any, session: str) -> bool:
     """Log ``user`` out of one session, given its key or its ``ref``.
 
-    Only a session that belongs to ``user`` is touched. True if one was deleted.
+    Only a session that belongs to ``user`` is touched. True if one was deleted. The
+    session can never come back: a request still holding it cannot save it or move its
+    login to a new key (``cycle_key``), and a key it was just rotated to goes with it.
     """
     if not session or not isinstance(session, str):
         raise ValueError(f"session: a session key or ref is required, got {session!r}")
@@ -308,7 +361,7 @@ def revoke_session(user: Any, session: str) -> bool:
     if found is None:
         return False
     rt = _current_rt()
-    _delete_sessions(rt, _client(rt), user_id(user), [found.session_key])
+    _revoke(rt, _client(rt), user_id(user), [found.session_key])
     return True
 
 
@@ -320,19 +373,21 @@ async def arevoke_session(user: Any, session: str) -> bool:
     if found is None:
         return False
     rt = _current_rt()
-    await _adelete_sessions(rt, await connections.aget_redis(rt.alias), user_id(user), [found.session_key])
+    await _arevoke(rt, await connections.aget_redis(rt.alias), user_id(user), [found.session_key])
     return True
 
 
 def logout_everywhere(user: Any, keep: Any = None) -> int:
     """Delete every session of ``user`` except ``keep`` (a session key, session or request).
 
-    Those browsers are anonymous at their next request. Returns how many were deleted.
+    Those browsers are anonymous at their next request; as with :func:`revoke_session`, none
+    of those sessions can come back. Returns how many live sessions were deleted.
     """
     keep_key = _key_of(keep)
     targets = [s.session_key for s in user_sessions(user) if s.session_key != keep_key]
     rt = _current_rt()
-    _delete_sessions(rt, _client(rt), user_id(user), targets)
+    # "every": the index as it is when the tombstones are written, not as it was read above
+    _revoke(rt, _client(rt), user_id(user), targets, every=True, keep=keep_key)
     return len(targets)
 
 
@@ -341,7 +396,7 @@ async def alogout_everywhere(user: Any, keep: Any = None) -> int:
     keep_key = _key_of(keep)
     targets = [s.session_key for s in await auser_sessions(user) if s.session_key != keep_key]
     rt = _current_rt()
-    await _adelete_sessions(rt, await connections.aget_redis(rt.alias), user_id(user), targets)
+    await _arevoke(rt, await connections.aget_redis(rt.alias), user_id(user), targets, every=True, keep=keep_key)
     return len(targets)
 
 

@@ -13,6 +13,11 @@ A user's index is two keys sharing the user's ``{hash tag}`` (one slot, so one s
 updates both): a sorted set ``<prefix>u:{<uid>}:z`` (member: session key, score: expiry
 in ms by Redis's clock) and a hash ``<prefix>u:{<uid>}:h`` (field: session key, value:
 ``created \\t last seen \\t ip \\t user agent``).
+
+Revocation leaves two more keys in the same slot: a sorted set ``<prefix>u:{<uid>}:t`` of
+tombstones (member: a revoked session key, score: when the tombstone expires, ms) and a
+hash ``<prefix>u:{<uid>}:l`` of rotations (field: the old key of a ``cycle_key``, value: the
+new key), so a revocation also reaches the key a session was just rotated to.
 """
 
 from __future__ import annotations
@@ -96,6 +101,12 @@ def index_keys(prefix: str, uid: str) -> tuple[str, str]:
     """(sorted set, hash) of one user's index; one hash tag so they share a slot."""
     base = f"{prefix}u:{{{uid}}}"
     return f"{base}:z", f"{base}:h"
+
+
+def revocation_keys(prefix: str, uid: str) -> tuple[str, str]:
+    """(tombstones sorted set, rotations hash) of one user; same hash tag as the index."""
+    base = f"{prefix}u:{{{uid}}}"
+    return f"{base}:t", f"{base}:l"
 
 
 def ref(key: str) -> str:

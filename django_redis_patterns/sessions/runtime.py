@@ -116,9 +116,18 @@ def _build() -> Runtime:
             client_ip = import_string(s.CLIENT_IP)
         except ImportError as exc:
             raise ImproperlyConfigured(f'REDIS_PATTERNS["SESSIONS"]["CLIENT_IP"]: cannot import {s.CLIENT_IP!r}: {exc}')
+    prefix = f"{cache_prefix}:{s.KEY_PREFIX}" if cache_prefix else s.KEY_PREFIX
+    from ..cache import keyspace
+
+    if keyspace.overlaps(cache_prefix, prefix):
+        # The cache's clear() owns "<KEY_PREFIX>:<integer>:"; sessions there would be cleared with it.
+        raise ImproperlyConfigured(
+            f"REDIS_PATTERNS['SESSIONS']['KEY_PREFIX'] = {s.KEY_PREFIX!r} puts sessions in the keyspace of "
+            f"cache {alias!r} ('<KEY_PREFIX>:<integer>:'), whose clear() would delete them (redis_patterns.E052)"
+        )
     return Runtime(
         alias=alias,
-        prefix=f"{cache_prefix}:{s.KEY_PREFIX}" if cache_prefix else s.KEY_PREFIX,
+        prefix=prefix,
         on_error=s.ON_ERROR,
         min_replicas=s.MIN_REPLICAS,
         wait_ms=max(1, int(s.MIN_REPLICAS_TIMEOUT * 1000)),

@@ -113,3 +113,74 @@ async def test_async_acquire_on_a_black_holed_server_raises_unavailable(stalled:
     stalled.servers[0].pause()
     with raises_unavailable_within(no_hang_bound(NEW_CONNECTION_TIMEOUTS)):
         await alock("never-reached", ttl=5, using="stalled").acquire()
+
+
+# A renewal stuck in a socket read: the server is SIGSTOPped while a renewing lock is held.
+# With a 1.5 s socket timeout the first renewal (at ttl/3) blocks for two timeouts, well past
+# the local expiry; lock_lost must still go out at the local expiry, not when the call returns.
+HUNG_TIMEOUT = 1.5
+LOST_MARGIN = 0.5  # scheduling slack on a busy machine; the old behaviour was ~1.7 s late
+
+
+@pytest.fixture
+def hung(redis_factory: Any, settings: Any) -> Iterator[Any]:
+    group = redis_factory("standalone")
+    add_alias(settings, "hung", group, SOCKET_TIMEOUT=HUNG_TIMEOUT, SOCKET_CONNECT_TIMEOUT=HUNG_TIMEOUT)
+    try:
+        yield group
+    finally:
+        group.servers[0].resume()
+
+
+@contextlib.contextmanager
+def lost_signals() -> Iterator[list[tuple[float, Any]]]:
+    fired: list[tuple[float, Any]] = []
+
+    def receiver(sender: Any, name: str, handle: Any, **kw: Any) -> None:
+        fired.append((time.monotonic(), handle))
+
+    lock_lost.connect(receiver)
+    try:
+        yield fired
+    finally:
+        lock_lost.disconnect(receiver)
+
+
+def wait_until(predicate: Any, limit: float) -> None:
+    deadline = time.monotonic() + limit
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def test_lock_lost_fires_at_the_local_expiry_while_the_renewal_hangs(hung: Any) -> None:
+    ttl = 2.0
+    with lost_signals() as fired:
+        with pytest.raises(LockLost):
+            with lock("hung-renewal", ttl=ttl, renew=True, using="hung") as held:
+                expires = held._expires  # the local expiry, measured from before the acquire
+                hung.servers[0].pause()
+                wait_until(lambda: fired, ttl + 2 * HUNG_TIMEOUT + 2)
+                assert held.lost and not held.held
+                hung.servers[0].resume()
+    assert len(fired) == 1 and fired[0][1] is held
+    late = fired[0][0] - expires
+    assert 0 <= late <= LOST_MARGIN, f"lock_lost {late:.2f}s after the local expiry"
+
+
+async def test_async_lock_lost_fires_at_the_local_expiry_while_the_renewal_hangs(hung: Any) -> None:
+    import asyncio
+
+    ttl = 2.0
+    with lost_signals() as fired:
+        with pytest.raises(LockLost):
+            async with alock("hung-renewal-async", ttl=ttl, renew=True, using="hung") as held:
+                expires = held._expires
+                hung.servers[0].pause()
+                deadline = time.monotonic() + ttl + 2 * HUNG_TIMEOUT + 2
+                while not fired and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+                assert held.lost and not held.held
+                hung.servers[0].resume()
+    assert len(fired) == 1 and fired[0][1] is held
+    late = fired[0][0] - expires
+    assert 0 <= late <= LOST_MARGIN, f"lock_lost {late:.2f}s after the local expiry"

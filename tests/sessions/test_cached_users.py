@@ -282,3 +282,41 @@ def test_checks_warn_on_a_per_process_cache_and_reject_a_bad_timeout(settings: A
     sessions_setting(USER_CACHE_TIMEOUT=300)
     assert not {m.id for m in run_checks()} & {"redis_patterns.W011", "redis_patterns.E013"}
     assert auth._cached_backends() == []
+
+
+def _versions(user: Any) -> list[str]:
+    return [auth._Keys(user.pk, backend).version for backend in auth._cached_backends()]
+
+
+@all_topologies
+def test_a_lost_version_key_never_revalidates_a_copy_from_before_a_password_change(topology: Any, alice: Any) -> None:
+    """Eviction (allkeys-*/volatile-*) or a failover to a lagging replica can drop the version key:
+    the copy cached before the password change must not become current again."""
+    phone = _logged_in(alice)
+    assert cache.get_many(_versions(alice)) == {}  # the copy is cached before any version key exists
+    assert _whoami(phone)["authenticated"] is True
+    old_copy = _copy(alice)
+    assert old_copy is not None and old_copy.password == alice.password
+    alice.set_password("new-password")
+    alice.save()
+    cache.delete_many(_versions(alice))  # the version key is lost
+    assert cache.get(auth._Keys(alice.pk, CachedModelBackend).copy) is not None  # the old copy is not
+    assert _whoami(phone)["authenticated"] is False  # the session hash is checked against the fresh row
+    backend = CachedModelBackend()
+    assert backend.get_user(alice.pk).password == type(alice).objects.get(pk=alice.pk).password
+    cache.delete_many(_versions(alice))
+    assert backend.get_user(alice.pk).check_password("new-password")
+
+
+@pytest.mark.django_db(transaction=True)  # the async ORM reads on another thread's connection
+async def test_a_lost_version_key_never_revalidates_a_copy_async(alice: Any) -> None:
+    from asgiref.sync import sync_to_async
+
+    backend = CachedModelBackend()
+    assert (await backend.aget_user(alice.pk)).check_password("old-password")  # cached, version written
+    await sync_to_async(alice.set_password)("new-password")
+    await alice.asave()
+    await cache.adelete_many(_versions(alice))
+    assert (await backend.aget_user(alice.pk)).check_password("new-password")
+    assert (await backend.aget_user(alice.pk)).check_password("new-password")  # and cached under a new version
+    assert len(await cache.aget_many(_versions(alice))) == 1
