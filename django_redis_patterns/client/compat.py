@@ -144,6 +144,7 @@ REQUIREMENTS: dict[LeanKind, tuple[Requirement, ...]] = {
         Requirement("redis.cluster:NodesManager", "slots_cache", instance=True),
         Requirement("redis.retry:Retry", "get_retries"),
     ),
+    # Plus one of ASYNC_CLUSTER_PROTOCOLS below.
     "async-cluster": (
         Requirement("redis.asyncio.cluster:RedisCluster", "_execute_command"),
         Requirement("redis.asyncio.cluster:RedisCluster", "_initialize", instance=True),
@@ -151,8 +152,6 @@ REQUIREMENTS: dict[LeanKind, tuple[Requirement, ...]] = {
         Requirement("redis.asyncio.cluster:RedisCluster", "initialize"),
         Requirement("redis.asyncio.cluster:RedisCluster", "replace_default_node"),
         Requirement("redis.asyncio.cluster:RedisCluster", "ERRORS_ALLOW_RETRY"),
-        Requirement("redis.asyncio.cluster:RedisCluster", "_request_refresh", absent=True),
-        Requirement("redis.asyncio.cluster:NodesManager", "initialize", params=("last_failed_node_name",)),
         Requirement("redis.asyncio.cluster:NodesManager", "get_node_from_slot"),
         Requirement("redis.asyncio.retry:Retry", "get_retries"),
     ),
@@ -197,21 +196,47 @@ CLUSTER_PROTOCOLS: dict[str, tuple[Requirement, ...]] = {
 }
 
 
-def cluster_protocol() -> str | None:
-    """The refresh protocol of the installed redis-py that the lean Cluster client mirrors, if any."""
-    for name, reqs in CLUSTER_PROTOCOLS.items():
+ASYNC_CLUSTER_PROTOCOLS: dict[str, tuple[Requirement, ...]] = {
+    "deferred": (
+        Requirement("redis.asyncio.cluster", "_error_to_raise"),
+        Requirement("redis.asyncio.cluster:RedisCluster", "_initialize_due"),
+        Requirement("redis.asyncio.cluster:RedisCluster", "_retry_backoff_delay"),
+        Requirement("redis.asyncio.cluster:NodesManager", "_error_instead_of_retry"),
+        Requirement("redis.asyncio.cluster:NodesManager", "_last_refresh_at", instance=True),
+        Requirement("redis.asyncio.cluster:NodesManager", "_last_refresh_unreachable_args", instance=True),
+    ),
+    "immediate": (
+        Requirement("redis.asyncio.cluster:RedisCluster", "_request_refresh", absent=True),
+        Requirement("redis.asyncio.cluster:NodesManager", "initialize", params=("last_failed_node_name",)),
+    ),
+}
+
+
+def _protocol(protocols: dict[str, tuple[Requirement, ...]]) -> str | None:
+    for name, reqs in protocols.items():
         if all(r.problem() is None for r in reqs):
             return name
     return None
+
+
+def async_cluster_protocol() -> str | None:
+    """The refresh protocol of the installed redis-py that the asyncio lean Cluster client mirrors."""
+    return _protocol(ASYNC_CLUSTER_PROTOCOLS)
+
+
+def cluster_protocol() -> str | None:
+    """The refresh protocol of the installed redis-py that the lean Cluster client mirrors, if any."""
+    return _protocol(CLUSTER_PROTOCOLS)
 
 
 def missing(kind: LeanKind, requirements: dict[LeanKind, tuple[Requirement, ...]] | None = None) -> list[str]:
     """What the installed redis-py lacks for the ``kind`` lean client ([] when it is usable)."""
     reqs = (requirements or REQUIREMENTS)[kind]
     problems = [p for p in (r.problem() for r in reqs) if p is not None]
-    if kind == "cluster" and cluster_protocol() is None:
+    protocols = {"cluster": CLUSTER_PROTOCOLS, "async-cluster": ASYNC_CLUSTER_PROTOCOLS}.get(kind)
+    if protocols is not None and _protocol(protocols) is None:
         # Name what the newest protocol lacks: that is the one a redis-py upgrade would bring.
-        problems += [p for p in (r.problem() for r in CLUSTER_PROTOCOLS["deferred"]) if p is not None]
+        problems += [p for p in (r.problem() for r in protocols["deferred"]) if p is not None]
     return problems
 
 

@@ -13,7 +13,9 @@ TRYAGAIN, CLUSTERDOWN and connection-error bookkeeping, the node's connections, 
 callbacks, maintenance notifications), and the loop around it is redis-py's retry loop for
 one keyed command: at most ``1 + retries`` attempts, only for redis-py's
 ``ERRORS_ALLOW_RETRY`` (by exact type), a topology refresh before an attempt when a failure
-asked for one, trying the failed node last. What it drops is the outer loop's error
+asked for one, trying the failed node last -- as redis-py 8.0-8.1 run it, or as 8.2 does
+(a refresh run once due, the retry's back-off between attempts, the outage check), whichever
+:mod:`.compat` finds installed. What it drops is the outer loop's error
 metrics (the per-node command metrics stay).
 
 The lean path is taken only for table commands without ``target_nodes``, with replica
@@ -24,10 +26,12 @@ before handing the client out).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import redis.asyncio.cluster
 
+from . import compat
 from .leancluster import LEAN_COMMANDS, OneKeyCommands, lean_slot, lean_table, ordinary_policy
 
 __all__ = ["LeanAsyncRedisCluster"]
@@ -40,6 +44,8 @@ class LeanAsyncRedisCluster(OneKeyCommands, redis.asyncio.cluster.RedisCluster):
         #: Commands with a lean path; empty until the first initialize() fills it.
         self._lean_commands: dict[str, int] = {}
         self._lean_known = False
+        # redis-py 8.2 defers topology refreshes (client.compat picks the loop to mirror).
+        self._lean_deferred = compat.async_cluster_protocol() == "deferred"
         super().__init__(*args, **kwargs)
 
     async def initialize(self, *args: Any, **kwargs: Any) -> LeanAsyncRedisCluster:
@@ -61,7 +67,48 @@ class LeanAsyncRedisCluster(OneKeyCommands, redis.asyncio.cluster.RedisCluster):
         slot = lean_slot(kind, args, self.encoder.encode)
         if slot is None:
             return await super().execute_command(*args, **kwargs)
+        if self._lean_deferred:
+            return await self._lean_execute_deferred(slot, args, kwargs)
         return await self._lean_execute(slot, args, kwargs)
+
+    async def _lean_execute_deferred(self, slot: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """redis-py 8.2's ``execute_command`` loop, for one command on one slot.
+
+        Step for step as 8.2's loop with ``target_nodes`` unset and a keyed command: before
+        each attempt the refresh a failure asked for (once due), and after a failure the end
+        of the retries when a refresh since reached no node; the slot's primary; redis-py's
+        per-node ``_execute_command``; only ``ERRORS_ALLOW_RETRY`` errors retried, with the
+        retry's back-off between attempts; the error redis-py raises when it gives up.
+        """
+        manager = self.nodes_manager
+        retries = self.retry.get_retries()
+        failures = 0
+        last_error: Exception | None = None
+        last_refresh_at = None
+        while True:
+            if self._initialize_due():
+                await self.initialize()
+            if last_error is not None:
+                outage = manager._error_instead_of_retry(last_error, last_refresh_at)
+                if outage is not None:
+                    raise outage
+            is_default = False
+            try:
+                node = manager.get_node_from_slot(slot)
+                is_default = node == self.get_default_node()
+                return await self._execute_command(node, *args, **kwargs)
+            except Exception as error:
+                if retries <= 0 or type(error) not in self.ERRORS_ALLOW_RETRY:
+                    raise redis.asyncio.cluster._error_to_raise(manager._last_refresh_unreachable_args, error)
+                if is_default:
+                    self.replace_default_node()
+                retries -= 1
+                failures += 1
+                last_error = error
+                last_refresh_at = manager._last_refresh_at
+                delay = self._retry_backoff_delay(self.retry, failures)
+                if delay > 0:
+                    await asyncio.sleep(delay)
 
     async def _lean_execute(self, slot: int, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """redis-py's ``execute_command`` retry loop, for one command on one slot.
