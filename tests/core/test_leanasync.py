@@ -5,6 +5,7 @@ cancellation and timeouts, redis-py's retry attempts, Sentinel routing and failo
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -13,10 +14,10 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
+import redis.asyncio.connection
 import redis.asyncio.sentinel
 from redis.asyncio.retry import Retry
 from redis.backoff import EqualJitterBackoff
-from redis.maint_notifications import MaintNotificationsConfig
 
 from django_redis_patterns.client.leanasync import LeanAsyncRedis
 from tests.core.lean import requires_lean
@@ -295,6 +296,19 @@ async def test_retries_zero_means_one_attempt(redis_factory: Any) -> None:
         await client.aclose()
 
 
+def _maint_notifications_off() -> dict[str, Any]:
+    """The option that turns redis.asyncio's maintenance notifications off, where it has them
+    (redis-py 8.1+); older asyncio connections have none, which is the same as off."""
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:
+        return {}
+    init = inspect.signature(redis.asyncio.connection.AbstractConnection.__init__)
+    if "maint_notifications_config" not in init.parameters:
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
+
+
 async def test_a_connection_closed_while_idle_is_replaced_before_use(redis_factory: Any) -> None:
     # As redis.asyncio's pool does on checkout when maintenance notifications are off (with
     # them on, redis-py 8's default "auto", it leaves a closed connection to the retry):
@@ -302,7 +316,7 @@ async def test_a_connection_closed_while_idle_is_replaced_before_use(redis_facto
     # command, even with no retries.
     server = redis_factory("standalone").servers[0]
     for make in (_lean, _plain):
-        client = make(server.url, retries=0, maint_notifications_config=MaintNotificationsConfig(enabled=False))
+        client = make(server.url, retries=0, **_maint_notifications_off())
         await client.set("k", "1")
         server.restart()
         await asyncio.sleep(0.2)  # the loop reads the EOF
