@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from redis.exceptions import RedisClusterException, RedisError
+
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from .board import _OUTAGES, BoardMissing, _failed
@@ -158,7 +160,7 @@ def board_states() -> list[BoardState]:
             pipe.exists(board.marker_key)
             pipe.zcard(board.base_key)
             held, members = pipe.execute()
-        except _OUTAGES as exc:
+        except (*_OUTAGES, RedisError, RedisClusterException, OSError) as exc:  # a check reports, never raises
             states.append(BoardState(label, board, None, error=str(exc)))
             continue
         states.append(BoardState(label, board, bool(held), int(members)))
