@@ -183,7 +183,7 @@ class Breaker:
             self._probing_since = None
             down_for = time.monotonic() - self._opened_at
         if was_open:
-            logger.warning("Redis alias %s answers again: circuit closed after %.1f s", self.label, down_for)
+            logger.info("Redis alias %s answers again: circuit closed after %.1f s", self.label, down_for)
 
     def released(self) -> None:
         """The probe ended without an answer either way (cancelled...): the next caller probes."""
