@@ -340,3 +340,70 @@ def test_a_leaderboard_sync_on_a_hung_server_fails_within_one_socket_timeout(hun
     Player.objects.create(name="dan", score=3)  # the next sync retries the rows it missed
     assert Player.leaderboard.rank_of(bob) == 1
     assert Player.leaderboard.count() == 4
+
+
+# -- failover --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_forced_sentinel_failover_never_opens_the_circuit(redis_factory: Any, settings: Any) -> None:
+    # The old primary stays up and is demoted: its READONLY (which redis-py's Sentinel
+    # connection turns into "reconnect to the new primary") is an answer, not an outage.
+    group = redis_factory("sentinel")
+    settings.CACHES = {**settings.CACHES, "default": {"BACKEND": OURS, "LOCATION": group.url}}
+    connections.reset()
+    client = get_redis()
+    client.set("k", "v")
+    old = group.current_primary()
+    with group.sentinels[0].client() as sentinel:
+        sentinel.execute_command("SENTINEL FAILOVER", group.service)
+    errors: list[BaseException] = []
+    opened = False
+    deadline = time.monotonic() + 15
+    served = False
+    while time.monotonic() < deadline:
+        try:
+            client.set("during", 1)
+            served = group.current_primary() is not old
+        except redis.RedisError as exc:
+            errors.append(exc)
+        opened = opened or breaker().open
+        if served:
+            break
+        time.sleep(0.05)
+    assert served, f"not serving on the new primary 15 s after the failover; errors: {errors[-3:]}"
+    assert not opened and not any(isinstance(e, CircuitOpen) for e in errors), errors
+    assert client.get("k") == b"v"
+
+
+@pytest.mark.slow
+def test_a_hung_cluster_primary_opens_the_alias_circuit(redis_factory: Any, settings: Any) -> None:
+    group = redis_factory("cluster")
+    timeout = 0.5
+    options = {"SOCKET_TIMEOUT": timeout, "SOCKET_CONNECT_TIMEOUT": timeout, "CIRCUIT_BREAKER_COOLDOWN": COOLDOWN}
+    settings.CACHES = {**settings.CACHES, "default": {"BACKEND": OURS, "LOCATION": group.url, "OPTIONS": options}}
+    connections.reset()
+    client = get_redis()
+    owners: dict[int, str] = {}
+    for i in range(100):  # a key on each primary
+        key = f"k{i}"
+        client.set(key, "v")
+        owners.setdefault(client.get_node_from_key(key).port, key)
+    assert len(owners) == 3
+    hung_port, hung_key = next(iter(owners.items()))
+    hung_server = next(s for s in group.primaries if s.port == hung_port)
+    hung_server.pause()
+    try:
+        # redis-py's Cluster client retries a timeout itself (after a slot-map refresh):
+        # RETRIES + 1 timeouts, plus the refreshes, for the first call.
+        _, took = raises(redis.RedisError, lambda: client.get(hung_key))
+        assert took < (connections.DEFAULT_RETRIES + 1) * timeout + 1.5, took
+        assert breaker().open
+        healthy_key = next(k for p, k in owners.items() if p != hung_port)
+        _, took = raises(CircuitOpen, lambda: client.get(healthy_key))  # the circuit is the alias's
+        assert took < FAST
+    finally:
+        hung_server.resume()
+    time.sleep(COOLDOWN)
+    assert client.get(hung_key) == b"v"
+    assert not breaker().open
