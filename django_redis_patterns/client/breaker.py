@@ -205,7 +205,9 @@ class Breaker:
             self.succeeded()
         return result
 
-    async def acall(self, function: Callable[..., Awaitable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    async def acall(
+        self, function: Callable[..., Awaitable[Any]], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """:meth:`call` for a coroutine function (a cancelled probe lets the next caller probe)."""
         probe = self.open and self.admit()
         try:

@@ -11,12 +11,11 @@ import pytest
 from django.core.cache import caches
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_redis_patterns.cache.errors import CacheError
 from django_redis_patterns.client import connections
-from django_redis_patterns.exceptions import RedisUnavailable
 from django_redis_patterns.client.breaker import CircuitOpen
+from django_redis_patterns.exceptions import RedisUnavailable
 from tests.cache.conftest import Api, point_default_at
 from tests.topologies import SHORT_COOLDOWN, after_cooldown
 

@@ -105,8 +105,9 @@ def test_acquire_on_a_black_holed_server_raises_unavailable_within_the_bound(sta
             pytest.fail("acquired on a stopped server")
     stalled.servers[0].resume()
     after_cooldown()
-    # Back (after the cool-down, without a restart): the alias works again. (Not "black-holed": an acquire that timed out may still
-    # run when the server resumes, and that orphan hold lasts its ttl; see docs/locks.md.)
+    # Back (after the cool-down, without a restart): the alias works again. (Not "black-holed":
+    # an acquire that timed out may still run when the server resumes, and that orphan hold
+    # lasts its ttl; see docs/locks.md.)
     with lock("after-the-stall", ttl=5, blocking=False, using="stalled") as held:
         assert held.held
 
