@@ -407,3 +407,17 @@ def test_a_hung_cluster_primary_opens_the_alias_circuit(redis_factory: Any, sett
     time.sleep(COOLDOWN)
     assert client.get(hung_key) == b"v"
     assert not breaker().open
+
+
+@pytest.mark.parametrize("where", ["OPTIONS", "REDIS_PATTERNS"])
+def test_manage_py_check_reports_a_bad_cooldown(settings: Any, where: str) -> None:
+    from django.core.checks import run_checks
+
+    alias: dict[str, Any] = {"BACKEND": OURS, "LOCATION": "redis://127.0.0.1:1/0"}
+    if where == "OPTIONS":
+        alias["OPTIONS"] = {"CIRCUIT_BREAKER_COOLDOWN": "soon"}
+    else:
+        settings.REDIS_PATTERNS = {"CIRCUIT_BREAKER_COOLDOWN": -2}
+    settings.CACHES = {"default": alias}
+    messages = [m.msg for m in run_checks() if m.id and m.id.startswith("redis_patterns.")]
+    assert any("CIRCUIT_BREAKER_COOLDOWN" in m and "must be a number of seconds >= 0" in m for m in messages), messages
