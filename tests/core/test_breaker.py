@@ -274,9 +274,9 @@ def test_cooldown_zero_turns_the_breaker_off(redis_factory: Any, settings: Any) 
     get_redis().ping()
     group.primary.pause()
     try:
-        for _ in range(2):  # every call waits: a timeout is retried (RETRIES=1), nothing fails fast
+        for _ in range(3):  # every call waits its socket timeout(s) again: nothing fails fast
             _, took = raises(redis.TimeoutError, lambda: get_redis().get("k"))
-            assert took >= 2 * timeout * 0.9, took
+            assert took >= timeout * 0.9, took
     finally:
         group.primary.resume()
 
