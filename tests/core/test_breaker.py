@@ -421,3 +421,24 @@ def test_manage_py_check_reports_a_bad_cooldown(settings: Any, where: str) -> No
     settings.CACHES = {"default": alias}
     messages = [m.msg for m in run_checks() if m.id and m.id.startswith("redis_patterns.")]
     assert any("CIRCUIT_BREAKER_COOLDOWN" in m and "must be a number of seconds >= 0" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "redis-py"])
+def test_a_dropped_client_is_freed_without_the_cycle_collector(hung: Any, settings: Any, lean: bool) -> None:
+    import gc
+    import weakref
+
+    config = settings.CACHES["default"]
+    settings.CACHES = {"default": {**config, "OPTIONS": {**config["OPTIONS"], "LEAN_CLIENT": lean}}}
+    client = get_redis()
+    assert hasattr(type(client), "_breaker_inline") is lean
+    client.ping()
+    assert client.pipeline().ping().execute() == [True]
+    gone = weakref.ref(client)
+    gc.disable()
+    try:
+        connections.reset()
+        del client
+        assert gone() is None  # freed by reference counting: its sockets close now
+    finally:
+        gc.enable()
