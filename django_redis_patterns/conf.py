@@ -44,6 +44,7 @@ class CoreSettings:
     USING: str = "default"
     #: Seconds an alias fails fast after Redis timed out or refused, before one call probes it
     #: (0: no circuit breaker). An alias's OPTIONS["CIRCUIT_BREAKER_COOLDOWN"] overrides it.
+    #: Same as ``client.breaker.DEFAULT_COOLDOWN`` (not imported: the client layer sits below).
     CIRCUIT_BREAKER_COOLDOWN: float = 2.0
 
     def __post_init__(self) -> None:

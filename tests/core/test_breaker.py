@@ -442,3 +442,10 @@ def test_a_dropped_client_is_freed_without_the_cycle_collector(hung: Any, settin
         assert gone() is None  # freed by reference counting: its sockets close now
     finally:
         gc.enable()
+
+
+def test_the_core_default_matches_the_client_layers() -> None:
+    from django_redis_patterns import conf
+    from django_redis_patterns.client.breaker import DEFAULT_COOLDOWN
+
+    assert conf.CoreSettings().CIRCUIT_BREAKER_COOLDOWN == DEFAULT_COOLDOWN
