@@ -163,6 +163,7 @@ CONNECTION_OPTION_VALUES: dict[str, str] = {
     "MAX_CONNECTIONS": "an int >= 1 (default 1000)",
     "SENTINEL_USERNAME": "a string",
     "SENTINEL_PASSWORD": "a string",
+    "CIRCUIT_BREAKER_COOLDOWN": "seconds, a number >= 0; 0 turns the circuit breaker off (default 2.0)",
     "CONNECTION_POOL_KWARGS": "a dict of redis-py connection keyword arguments",
     "SSL_*": "redis-py's ssl_* arguments, e.g. SSL_CA_CERTS",
 }

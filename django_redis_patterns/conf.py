@@ -42,6 +42,16 @@ SECTIONS: dict[str, str] = {
 class CoreSettings:
     #: Cache alias used by every pattern that is not given ``using=`` explicitly.
     USING: str = "default"
+    #: Seconds an alias fails fast after Redis timed out or refused, before one call probes it
+    #: (0: no circuit breaker). An alias's OPTIONS["CIRCUIT_BREAKER_COOLDOWN"] overrides it.
+    #: Same as ``client.breaker.DEFAULT_COOLDOWN`` (not imported: the client layer sits below).
+    CIRCUIT_BREAKER_COOLDOWN: float = 2.0
+
+    def __post_init__(self) -> None:
+        from .client.breaker import cooldown_seconds
+
+        value = cooldown_seconds(self.CIRCUIT_BREAKER_COOLDOWN, f"{SETTING_NAME}['CIRCUIT_BREAKER_COOLDOWN']")
+        object.__setattr__(self, "CIRCUIT_BREAKER_COOLDOWN", value)
 
 
 T = TypeVar("T")

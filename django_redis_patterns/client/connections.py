@@ -48,6 +48,7 @@ from redis.retry import Retry
 
 from .. import conf
 from ..exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
+from . import breaker as breakers
 from . import compat
 
 Topology = Literal["standalone", "sentinel", "cluster"]
@@ -113,6 +114,9 @@ _NON_CONNECTION_OPTIONS = {
     "REVERSE_KEY_FUNCTION",
     "ASYNC_BATCHING",
 }
+#: OPTIONS keys this module reads besides the connection's own (the ``lower`` dialect of
+#: Django's built-in backend cannot carry them: its OPTIONS all go to the pool).
+OPTION_COOLDOWN = "CIRCUIT_BREAKER_COOLDOWN"
 # Lower-case OPTIONS of Django's built-in backend that are not pool kwargs.
 _LOWER_NON_POOL = {"serializer", "pool_class", "parser_class", "db"}
 
@@ -144,6 +148,9 @@ class ConnectionSpec:
     #: :class:`~.leancluster.LeanRedisCluster` (Cluster), :class:`~.leanasync.LeanAsyncRedis` (asyncio
     #: standalone/Sentinel), :class:`~.leanasynccluster.LeanAsyncRedisCluster` (asyncio Cluster).
     lean: bool = True
+    #: Seconds an open circuit fails fast before one call probes (:mod:`.breaker`); 0: no breaker.
+    #: From OPTIONS["CIRCUIT_BREAKER_COOLDOWN"], else REDIS_PATTERNS["CIRCUIT_BREAKER_COOLDOWN"].
+    breaker_cooldown: float = breakers.DEFAULT_COOLDOWN
 
     def __hash__(self) -> int:
         # Computed once: every command looks its client up by spec, and hashing a dozen
@@ -234,6 +241,8 @@ def parse(
             "unix://, redis+sentinel:// or redis+cluster://)"
         )
     common, extra = read_options(options, dialect=dialect)
+    if "breaker_cooldown" not in common:
+        common["breaker_cooldown"] = conf.core().CIRCUIT_BREAKER_COOLDOWN
 
     if scheme == _SCHEME_FAKE:
         return ConnectionSpec(topology="standalone", nodes=(first,), fake=True, **common)
@@ -379,6 +388,11 @@ def read_options(options: Mapping[str, Any], *, dialect: str = "upper") -> tuple
                     problems.append((key, f"{where} must be an int >= 1, got {value!r}"))
                 else:
                     extra["max_connections"] = value
+            elif key == OPTION_COOLDOWN:
+                try:
+                    put("breaker_cooldown", breakers.cooldown_seconds(value, where), where)
+                except ImproperlyConfigured as exc:
+                    problems.append((key, str(exc)))
             elif key.startswith("SSL_"):
                 extra[key.lower()] = value
             elif key == "CONNECTION_POOL_KWARGS":
@@ -602,8 +616,16 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
         server, db = _fake_server(spec)
         return getattr(fakeredis, flavor.fake)(server=server, db=db)
     kw = spec.kwargs
-    # Retries ConnectionError and TimeoutError only (redis-py's default set).
-    retry = flavor.retry(EqualJitterBackoff(cap=0.2, base=0.02), spec.retries)
+    # Retries ConnectionError and TimeoutError (redis-py's default set). With the circuit
+    # breaker on, a TimeoutError is not retried: the server did not answer within
+    # socket_timeout, a second try against a hung server only doubles the wait (and may run the
+    # command twice), and the breaker makes the calls after it fail fast. A refused or dropped
+    # connection is still retried (a closed idle connection, a failover's first connect).
+    retry = flavor.retry(
+        EqualJitterBackoff(cap=0.2, base=0.02),
+        spec.retries,
+        **({"supported_errors": (redis.exceptions.ConnectionError,)} if spec.breaker_cooldown > 0 else {}),
+    )
     client_class = (spec.lean and compat.lean_class(flavor.lean_client)) or flavor.client
     if spec.topology == "standalone":
         url = spec.nodes[0 if replica_index is None else replica_index]
@@ -638,12 +660,43 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
     )
 
 
-def _build_sync(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
-    return _build(spec, replica_index, _SYNC)
+def _build_sync(spec: ConnectionSpec, replica_index: int | None = None, role: str = "primary") -> Any:
+    client = _build(spec, replica_index, _SYNC)
+    if not spec.fake and spec.breaker_cooldown > 0:
+        breakers.attach(client, breaker_for(spec, role), asyncio=False)
+    return client
 
 
-def _build_async(spec: ConnectionSpec, replica_index: int | None = None) -> Any:
-    return _build(spec, replica_index, _ASYNC)
+def _build_async(spec: ConnectionSpec, replica_index: int | None = None, role: str = "primary") -> Any:
+    client = _build(spec, replica_index, _ASYNC)
+    if not spec.fake and spec.breaker_cooldown > 0:
+        breakers.attach(client, breaker_for(spec, role), asyncio=True)
+    return client
+
+
+def breaker_for(spec: ConnectionSpec, role: str = "primary") -> breakers.Breaker:
+    """The circuit breaker of a spec's server role, shared by its sync and asyncio clients."""
+    key = (spec, role)
+    found = _breakers.get(key)
+    if found is None:
+        with _lock:
+            found = _breakers.get(key)
+            if found is None:
+                label = _label(spec) + ("" if role == "primary" else f" ({role})")
+                found = _breakers[key] = breakers.Breaker(label, spec.breaker_cooldown)
+    return found
+
+
+def _label(spec: ConnectionSpec) -> str:
+    """The alias(es) whose settings give ``spec``, for messages; else its nodes."""
+    names = []
+    for alias in getattr(settings, "CACHES", None) or {}:
+        try:
+            if spec_for_alias(alias) == spec:
+                names.append(repr(alias))
+        except Exception:  # a non-Redis or malformed alias is not this one
+            continue
+    return ", ".join(names) if names else f"<{', '.join(spec.display_nodes())}>"
 
 
 def _replica_reads(enabled: bool) -> dict[str, Any]:
@@ -682,6 +735,8 @@ _alias_clients: dict[str, Any] = {}
 _sync_clients: dict[tuple[ConnectionSpec, str], Any] = {}
 #: loop -> {(spec, role) or alias: async client}; entries vanish with their loop.
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Any, Any]] = weakref.WeakKeyDictionary()
+#: (spec, role) -> circuit breaker, shared by the sync client and every loop's async client.
+_breakers: dict[tuple[ConnectionSpec, str], breakers.Breaker] = {}
 
 
 def _role(spec: ConnectionSpec, replica: bool) -> tuple[str, int | None]:
@@ -706,7 +761,7 @@ def client_for_spec(spec: ConnectionSpec, *, replica: bool = False) -> Any:
         with _lock:
             client = _sync_clients.get(key)
             if client is None:
-                client = _build_sync(spec, index)
+                client = _build_sync(spec, index, role)
                 _sync_clients[key] = client
     return client
 
@@ -723,7 +778,7 @@ def async_client_for_spec(spec: ConnectionSpec, *, replica: bool = False) -> Any
     client = per_loop.get(key)
     if client is None:
         # No await between the check and the insert: one client per loop and spec.
-        client = _build_async(spec, index)
+        client = _build_async(spec, index, role)
         per_loop[key] = client
     return client
 
@@ -785,6 +840,7 @@ def reset() -> None:
         _alias_clients.clear()
         _sync_clients.clear()
         _async_clients.clear()
+        _breakers.clear()
 
 
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:

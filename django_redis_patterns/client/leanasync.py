@@ -43,6 +43,7 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.exceptions import ConnectionError, MaxConnectionsError, ResponseError, TimeoutError
 
+from .breaker import OFF, Breaker
 from .leanclient import needs_redis_py
 
 __all__ = ["LeanAsyncRedis"]
@@ -68,6 +69,11 @@ os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 class LeanAsyncRedis(redis.asyncio.Redis):
     """A ``redis.asyncio.Redis`` with a lean single-command path (see the module docstring)."""
+
+    #: The alias's circuit breaker (:mod:`.breaker`), checked here rather than by a wrapper so
+    #: that a closed circuit costs one attribute read; the connection layer sets it.
+    _breaker: Breaker = OFF
+    _breaker_inline = True
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -145,11 +151,13 @@ class LeanAsyncRedis(redis.asyncio.Redis):
     # -- commands ------------------------------------------------------------------------
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
-        if self.single_connection_client:  # redis-py's own path (one connection, one lock)
-            return await super().execute_command(*args, **options)
+        breaker = self._breaker
         name = args[0]
-        if needs_redis_py(name):  # HIMPORT: its state lives on redis-py's pooled connections
-            return await super().execute_command(*args, **options)
+        # An open circuit (fail fast, or this call probes), single_connection_client (one
+        # connection, one lock), HIMPORT (its state lives on redis-py's pooled connections):
+        # redis-py's own path, through the breaker.
+        if breaker.open or self.single_connection_client or needs_redis_py(name):
+            return await breaker.acall(super().execute_command, args, options)
         never_decode = False
         empty_response = _MISSING
         if options:
@@ -176,6 +184,9 @@ class LeanAsyncRedis(redis.asyncio.Redis):
                     return empty_response
                 raise
             clean = True
+        except (ConnectionError, TimeoutError) as exc:
+            breaker.failed(exc, False)  # after the retry: the server is silent or refuses
+            raise
         finally:
             await self._lean_release(conn, clean)
         callback = self.response_callbacks.get(name)

@@ -34,7 +34,9 @@ from typing import Any
 import redis
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.connection import ConnectionPool
-from redis.exceptions import MaxConnectionsError, ResponseError
+from redis.exceptions import ConnectionError, MaxConnectionsError, ResponseError, TimeoutError
+
+from .breaker import OFF, Breaker
 
 try:  # the C packer redis-py itself uses when hiredis is installed
     from hiredis import pack_command as _hiredis_pack
@@ -75,6 +77,11 @@ def needs_redis_py(name: Any) -> bool:
 class LeanRedis(redis.Redis):
     """A ``redis.Redis`` with a lean single-command path (see the module docstring)."""
 
+    #: The alias's circuit breaker (:mod:`.breaker`), checked here rather than by a wrapper so
+    #: that a closed circuit costs one attribute read; the connection layer sets it.
+    _breaker: Breaker = OFF
+    _breaker_inline = True
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._lean_free: list[Any] = []
@@ -109,9 +116,11 @@ class LeanRedis(redis.Redis):
         return conn
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
-        if self.connection is not None or needs_redis_py(args[0]):
-            # single_connection_client, or a command with per-connection state: redis-py's path
-            return super().execute_command(*args, **options)
+        breaker = self._breaker
+        if breaker.open or self.connection is not None or needs_redis_py(args[0]):
+            # An open circuit (fail fast, or this call probes), single_connection_client, or a
+            # command with per-connection state: redis-py's path, through the breaker.
+            return breaker.call(super().execute_command, args, options)
         if options:
             # "keys" only feeds redis-py's client-side cache, which a lean client does not use.
             options.pop("keys", None)
@@ -133,6 +142,9 @@ class LeanRedis(redis.Redis):
                 raise  # a reply: the connection is clean, nothing to retry
             except Exception as first:
                 return self._lean_retry(conn, args, options, first)
+        except (ConnectionError, TimeoutError) as exc:
+            breaker.failed(exc, False)  # after the retry: the server is silent or refuses
+            raise
         finally:
             self._lean_release(conn, free)
 

@@ -11,12 +11,13 @@ import pytest
 from django.core.cache import caches
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ReadOnlyError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from django_redis_patterns.cache.errors import CacheError
 from django_redis_patterns.client import connections
+from django_redis_patterns.client.breaker import CircuitOpen
 from django_redis_patterns.exceptions import RedisUnavailable
 from tests.cache.conftest import Api, point_default_at
+from tests.topologies import SHORT_COOLDOWN, after_cooldown
 
 # (method, args, what it returns when the error is ignored, the command named in errors)
 CALLS: list[tuple[str, tuple[Any, ...], Any, str]] = [
@@ -53,7 +54,9 @@ async def test_ignore_exceptions_returns_fallbacks_and_logs_once(
     redis_factory: Any, settings: Any, caplog: pytest.LogCaptureFixture, mode: str
 ) -> None:
     group = redis_factory("standalone")
-    cache = point_default_at(settings, group.url, OPTIONS={"IGNORE_EXCEPTIONS": True})
+    cache = point_default_at(
+        settings, group.url, OPTIONS={"IGNORE_EXCEPTIONS": True, "CIRCUIT_BREAKER_COOLDOWN": SHORT_COOLDOWN}
+    )
     api = Api(cache, mode == "async")
     await api.set("k", "before")
     group.primary.kill()
@@ -72,6 +75,7 @@ async def test_ignore_exceptions_returns_fallbacks_and_logs_once(
     assert warnings[0].alias == "default" and warnings[0].command == "GET"  # type: ignore[attr-defined]
 
     group.primary.restart()
+    after_cooldown()  # the alias failed fast for its cool-down; the next call probes and finds it back
     await api.set("k", "after")
     assert await api.get("k") == "after"
     assert any("answers again" in r.getMessage() for r in caplog.records)
@@ -141,13 +145,17 @@ async def test_a_paused_server_times_out_instead_of_hanging(redis_factory: Any, 
         with pytest.raises(CacheError) as info:
             caches["strict"].get("k")
         _timed(elapsed, started)
-        assert isinstance(info.value.__cause__, RedisTimeoutError)
+        # "strict" is the same server: its circuit is the one the first timeout opened.
+        assert isinstance(info.value.__cause__, CircuitOpen)
     finally:
         group.primary.resume()
     # Each call gave up within its bound: it neither hung nor waited a default timeout.
     assert all(t < PAUSED_BOUND for t in elapsed), (elapsed, PAUSED_BOUND)
-    # ... and it did wait for the socket timeout (the server was really stalled, not refusing).
-    assert all(t >= PAUSED_TIMEOUT * 0.9 for t in elapsed), elapsed
+    # The first did wait for the socket timeout (the server was really stalled, not refusing);
+    # the circuit breaker then made the others fail at once, without waiting again.
+    assert elapsed[0] >= PAUSED_TIMEOUT * 0.9, elapsed
+    assert all(t < PAUSED_TIMEOUT / 2 for t in elapsed[1:]), elapsed
+    time.sleep(connections.spec_for_alias("default").breaker_cooldown)  # the circuit's cool-down
     assert cache.get("k") == "v"
 
 

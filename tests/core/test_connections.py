@@ -111,15 +111,18 @@ def test_unreachable_server_fails_within_timeouts() -> None:
 
 
 @pytest.mark.parametrize("flavor", ["sync", "async"])
-def test_a_new_connection_to_a_silent_server_gives_up_after_two_socket_timeouts(
-    redis_factory: Any, flavor: str
+@pytest.mark.parametrize("cooldown, tries", [(0, 2), (2.0, 1)], ids=["breaker-off", "breaker-on"])
+def test_a_new_connection_to_a_silent_server_gives_up_after_one_socket_timeout_per_try(
+    redis_factory: Any, flavor: str, cooldown: float, tries: int
 ) -> None:
     # A paused server accepts TCP connections and never answers. A new connection's handshake
-    # times out once per try (RETRIES=1: two tries). redis-py's own health-check PING before
-    # the handshake, with its own retry, used to double that to four socket timeouts.
+    # times out once per try (RETRIES=1: two tries; with the circuit breaker on a timeout is not
+    # retried: one). redis-py's own health-check PING before the handshake, with its own retry,
+    # used to double that to four socket timeouts.
     group = redis_factory("standalone")
     timeout = 1.0
-    alias = {"BACKEND": OURS, "LOCATION": group.url, "OPTIONS": {"SOCKET_TIMEOUT": timeout, "RETRIES": 1}}
+    options = {"SOCKET_TIMEOUT": timeout, "RETRIES": 1, "CIRCUIT_BREAKER_COOLDOWN": cooldown}
+    alias = {"BACKEND": OURS, "LOCATION": group.url, "OPTIONS": options}
     with override_settings(CACHES=caches(default=alias)):
         connections.reset()
         group.servers[0].pause()
@@ -138,8 +141,8 @@ def test_a_new_connection_to_a_silent_server_gives_up_after_two_socket_timeouts(
         finally:
             group.servers[0].resume()
             connections.reset()
-    # 2 timeouts + back-off (<= 0.2 s) + slack; the old behaviour took 4 timeouts.
-    assert 2 * timeout * 0.9 <= took < 3 * timeout, f"gave up after {took:.2f}s"
+    # `tries` timeouts + back-off (<= 0.2 s) + slack; the old behaviour took 4 timeouts.
+    assert tries * timeout * 0.9 <= took < (tries + 1) * timeout, f"gave up after {took:.2f}s"
 
 
 def test_pool_is_shared_across_threads(topology: Any) -> None:

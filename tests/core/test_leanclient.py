@@ -115,7 +115,9 @@ def test_a_timed_out_reply_is_never_read_by_the_next_command(redis_factory: Any)
 @pytest.mark.parametrize("retries", [0, 1])
 def test_a_restarted_server_is_reconnected_by_the_retry_policy(redis_factory: Any, retries: int) -> None:
     group = redis_factory("standalone")
-    with override_settings(CACHES=_alias(group.url, RETRIES=retries)):
+    # The circuit breaker off: this is the retry policy alone (with it, a failed call makes the
+    # next ones fail fast for the cool-down; tests/core/test_breaker.py).
+    with override_settings(CACHES=_alias(group.url, RETRIES=retries, CIRCUIT_BREAKER_COOLDOWN=0)):
         client = get_redis()
         client.set("k", "1")
         group.servers[0].restart()
@@ -220,10 +222,11 @@ def test_lean_client_option(standalone_server: Any) -> None:
 
 def test_a_server_that_goes_silent_costs_two_socket_timeouts(redis_factory: Any) -> None:
     # An open connection whose server stops answering: the read times out, the retry
-    # reconnects and its handshake times out too. Two socket timeouts, never more.
+    # reconnects and its handshake times out too. Two socket timeouts, never more. (With the
+    # circuit breaker on, a timeout is not retried: one; tests/core/test_breaker.py.)
     group = redis_factory("standalone")
     timeout = 0.5
-    with override_settings(CACHES=_alias(group.url, SOCKET_TIMEOUT=timeout, RETRIES=1)):
+    with override_settings(CACHES=_alias(group.url, SOCKET_TIMEOUT=timeout, RETRIES=1, CIRCUIT_BREAKER_COOLDOWN=0)):
         client = get_redis()
         client.ping()
         group.servers[0].pause()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from django_redis_patterns.locks import LockLost, LockUnavailable, alock, lock, lock_lost
-from tests.topologies import add_alias
+from tests.topologies import SHORT_COOLDOWN, add_alias, after_cooldown
 
 
 @pytest.fixture
@@ -52,12 +52,13 @@ def test_release_during_an_outage_within_the_ttl_reports_unavailable(doomed: Any
 
 
 # A black-holed server: SIGSTOPped, the kernel still completes TCP connects, nothing ever
-# answers. Each attempt waits a socket timeout. A connection already in the pool fails after
-# the command and its one retry: 2 timeouts. A new connection too: its handshake is tried
-# twice (connections.py skips redis-py's extra health-check PING, which used to make it 4).
+# answers. An attempt waits a socket timeout, and with the circuit breaker on a timed-out
+# attempt is not retried: a connection already in the pool fails after 1 timeout, a new
+# connection's handshake too (connections.py skips redis-py's extra health-check PING).
+# Calls after it fail at once while the alias's circuit is open.
 SOCKET_TIMEOUT = 0.5
-POOLED_TIMEOUTS = 2
-NEW_CONNECTION_TIMEOUTS = 2
+POOLED_TIMEOUTS = 1
+NEW_CONNECTION_TIMEOUTS = 1
 
 
 def no_hang_bound(timeouts: int) -> float:
@@ -68,7 +69,14 @@ def no_hang_bound(timeouts: int) -> float:
 @pytest.fixture
 def stalled(redis_factory: Any, settings: Any) -> Iterator[Any]:
     group = redis_factory("standalone")
-    add_alias(settings, "stalled", group, SOCKET_TIMEOUT=SOCKET_TIMEOUT, SOCKET_CONNECT_TIMEOUT=SOCKET_TIMEOUT)
+    add_alias(
+        settings,
+        "stalled",
+        group,
+        SOCKET_TIMEOUT=SOCKET_TIMEOUT,
+        SOCKET_CONNECT_TIMEOUT=SOCKET_TIMEOUT,
+        CIRCUIT_BREAKER_COOLDOWN=SHORT_COOLDOWN,
+    )
     try:
         yield group
     finally:
@@ -91,13 +99,15 @@ def test_acquire_on_a_black_holed_server_raises_unavailable_within_the_bound(sta
     stalled.servers[0].pause()
     with raises_unavailable_within(no_hang_bound(POOLED_TIMEOUTS)):
         lock("black-holed", ttl=5, using="stalled").acquire()
-    # The failed connection was dropped: the next call opens a new one (handshake and all).
+    # The alias's circuit is open: the next call fails at once.
     with raises_unavailable_within(no_hang_bound(NEW_CONNECTION_TIMEOUTS)):
         with lock("black-holed", ttl=5, timeout=60, using="stalled"):
             pytest.fail("acquired on a stopped server")
     stalled.servers[0].resume()
-    # Back: the alias works again. (Not "black-holed": an acquire that timed out may still
-    # run when the server resumes, and that orphan hold lasts its ttl; see docs/locks.md.)
+    after_cooldown()
+    # Back (after the cool-down, without a restart): the alias works again. (Not "black-holed":
+    # an acquire that timed out may still run when the server resumes, and that orphan hold
+    # lasts its ttl; see docs/locks.md.)
     with lock("after-the-stall", ttl=5, blocking=False, using="stalled") as held:
         assert held.held
 

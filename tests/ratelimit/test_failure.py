@@ -12,7 +12,7 @@ import pytest
 
 from django_redis_patterns.ratelimit import Limiter, Ratelimited
 from tests.ratelimit.conftest import ratelimit_settings
-from tests.topologies import add_alias
+from tests.topologies import SHORT_COOLDOWN, add_alias, after_cooldown
 
 pytestmark = pytest.mark.urls("tests.ratelimit.urls")
 MIDDLEWARE = "django_redis_patterns.ratelimit.middleware.RatelimitMiddleware"
@@ -24,7 +24,11 @@ def doomed(redis_factory: Any, settings: Any) -> Any:
     group = redis_factory("standalone")
     settings.CACHES = {
         **settings.CACHES,
-        "rl": {"BACKEND": "django_redis_patterns.cache.RedisCache", "LOCATION": group.url},
+        "rl": {
+            "BACKEND": "django_redis_patterns.cache.RedisCache",
+            "LOCATION": group.url,
+            "OPTIONS": {"CIRCUIT_BREAKER_COOLDOWN": SHORT_COOLDOWN},
+        },
     }
     ratelimit_settings(settings, USING="rl")
     return group
@@ -49,6 +53,7 @@ def test_fail_closed_by_default(doomed: Any, settings: Any, client: Any, caplog:
     assert "'rl'" in incident[0].getMessage() and "EVALSHA" in incident[0].getMessage()
 
     doomed.servers[0].restart()
+    after_cooldown()  # the alias failed fast for its cool-down; the next call finds it back
     assert client.get("/plain/").status_code == 200
     assert any("reachable again" in r.getMessage() for r in caplog.records)
     # a second outage is a new incident: logged again
@@ -115,7 +120,14 @@ def paused(redis_factory: Any, settings: Any) -> Iterator[Any]:
     """A private server behind the alias "rl" with a short socket timeout, SIGSTOPped by the
     test through ``paused.primary.pause()``; resumed (SIGCONT) at teardown whatever happens."""
     group = redis_factory("standalone")
-    add_alias(settings, "rl", group, SOCKET_TIMEOUT=PAUSED_SOCKET_TIMEOUT, RETRIES=PAUSED_RETRIES)
+    add_alias(
+        settings,
+        "rl",
+        group,
+        SOCKET_TIMEOUT=PAUSED_SOCKET_TIMEOUT,
+        RETRIES=PAUSED_RETRIES,
+        CIRCUIT_BREAKER_COOLDOWN=SHORT_COOLDOWN,
+    )
     ratelimit_settings(settings, USING="rl")
     try:
         yield group
@@ -161,5 +173,6 @@ def test_a_paused_server_fails_by_policy_within_the_socket_timeout(
         assert "Timeout" in incident[0].getMessage() or "timed out" in incident[0].getMessage().lower()
     finally:
         paused.primary.resume()
+    after_cooldown()
     usage = Limiter().hit("after", "100/d")
     assert (usage.allowed, usage.unavailable) == (True, False)

@@ -12,6 +12,7 @@ from django_redis_patterns import get_redis
 from django_redis_patterns.sessions import SessionUnavailable
 from django_redis_patterns.sessions.backend import SessionStore
 from tests.sessions.conftest import point_default_at
+from tests.topologies import SHORT_COOLDOWN, after_cooldown
 
 LOGGER = "django_redis_patterns.sessions"
 
@@ -24,7 +25,7 @@ def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
 def doomed(redis_factory: Any, settings: Any) -> Any:
     """A server that holds one session (key returned as .key) and that the test may stop."""
     group = redis_factory("standalone")
-    point_default_at(settings, group.url)
+    point_default_at(settings, group.url, CIRCUIT_BREAKER_COOLDOWN=SHORT_COOLDOWN)
     s = SessionStore()
     s["cart"] = ["book"]
     s.save()
@@ -48,6 +49,7 @@ def test_raise_mode_raises_a_clear_error_logged_once(doomed: Any, caplog: pytest
     assert len(errors) == 1 and "alias='default'" in errors[0] and "command=GET" in errors[0]
 
     doomed.primary.start()
+    after_cooldown()  # the alias failed fast for its cool-down; the next call finds it back
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger=LOGGER):
         assert SessionStore().exists("x" * 32) is False  # reachable again: recovery logged once
@@ -92,13 +94,14 @@ def test_anonymous_mode_request_proceeds_with_an_empty_session(
 def test_anonymous_mode_never_touches_stored_data(doomed: Any, sessions_setting: Any, settings: Any) -> None:
     """Redis stalls during load (paused), comes back before save: the stored session is left alone."""
     sessions_setting(ON_ERROR="anonymous")
-    point_default_at(settings, doomed.url, SOCKET_TIMEOUT=0.3, RETRIES=0)
+    point_default_at(settings, doomed.url, SOCKET_TIMEOUT=0.3, RETRIES=0, CIRCUIT_BREAKER_COOLDOWN=SHORT_COOLDOWN)
     s = SessionStore(doomed.key)
     doomed.primary.pause()
     try:
         assert dict(s.items()) == {}
     finally:
         doomed.primary.resume()
+    after_cooldown()
     s["cart"] = []
     s.save()
     s.delete()
