@@ -270,6 +270,15 @@ class Load:
             next_tick += TICK
             time.sleep(max(0.0, next_tick - self.now()))
 
+    def enter_now(self) -> Player | None:
+        """One more visitor, now, on a worker number of its own: signs up (or logs in) and
+        confirms. The drill calls it just before the kill: a session written in the last
+        instant before the crash must survive it too."""
+        player = self._new_player(self.workers)
+        if player is not None:
+            self._enter(self.workers, player)
+        return player
+
     def _timer(self) -> None:
         for moment, action in sorted(self.at.items()):
             time.sleep(max(0.0, moment - self.now()))
