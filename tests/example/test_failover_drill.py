@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from arcade.views import PLAY_RATE
 
+from django_redis_patterns.ratelimit import rates
 from tests.example import failover_load, subprocess_site
 
 pytestmark = pytest.mark.slow
@@ -43,7 +45,7 @@ DURATION = 60.0
 KILL_AT = 20.0
 RESTART_AT = 40.0  # the killed server is started again (same port and directory)
 WINDOW_LIMIT = 30.0  # seconds after the kill by which every failure is over and writes succeed
-PLAY_LIMIT, PLAY_PERIOD = 10, 60.0  # arcade.views.PLAY_RATE, "10/m" (GCRA: a burst of 10, then one per 6 s)
+(PLAY,) = rates.parse(PLAY_RATE)  # "10/m" with GCRA: a burst of 10, then one per 6 s
 GUNICORN_WORKERS = 3
 ALLTIME_BOARD_KEY = "lb:{arcade.alltime}"  # Player.Leaderboard.name under the default KEY_PREFIX
 
@@ -226,7 +228,7 @@ def _row(
         weekly_ok = weekly_ok and row["weekly_board"] == (row["weekly_score"] if accepted else None)
         if got != wanted or not weekly_ok:
             mismatched.append(f"{player.name}: site accepted {accepted} plays ({wanted['sum']} points), state {row}")
-        excess += failover_load.rate_excess(player.accepted, PLAY_LIMIT, PLAY_PERIOD)
+        excess += failover_load.rate_excess(player.accepted, PLAY.limit, PLAY.period)
     row = Row(
         topology=kind,
         requests=len(requests),
