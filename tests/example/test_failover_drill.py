@@ -86,6 +86,7 @@ class Row:
     requests: int
     unavailable: int
     logged_out: int
+    errors: int  # 500s, other statuses, no answer: each fails the test
     limited: int
     window: float
     writes_back: float
@@ -101,8 +102,10 @@ class Row:
 
     @property
     def failed(self) -> str:
-        kinds = [f"{self.unavailable} × 503"] + ([f"{self.logged_out} logged out"] if self.logged_out else [])
-        return f"{self.unavailable + self.logged_out} ({', '.join(kinds)})"
+        kinds = [f"{self.unavailable} × 503"]
+        kinds += [f"{self.logged_out} logged out"] if self.logged_out else []
+        kinds += [f"{self.errors} errors"] if self.errors else []
+        return f"{self.unavailable + self.logged_out + self.errors} ({', '.join(kinds)})"
 
     def line(self) -> str:
         return (
@@ -234,6 +237,7 @@ def _row(
         requests=len(requests),
         unavailable=sum(r.outcome == failover_load.UNAVAILABLE for r in failed),
         logged_out=sum(r.outcome == failover_load.LOGGED_OUT for r in failed),
+        errors=sum(r.outcome == failover_load.ERROR for r in failed),
         limited=sum(r.outcome == failover_load.LIMITED for r in requests),
         window=window,
         writes_back=writes_back,
