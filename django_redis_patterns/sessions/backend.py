@@ -58,6 +58,14 @@ class SessionStore(SessionBase):
         #: During cycle_key: the key being replaced (the index carries its details over).
         self._replacing = ""
 
+    @property
+    def unavailable(self) -> bool:
+        """True once Redis failed in this session's request under ``ON_ERROR="anonymous"``: the
+        session looks empty because it could not be read, not because the visitor is new or
+        logged out. Views that must not tell a logged-in client "log in" (a JSON API's 401)
+        answer 503 instead."""
+        return self._unavailable
+
     # -- plumbing -------------------------------------------------------------------------
 
     @property

@@ -13,6 +13,9 @@ SECRET_KEY, DEBUG (default 1), ALLOWED_HOSTS (comma-separated), HTTPS=1 (secure 
               HSTS, redirect to https: what ``check --deploy`` asks for behind TLS)
 ARCADE_STACK  "patterns" (default: this package) or "today" (django-redis cache, Django's
               cache session engine, django-ratelimit: the load benchmark's baseline)
+SESSION_MIN_REPLICAS  replicas each session write waits for (WAIT; default 0): 1 on a
+              primary + replica (Sentinel, or Cluster with a replica per primary) keeps
+              every session through the primary's crash
 """
 
 from __future__ import annotations
@@ -130,7 +133,11 @@ AUTHENTICATION_BACKENDS = ["django_redis_patterns.sessions.auth.CachedModelBacke
 REDIS_PATTERNS: dict[str, dict[str, Any]] = {
     # Redis down: visitors are treated as logged out (pages still render) rather than getting a 500.
     # request.user.player comes with the cached user (CachedModelBackend): no query per page.
-    "SESSIONS": {"ON_ERROR": "anonymous", "USER_SELECT_RELATED": ["player"]},
+    "SESSIONS": {
+        "ON_ERROR": "anonymous",
+        "USER_SELECT_RELATED": ["player"],
+        "MIN_REPLICAS": int(os.environ.get("SESSION_MIN_REPLICAS", "0")),
+    },
     "RATELIMIT": {
         "ALGORITHM": "gcra",
         "HEADERS": "draft",  # RateLimit / RateLimit-Policy on limited routes
@@ -191,5 +198,9 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django_redis_patterns": {"handlers": ["console"], "level": "WARNING"}},
+    "loggers": {
+        "django_redis_patterns": {"handlers": ["console"], "level": "WARNING"},
+        # A 500's traceback in the server's log also when DEBUG=0 (Django's default sends it to mail_admins only).
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

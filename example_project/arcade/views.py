@@ -98,6 +98,10 @@ def play(request: HttpRequest) -> HttpResponse:
 def api_play(request: HttpRequest) -> JsonResponse:
     """``POST /api/play`` with ``{"score": 123}`` (optional): the JSON twin of the play page."""
     if not request.user.is_authenticated:
+        if getattr(request.session, "unavailable", False):
+            # The session store failed (ON_ERROR="anonymous"): the login may well exist, so no 401
+            # that would make the client drop it -- "try again in a moment", as when limits are blind.
+            return _unavailable_problem()
         return JsonResponse({"detail": "log in first"}, status=401)
     try:
         body: Any = json.loads(request.body or b"{}")
@@ -110,6 +114,19 @@ def api_play(request: HttpRequest) -> JsonResponse:
     score = form.cleaned_data["score"]
     played = record_round(player, score if score is not None else roll_score())
     return JsonResponse({"score": played.score, "total": player.score, "weekly": player.weekly_score})
+
+
+def _unavailable_problem(retry_after: int = 5) -> HttpResponse:
+    problem = {
+        "type": "about:blank",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": f"Try again in {retry_after} s.",
+        "retry_after": retry_after,
+    }
+    response = HttpResponse(json.dumps(problem), status=503, content_type="application/problem+json")
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def ratelimited(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

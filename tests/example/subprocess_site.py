@@ -1,6 +1,6 @@
 """Run the example project's own settings (arcade.settings) in subprocesses.
 
-Tests that need several processes (close_season on "several servers", the load bench)
+Tests that need several processes (close_season on "several servers", the load bench, gunicorn)
 cannot share pytest's in-memory test database, so they get a file database (SQLite, or a
 throw-away PostgreSQL database when ``DRP_TEST_DATABASE=postgres``) migrated by a
 subprocess, and REDIS_URL pointing at the test topology.
@@ -9,9 +9,13 @@ subprocess, and REDIS_URL pointing at the test topology.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -65,3 +69,43 @@ def database(tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(environ: dict[str, str], port: int, log: Path, *, workers: int = 2) -> subprocess.Popen[bytes]:
+    """The arcade under gunicorn (sync workers) in its own process group, once it answers ``GET /``;
+    stop it with ``os.killpg(server.pid, signal.SIGTERM)``."""
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "arcade.wsgi:application",
+                "-w",
+                str(workers),
+                "-b",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=EXAMPLE,
+            env=environ,
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/")
+            if conn.getresponse().status == 200:
+                return server
+        except OSError:
+            time.sleep(0.2)
+    os.killpg(server.pid, signal.SIGKILL)
+    raise AssertionError("gunicorn did not serve the arcade within 60 s")

@@ -10,11 +10,7 @@ import http.client
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -49,35 +45,6 @@ print("COUNT", Round.objects.filter(player=player).count(), player.rounds_played
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "arcade.wsgi:application", "-w", "2", "-b", f"127.0.0.1:{port}"],
-            cwd=subprocess_site.EXAMPLE,
-            env=env,
-            start_new_session=True,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            conn.request("GET", "/")
-            if conn.getresponse().status == 200:
-                return server
-        except OSError:
-            time.sleep(0.2)
-    os.killpg(server.pid, signal.SIGKILL)
-    raise AssertionError("gunicorn did not serve the arcade within 60 s")
-
-
 @pytest.mark.postgres
 @standalone_and_cluster
 def test_twenty_simultaneous_plays_ten_accepted(topology: Any, tmp_path: Path) -> None:
@@ -86,9 +53,9 @@ def test_twenty_simultaneous_plays_ten_accepted(topology: Any, tmp_path: Path) -
         subprocess_site.manage(env, "migrate", "--noinput", "-v", "0")
         out = subprocess_site.manage(env, "shell", "-v", "0", "-c", SESSION_CODE).stdout
         session = out.split("SESSION", 1)[1].strip()
-        port = _free_port()
+        port = subprocess_site.free_port()
         log = tmp_path / "gunicorn.log"
-        server = _serve(env, port, log)
+        server = subprocess_site.serve(env, port, log)
         try:
             csrf = "a" * 32
             headers = {

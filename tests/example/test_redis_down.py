@@ -52,3 +52,27 @@ def test_redis_down_degrades_page_by_page(client: Any, make_player: Any, doomed_
     # Nothing committed was lost: the round played before the outage is in the database.
     assert Round.objects.get().score == 50
     assert Player.objects.get(name="ada").score == 150
+
+
+def test_api_play_while_only_the_sessions_redis_is_down_is_a_503_not_a_401(
+    client: Any, make_player: Any, redis_factory: Any, settings: Any
+) -> None:
+    """On Cluster a failover takes down one node: a player's session may be unreadable while the
+    rate limiter (another slot) answers. The API must not tell a logged-in client to log in."""
+    group = redis_factory("standalone")  # a new alias: no client of it is cached yet
+    settings.CACHES = {**settings.CACHES, "sessions": {**settings.CACHES["default"], "LOCATION": group.url}}
+    settings.SESSION_CACHE_ALIAS = "sessions"
+    make_player("ada")
+    assert client.post("/login/", {"username": "ada", "password": PASSWORD}).status_code == 302
+    assert client.post("/api/play", {"score": 5}, content_type="application/json").status_code == 200
+
+    group.servers[0].kill()
+
+    play = client.post("/api/play", {"score": 5}, content_type="application/json")
+    assert play.status_code == 503, play.content
+    assert play["Content-Type"] == "application/problem+json" and int(play["Retry-After"]) > 0
+    assert Round.objects.count() == 1  # nothing was played for the anonymous-looking request
+    # A visitor who is really not logged in still gets the 401.
+    from django.test import Client
+
+    assert Client().post("/api/play", {"score": 5}, content_type="application/json").status_code == 401

@@ -110,11 +110,24 @@ def test_anonymous_mode_never_touches_stored_data(doomed: Any, sessions_setting:
     assert get_redis("default").dbsize() == 1
 
 
+def test_anonymous_mode_tells_an_unreadable_session_from_an_empty_one(doomed: Any, sessions_setting: Any) -> None:
+    """``unavailable``: empty because Redis failed, not because the visitor is new (a JSON API
+    answers 503 then, not 401 "log in")."""
+    sessions_setting(ON_ERROR="anonymous")
+    stored, new = SessionStore(doomed.key), SessionStore()
+    assert stored["cart"] == ["book"] and not stored.unavailable
+    assert new.get("cart") is None and not new.unavailable
+    doomed.primary.stop()
+    unreadable = SessionStore(doomed.key)
+    assert unreadable.get("cart") is None and unreadable.unavailable
+
+
 async def test_anonymous_mode_async(doomed: Any, sessions_setting: Any) -> None:
     sessions_setting(ON_ERROR="anonymous")
     doomed.primary.stop()
     s = SessionStore(doomed.key)
     assert await s.aget("cart") is None
+    assert s.unavailable
     await s.aset("cart", [])
     await s.asave()
     assert s.session_key == doomed.key
