@@ -343,6 +343,18 @@ def _check_url_db(url: str, argument: str) -> None:
         )
 
 
+#: Upper-case OPTIONS copied as they are into a :class:`ConnectionSpec` field (checked after).
+_UPPER_FIELDS = {
+    "PASSWORD": "password",
+    "USERNAME": "username",
+    "SOCKET_TIMEOUT": "socket_timeout",
+    "SOCKET_CONNECT_TIMEOUT": "socket_connect_timeout",
+    "RETRIES": "retries",
+    "SENTINEL_USERNAME": "sentinel_username",
+    "SENTINEL_PASSWORD": "sentinel_password",
+}
+
+
 def read_options(options: Mapping[str, Any], *, dialect: str = "upper") -> tuple[dict[str, Any], dict[str, Any]]:
     """Split cache OPTIONS into (:class:`ConnectionSpec` fields, extra connection kwargs).
 
@@ -362,16 +374,8 @@ def read_options(options: Mapping[str, Any], *, dialect: str = "upper") -> tuple
     if dialect == "upper":
         for key, value in options.items():
             where = f"OPTIONS[{key!r}]"
-            if key in ("PASSWORD",):
-                put("password", value, where)
-            elif key == "USERNAME":
-                put("username", value, where)
-            elif key == "SOCKET_TIMEOUT":
-                put("socket_timeout", value, where)
-            elif key == "SOCKET_CONNECT_TIMEOUT":
-                put("socket_connect_timeout", value, where)
-            elif key == "RETRIES":
-                put("retries", value, where)
+            if key in _UPPER_FIELDS:
+                put(_UPPER_FIELDS[key], value, where)
             elif key == "READ_FROM_REPLICAS":
                 put("read_from_replicas", _as_bool(value), where)
             elif key == "LEAN_CLIENT":
@@ -379,10 +383,6 @@ def read_options(options: Mapping[str, Any], *, dialect: str = "upper") -> tuple
                     problems.append((key, f"{where} must be True or False, got {value!r}"))
                 else:
                     put("lean", value, where)
-            elif key == "SENTINEL_USERNAME":
-                put("sentinel_username", value, where)
-            elif key == "SENTINEL_PASSWORD":
-                put("sentinel_password", value, where)
             elif key == "MAX_CONNECTIONS":
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                     problems.append((key, f"{where} must be an int >= 1, got {value!r}"))

@@ -120,8 +120,10 @@ def test_an_unmet_check_builds_plain_clients_warns_once_and_everything_works(
     assert len(warnings) == 4, warnings
     assert all(f"redis-py {redis.__version__}: " in w for w in warnings)
     # The standalone clients' first missing name is the one this test removed.
-    single_node = [w for w in warnings if "lean sync client" in w or "lean async client" in w]
-    assert len(single_node) == 2 and all("RedisCluster._drp_no_such_name" in w for w in single_node)
+    # The sync standalone client's first missing name is the one this test removed (the others
+    # may be off anyway on this redis-py, and then name a real missing name first).
+    (sync_warning,) = [w for w in warnings if "lean sync client" in w]
+    assert "RedisCluster._drp_no_such_name" in sync_warning
 
 
 def test_patterns_work_with_plain_clients(standalone_server: Any, lean_off: Any) -> None:
