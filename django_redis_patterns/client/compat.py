@@ -18,9 +18,12 @@ it would change how many attempts a command gets.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import logging
+import re
+import sys
 from typing import Any, Literal
 
 import redis
@@ -81,14 +84,27 @@ class Requirement:
         return f"{owner}.{self.name}"
 
 
+@functools.cache
+def _module_source(module_name: str) -> str:
+    module = sys.modules.get(module_name)
+    path = getattr(module, "__file__", None)
+    if not path or not path.endswith(".py"):
+        return ""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def _assigned_in(cls: type, name: str) -> bool:
-    for klass in getattr(cls, "__mro__", ()):
-        try:
-            if f"self.{name} =" in inspect.getsource(klass):
-                return True
-        except (OSError, TypeError):
-            continue
-    return False
+    """Whether the module of ``cls`` or of one of its bases assigns ``self.<name>``.
+
+    Plain text, not ``inspect.getsource``: that parses the whole module into an AST, which is
+    slow and, deep in a call stack, can hit a CPython 3.11 parser limit.
+    """
+    pattern = re.compile(rf"\bself\.{re.escape(name)}\s*(:[^=\n]*)?=(?!=)")
+    return any(pattern.search(_module_source(klass.__module__)) for klass in getattr(cls, "__mro__", ()))
 
 
 def _conn(name: str, **kw: Any) -> Requirement:

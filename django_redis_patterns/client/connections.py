@@ -528,8 +528,15 @@ def _handshake_only(conn: Any) -> None:
     # answers. redis-py would first PING it as a health check (a new connection is "due"), with
     # a retry of its own inside the connect retry: against a server that accepts connections
     # but never answers, that doubled the time to give up (4 socket timeouts instead of 2).
+    # redis-py < 5.2 has no way to skip that check but to say it is not due yet (the handshake's
+    # first reply sets the next one as usual); without it, a silent server sent its handshake
+    # into a PING -> reconnect -> handshake -> PING recursion.
     try:
-        conn.on_connect_check_health(check_health=False)
+        if hasattr(conn, "on_connect_check_health"):
+            conn.on_connect_check_health(check_health=False)
+        else:
+            conn.next_health_check = float("inf")
+            conn.on_connect()
     except redis.exceptions.ResponseError as exc:
         _explain_select_error(conn, exc)
         raise
@@ -537,7 +544,11 @@ def _handshake_only(conn: Any) -> None:
 
 async def _ahandshake_only(conn: Any) -> None:
     try:
-        await conn.on_connect_check_health(check_health=False)
+        if hasattr(conn, "on_connect_check_health"):
+            await conn.on_connect_check_health(check_health=False)
+        else:  # redis-py < 5.2 (see _handshake_only)
+            conn.next_health_check = float("inf")
+            await conn.on_connect()
     except redis.exceptions.ResponseError as exc:
         _explain_select_error(conn, exc)
         raise
@@ -574,8 +585,6 @@ class _Flavor:
 
     def connect_kwargs(self) -> dict[str, Any]:
         """Connection kwargs for standalone and Sentinel nodes (Cluster runs its own on-connect)."""
-        if not hasattr(self.connection, "on_connect_check_health"):  # redis-py < 5.1
-            return {}
         return {"redis_connect_func": self.on_connect}
 
 

@@ -141,6 +141,8 @@ def test_a_new_connection_to_a_silent_server_gives_up_after_one_socket_timeout_p
         finally:
             group.servers[0].resume()
             connections.reset()
+    if not hasattr(redis.connection.AbstractConnection, "on_connect_check_health"):
+        tries = 1  # redis-py < 5.2 does not retry a failed handshake: it gives up even sooner
     # `tries` timeouts + back-off (<= 0.2 s) + slack; the old behaviour took 4 timeouts.
     assert tries * timeout * 0.9 <= took < (tries + 1) * timeout, f"gave up after {took:.2f}s"
 
@@ -186,7 +188,8 @@ def test_default_timeouts_and_retry(topology: Any) -> None:
     kwargs = get_redis().connection_pool.connection_kwargs
     assert kwargs["socket_timeout"] == connections.DEFAULT_SOCKET_TIMEOUT
     assert kwargs["socket_connect_timeout"] == connections.DEFAULT_SOCKET_CONNECT_TIMEOUT
-    assert kwargs["retry"].get_retries() == connections.DEFAULT_RETRIES
+    retry = kwargs["retry"]
+    assert getattr(retry, "get_retries", lambda: retry._retries)() == connections.DEFAULT_RETRIES  # redis-py < 6
 
 
 def test_django_redis_and_builtin_aliases(standalone_server: Any) -> None:
@@ -321,7 +324,8 @@ def test_cluster_replica_reads(cluster: Any) -> None:
     url = cluster.url + "?read_from_replicas=true"
     with override_settings(CACHES=caches(default=url)):
         client = get_redis()
-        assert client.load_balancing_strategy is not None
+        # redis-py >= 6 spells it as a load-balancing strategy, older ones as a flag
+        assert getattr(client, "load_balancing_strategy", None) is not None or client.read_from_replicas
         client.set("{r}x", "1")
         client.wait(1, 2000, target_nodes=client.get_node_from_key("{r}x"))
         assert client.get("{r}x") == b"1"
