@@ -31,7 +31,7 @@ CORE = "tests/core"
 # annotations checked by mypy (both installed from the lock by the main run only).
 NOT_IN_MATRIX = ("--ignore", "tests/core/test_bench_setup.py", "--ignore", "tests/core/test_typing.py")
 
-REDIS_PY = ["5.1.1", "5.3.1", "6.4.0", "7.4.1", "8.0.1", "8.1.0", "8.2.0"]
+REDIS_PY = ["5.0.8", "5.3.1", "6.4.0", "7.4.1", "8.0.1", "8.1.0", "8.2.0"]
 DJANGO = [("4.2.30", "3.11"), ("5.2.19", "3.11"), ("6.0.10", "3.12"), ("6.1.3", "3.12")]
 
 
