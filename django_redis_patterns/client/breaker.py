@@ -169,7 +169,10 @@ class Breaker:
                 self._opened_at = now
             self._cause = _describe(exc)
         if opening:
-            logger.warning(
+            # INFO, not WARNING: the pattern whose call failed logs the incident itself (once);
+            # a second warning would only repeat it -- and on a management command's stderr,
+            # where Python prints unhandled warnings, add a line to its one-line error.
+            logger.info(
                 "Redis alias %s did not answer (%s): calls fail fast for %.1f s, then one call probes it",
                 self.label,
                 self._cause,
