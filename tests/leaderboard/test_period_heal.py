@@ -264,3 +264,38 @@ def test_bad_period_field_is_named(options: dict[str, Any], message: str) -> Non
     config = type("Config", (), {"periods": ["weekly"], **options})
     with pytest.raises(ImproperlyConfigured, match=message):
         ModelLeaderboard(Scorer, config)
+
+
+@standalone_and_cluster
+def test_writes_during_a_period_rebuild_are_neither_lost_nor_undone(topology: Any, settings: Any) -> None:
+    from django_redis_patterns.leaderboard.rebuild import Period
+
+    settings.REDIS_PATTERNS = {**getattr(settings, "REDIS_PATTERNS", {}), "LEADERBOARD": {"BATCH_SIZE": 5}}
+    populate()
+    topology.flush()
+    board = Scorer.leaderboard
+    this_week = Period("weekly", start("weekly", NOW.astimezone(dt.UTC).date()))
+    rows = list(board.rows(board.period_queryset("weekly", this_week.first), removals=False))
+    early, late = rows[2][0], rows[-1][0]
+    newcomer = Scorer.objects.get(name="last05")  # not changed this week: not among the rows
+
+    def source() -> Iterator[Any]:
+        # right after ``early``'s row was read (not yet sent), another client saves three rows
+        for row in rows:
+            yield row
+            if row[0] == early:
+                thread = threading.Thread(target=write)
+                thread.start()
+                thread.join(30)
+
+    def write() -> None:
+        try:
+            for name, score in ((early, 500), (late, 400), (str(newcomer.pk), 300)):
+                Scorer.objects.filter(pk=name).update(score=score, changed=timezone.now())
+        finally:
+            db_connections.close_all()
+
+    rebuild(board, source(), period=this_week)
+    got = on_board(board.period("weekly").top(100))
+    assert got == expected(NOW)  # the database, with the three saves made during the rebuild
+    assert [m for m, _, _ in got[:3]] == [early, late, str(newcomer.pk)]
