@@ -247,12 +247,17 @@ def period_states(states: list[BoardState] | None = None) -> list[PeriodState]:
             pipe = board.client().pipeline(transaction=False)
             pipe.exists(board.marker_key)
             pipe.hget(board.marker_key, "since")
+            pipe.get(board.marker_key + ":since")
             for period in current:
                 pipe.exists(board.marker_key + period.suffix)
-            held, since, *own = pipe.execute()
+            held, since, periods_since, *own = pipe.execute()
         except (*_OUTAGES, RedisError, RedisClusterException, OSError):  # a check reports, never raises
             continue
+        # when Redis began to hold the board (read.lua's rule): the all-time marker's "since"
+        # (absent: always), or the first period rebuild's, whichever is earlier
         began = None if not held else (0 if since is None else int(since))
+        if periods_since is not None:
+            began = int(periods_since) if began is None else min(began, int(periods_since))
         for period, marked in zip(current, own, strict=True):
             if marked or (began is not None and began <= periods_mod.timestamp(period.first)):
                 continue

@@ -12,7 +12,8 @@
 --          that can rebuild its periods) the period's own state decides whether Redis holds it,
 --          not KEYS[2]: it is held when its marker "<KEYS[2]>:<period>:<label>" (written by a
 --          period rebuild) exists, or KEYS[2] exists and its "since" field (when Redis began to
---          hold the board; absent = always) is not after the period's start, or, for a finished
+--          hold the board; absent = always), or "<KEYS[2]>:since" (the same, written by the first
+--          period rebuild after a loss), is not after the period's start, or, for a finished
 --          period, its board exists (written before any loss). Otherwise the reply is the error
 --          "LEADERBOARD board missing period <period>:<label>"
 -- ARGV[5]  unix seconds choosing the period ("" = Redis TIME)
@@ -81,6 +82,10 @@ if period ~= "" then
     if not held and redis.call("EXISTS", meta) == 1 then
       local since = redis.call("HGET", meta, "since")
       held = (not since) or tonumber(since) <= first * 86400
+    end
+    if not held then -- a period rebuild's own record of since when Redis holds the periods
+      local since = redis.call("GET", meta .. ":since")
+      held = since and tonumber(since) <= first * 86400
     end
     if not held and label ~= period_of(now) then
       held = redis.call("EXISTS", base .. ":" .. period .. ":" .. label) == 1

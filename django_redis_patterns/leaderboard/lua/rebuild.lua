@@ -178,8 +178,12 @@ elseif op == "swap" and sfx ~= "" then
   drop(family(tmp))
   redis.call("DEL", marker)
   local count = redis.call("ZCARD", base .. sfx)
-  redis.call("HSET", meta, "rebuilt_at", redis.call("TIME")[1], "members", count)
+  local now = redis.call("TIME")[1]
+  redis.call("HSET", meta, "rebuilt_at", now, "members", count)
   redis.call("EXPIREAT", meta, at)
+  -- from now on Redis holds every write to this board's periods: the periods that begin later
+  -- are complete without a rebuild, even when the all-time board is never rebuilt (read.lua)
+  redis.call("SET", base .. ":meta:since", now, "NX")
   return count
 elseif op == "swap" then
   if redis.call("EXISTS", marker) == 0 then
