@@ -51,8 +51,16 @@ logger = logging.getLogger("django_redis_patterns.leaderboard")
 _POLL = 0.05
 
 
-def _off(board: ModelLeaderboard) -> BoardMissing:
-    return board._missing(f"self-healing is off for it: run `manage.py leaderboard_rebuild {board.model._meta.label}`")
+def _off(board: ModelLeaderboard, period: Period | None = None) -> BoardMissing:
+    command = f"`manage.py leaderboard_rebuild {board.model._meta.label}`"
+    if period is None:
+        return board._missing(f"self-healing is off for it: run {command}")
+    return BoardMissing(
+        f"leaderboard {board.name!r}: Redis does not hold its {period.suffix[1:]} board (its marker "
+        f"{_marker(board, period)} is missing and Redis has not held the board since the period began); "
+        f"self-healing is off for it: run {command} (it rebuilds the current periods too)",
+        board=board.name,
+    )
 
 
 def _timed_out(board: ModelLeaderboard, wait: float) -> BoardMissing:
@@ -85,9 +93,9 @@ def _period(board: ModelLeaderboard, label: str | None) -> Period | None:
 def heal(board: ModelLeaderboard, label: str | None = None) -> None:
     """Rebuild ``board`` because a read found it missing, or wait for the rebuild that runs.
     ``label`` ("weekly:2026-11-30"): the period board the read found missing."""
-    if not board.self_heal:
-        raise _off(board)
     period = _period(board, label)
+    if not board.self_heal:
+        raise _off(board, period)
     wait = get_settings().HEAL_WAIT
     deadline = time.monotonic() + wait
     try:
@@ -111,9 +119,9 @@ def heal(board: ModelLeaderboard, label: str | None = None) -> None:
 async def aheal(board: ModelLeaderboard, label: str | None = None) -> None:
     """:func:`heal` for async reads: Redis on the async client, the table read on Django's
     sync thread in chunks, the wait with ``asyncio.sleep``."""
-    if not board.self_heal:
-        raise _off(board)
     period = _period(board, label)
+    if not board.self_heal:
+        raise _off(board, period)
     wait = get_settings().HEAL_WAIT
     deadline = time.monotonic() + wait
     try:

@@ -193,18 +193,20 @@ async def test_async_period_reads_heal_once(topology: Any, heals: list[str]) -> 
         await sync_to_async(db_connections.close_all)()
 
 
-def test_with_self_healing_off_a_lost_period_raises_board_missing(redis_ready: Any, heals: list[str]) -> None:
-    class Strict:
-        name = "scorers-strict"
-        periods = ["weekly"]
-        period_field = "changed"
-        self_heal = False
-
-    board = ModelLeaderboard(Scorer, Strict)
-    Scorer.objects.create(name="a", score=3)
-    rebuild(board)
-    with pytest.raises(BoardMissing, match="self-healing is off"):
-        board.period("weekly").top(3)
+def test_with_self_healing_off_a_lost_period_raises_until_leaderboard_rebuild(
+    redis_ready: Any, heals: list[str], settings: Any
+) -> None:
+    settings.REDIS_PATTERNS = {"LEADERBOARD": {"SELF_HEAL": False}}
+    populate()
+    get_redis().flushall()
+    weekly = Scorer.leaderboard.period("weekly")
+    with pytest.raises(BoardMissing, match=rf"its {week_of(NOW)} board .* self-healing is off .* leaderboard_rebuild"):
+        weekly.top(3)
+    out = io.StringIO()
+    call_command("leaderboard_rebuild", "leaderboard_app.Scorer", stdout=out)
+    assert f"{week_of(NOW)}: rebuilt with 30 members" in out.getvalue()
+    assert on_board(weekly.top(100)) == expected(NOW)
+    assert on_board(Scorer.leaderboard.period("daily").top(100)) == expected(NOW)  # all changed today
     assert heals == []
 
 
