@@ -27,7 +27,7 @@ from django_redis_patterns.leaderboard.models import ModelLeaderboard
 from django_redis_patterns.leaderboard.periods import start
 from django_redis_patterns.leaderboard.rebuild import rebuild
 from django_redis_patterns.leaderboard.signals import board_healed
-from tests.leaderboard_app.models import Earner, Player, Scorer
+from tests.leaderboard_app.models import Achiever, Earner, Player, Scorer
 from tests.topologies import standalone_and_cluster
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -306,3 +306,16 @@ def test_writes_during_a_period_rebuild_are_neither_lost_nor_undone(topology: An
     got = on_board(board.period("weekly").top(100))
     assert got == expected(NOW)  # the database, with the three saves made during the rebuild
     assert [m for m, _, _ in got[:3]] == [early, late, str(newcomer.pk)]
+
+
+@standalone_and_cluster
+def test_a_date_field_rebuilds_the_days_of_the_period(topology: Any, heals: list[str]) -> None:
+    today = NOW.astimezone(dt.UTC).date()
+    monday = start("weekly", today)
+    days = [monday, today, monday - dt.timedelta(days=1), monday + dt.timedelta(days=7)]
+    Achiever.objects.bulk_create([Achiever(name=f"a{i}", score=10 + i, day=day) for i, day in enumerate(days)])
+    topology.flush()
+    week = Achiever.leaderboard.period("weekly")
+    members = {str(a.pk) for a in Achiever.objects.filter(day__in=days[:2])}  # this week's days, both ends in
+    assert {e.member for e in week.top(10)} == members
+    assert heals == [week_of(NOW)]

@@ -107,3 +107,18 @@ class Earner(LeaderboardMixin, models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Achiever(LeaderboardMixin, models.Model):
+    """period_field on a DateField: the day the score last changed (a UTC date)."""
+
+    name = models.CharField(max_length=50)
+    score = models.IntegerField(default=0)
+    day = models.DateField()
+
+    class Leaderboard:
+        periods = ["weekly"]
+        period_field = "day"
+
+    def __str__(self) -> str:
+        return self.name
