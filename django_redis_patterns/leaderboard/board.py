@@ -326,7 +326,7 @@ class Leaderboard:
                 _recovered(alias)
                 if attempt:  # lost again right after it came back: say so, do not loop
                     raise self._missing("it was lost again right after its rebuild") from None
-                self._heal()
+                self._heal(str(exc))
                 continue
             _recovered(alias)
             return call.parse(reply)
@@ -344,7 +344,7 @@ class Leaderboard:
                 _recovered(alias)
                 if attempt:
                     raise self._missing("it was lost again right after its rebuild") from None
-                await self._aheal()
+                await self._aheal(str(exc))
                 continue
             _recovered(alias)
             return call.parse(reply)
@@ -367,11 +367,12 @@ class Leaderboard:
             board=self.name,
         )
 
-    def _heal(self) -> None:
-        """A read found the board missing: rebuild it, or raise :class:`BoardMissing`."""
+    def _heal(self, reply: str = "") -> None:
+        """A read found the board missing (``reply``: the read script's error, naming the
+        period when a period board is missing): rebuild it, or raise :class:`BoardMissing`."""
         raise self._missing("it has no source to rebuild it from")
 
-    async def _aheal(self) -> None:
+    async def _aheal(self, reply: str = "") -> None:
         raise self._missing("it has no source to rebuild it from")
 
     def _response_error(self, exc: Exception) -> Exception:
@@ -472,10 +473,14 @@ class Leaderboard:
             op,
             self.ranking,
             self._partition or "",
-            self._period or "",
+            self._period_arg(),
             "" if self._at is None else self._at,
             *extra,
         ]
+
+    def _period_arg(self) -> str:
+        """The read script's period argument ("" for the all-time board)."""
+        return self._period or ""
 
     def _rows(self, reply: list[Any]) -> tuple[int, list[Entry]]:
         # {count} or {count, first position, first rank, {member, score, ...}}: the hot path of

@@ -1,4 +1,4 @@
-"""System checks of the leaderboard app (ids redis_patterns.E040–E049, W040–W049, I041)."""
+"""System checks of the leaderboard app (ids redis_patterns.E040–E049, W040–W049, I041, I043)."""
 
 from __future__ import annotations
 
@@ -73,11 +73,23 @@ def check_leaderboard_admins(app_configs: Any = None, **kwargs: Any) -> list[Che
 def check_boards_held(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """Deployment checks (``manage.py check --deploy``), which ask Redis: I041, a model's board
     is missing from Redis (its first read rebuilds it: nothing to do); E042, the same with self-healing off
-    (reads raise BoardMissing until ``leaderboard_rebuild``); W042, Redis could not be asked."""
-    from .heal import board_states
+    (reads raise BoardMissing until ``leaderboard_rebuild``); W042, Redis could not be asked.
+    For the current period boards Redis lost: I043, its first read rebuilds it (``period_field``);
+    W043, it will not be rebuilt (no ``period_field``, ``period_scores = "gain"``, or
+    self-healing off): it holds only what was written since the loss."""
+    from .heal import board_states, period_states
 
     messages: list[CheckMessage] = []
-    for state in board_states():
+    states = board_states()
+    for period in period_states(states):
+        if period.heals:
+            messages.append(Info(period.describe(), obj=period.label, id="redis_patterns.I043"))
+            continue
+        hint = None
+        if not period.board.periods_heal and period.board.period_scores == "same":
+            hint = "Set period_field (a DateTimeField updated with the score, e.g. auto_now) in Leaderboard."
+        messages.append(Warning(period.describe(), hint=hint, obj=period.label, id="redis_patterns.W043"))
+    for state in states:
         if state.held is None:
             messages.append(Warning(state.describe(), obj=state.label, id="redis_patterns.W042"))
         elif not state.held:

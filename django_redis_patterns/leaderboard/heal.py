@@ -13,11 +13,20 @@ start once the marker is back); other readers, in this process or another, poll 
 marker for up to ``HEAL_WAIT`` seconds and then raise :class:`~.board.BoardMissing`. With
 self-healing off (``SELF_HEAL = False``, or ``self_heal = False`` on the model's
 ``class Leaderboard``) every read of a missing board raises ``BoardMissing`` at once.
+
+Period boards: a board with ``period_field`` guards each period read with the period's own
+state (see ``lua/read.lua``): a period Redis has not held since it began is rebuilt the same
+way, once, from the rows whose ``period_field`` falls inside it (``rebuild.Period``), and its
+own marker ``<base>:meta:<period>:<label>`` (expiring with the period) then says it is held.
+Without ``period_field`` (or with ``period_scores = "gain"``) period reads are guarded by the
+all-time marker only: what Redis holds of the period is read as it is, and
+:func:`period_states` reports a current period Redis lost.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass
@@ -27,9 +36,10 @@ from redis.exceptions import RedisClusterException, RedisError
 
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
+from . import periods as periods_mod
 from .board import _OUTAGES, BoardMissing, _failed
 from .conf import get as get_settings
-from .rebuild import RebuildError, RebuildResult, RebuildRunning, _arebuild, _rebuild
+from .rebuild import Period, RebuildError, RebuildResult, RebuildRunning, _arebuild, _rebuild
 from .signals import board_healed
 
 if TYPE_CHECKING:
@@ -41,37 +51,59 @@ logger = logging.getLogger("django_redis_patterns.leaderboard")
 _POLL = 0.05
 
 
-def _off(board: ModelLeaderboard) -> BoardMissing:
-    return board._missing(f"self-healing is off for it: run `manage.py leaderboard_rebuild {board.model._meta.label}`")
+def _off(board: ModelLeaderboard, period: Period | None = None) -> BoardMissing:
+    command = f"`manage.py leaderboard_rebuild {board.model._meta.label}`"
+    if period is None:
+        return board._missing(f"self-healing is off for it: run {command}")
+    return BoardMissing(
+        f"leaderboard {board.name!r}: Redis does not hold its {period.suffix[1:]} board (its marker "
+        f"{_marker(board, period)} is missing and Redis has not held the board since the period began); "
+        f"self-healing is off for it: run {command} (it rebuilds the current periods too)",
+        board=board.name,
+    )
 
 
 def _timed_out(board: ModelLeaderboard, wait: float) -> BoardMissing:
     return board._missing(f"another rebuild of it is running and did not finish within HEAL_WAIT ({wait:g} s)")
 
 
-def _healed(board: ModelLeaderboard, result: RebuildResult) -> None:
+def _marker(board: ModelLeaderboard, period: Period | None) -> str:
+    return board.marker_key if period is None else board.marker_key + period.suffix
+
+
+def _healed(board: ModelLeaderboard, result: RebuildResult, period: Period | None = None) -> None:
+    what = "" if period is None else f" period {period.suffix[1:]}"
+    source = "the table" if period is None else f"the rows whose {board.period_field} falls in it"
     logger.warning(
-        "leaderboard %s was missing from Redis (marker %s absent): rebuilt from the table, %d members in %.2f s",
+        "leaderboard %s%s was missing from Redis (marker %s absent): rebuilt from %s, %d members in %.2f s",
         board.name,
-        board.marker_key,
+        what,
+        _marker(board, period),
+        source,
         result.members,
         result.seconds,
     )
-    board_healed.send(sender=board.model, board=board, members=result.members, seconds=result.seconds)
+    board_healed.send(sender=board.model, board=board, members=result.members, seconds=result.seconds, period=period)
 
 
-def heal(board: ModelLeaderboard) -> None:
-    """Rebuild ``board`` because a read found it missing, or wait for the rebuild that runs."""
+def _period(board: ModelLeaderboard, label: str | None) -> Period | None:
+    return None if label is None else Period.parse(label)
+
+
+def heal(board: ModelLeaderboard, label: str | None = None) -> None:
+    """Rebuild ``board`` because a read found it missing, or wait for the rebuild that runs.
+    ``label`` ("weekly:2026-11-30"): the period board the read found missing."""
+    period = _period(board, label)
     if not board.self_heal:
-        raise _off(board)
+        raise _off(board, period)
     wait = get_settings().HEAL_WAIT
     deadline = time.monotonic() + wait
     try:
-        result = _rebuild(board, None, force=False, progress=None, heal=True)
+        result = _rebuild(board, None, force=False, progress=None, heal=True, period=period)
     except RebuildRunning:
         try:
             client = board.client()
-            while not client.exists(board.marker_key):
+            while not client.exists(_marker(board, period)):
                 if time.monotonic() >= deadline:
                     raise _timed_out(board, wait) from None
                 time.sleep(_POLL)
@@ -81,22 +113,23 @@ def heal(board: ModelLeaderboard) -> None:
     except RebuildError as exc:  # e.g. Redis lost the data again while it was being rebuilt
         raise board._missing(f"its rebuild failed: {exc}") from exc
     if result is not None:  # None: another reader's rebuild finished first
-        _healed(board, result)
+        _healed(board, result, period)
 
 
-async def aheal(board: ModelLeaderboard) -> None:
+async def aheal(board: ModelLeaderboard, label: str | None = None) -> None:
     """:func:`heal` for async reads: Redis on the async client, the table read on Django's
     sync thread in chunks, the wait with ``asyncio.sleep``."""
+    period = _period(board, label)
     if not board.self_heal:
-        raise _off(board)
+        raise _off(board, period)
     wait = get_settings().HEAL_WAIT
     deadline = time.monotonic() + wait
     try:
-        result = await _arebuild(board, None, force=False, heal=True)
+        result = await _arebuild(board, None, force=False, heal=True, period=period)
     except RebuildRunning:
         try:
             client = await board.aclient()
-            while not await client.exists(board.marker_key):
+            while not await client.exists(_marker(board, period)):
                 if time.monotonic() >= deadline:
                     raise _timed_out(board, wait) from None
                 await asyncio.sleep(_POLL)
@@ -106,7 +139,7 @@ async def aheal(board: ModelLeaderboard) -> None:
     except RebuildError as exc:
         raise board._missing(f"its rebuild failed: {exc}") from exc
     if result is not None:
-        _healed(board, result)
+        _healed(board, result, period)
 
 
 def marker_present(board: Any) -> bool:
@@ -165,3 +198,76 @@ def board_states() -> list[BoardState]:
             continue
         states.append(BoardState(label, board, bool(held), int(members)))
     return states
+
+
+@dataclass(frozen=True)
+class PeriodState:
+    """A current period board Redis has not held since the period began (it lost its data
+    during the period): ``period`` is e.g. "weekly:2026-11-30"; ``since`` the unix time Redis
+    began to hold the board again (None: it holds no marker of it yet)."""
+
+    label: str
+    board: Any
+    period: str
+    since: int | None
+
+    @property
+    def heals(self) -> bool:
+        """Whether its first read rebuilds it (``period_field`` set, self-healing on)."""
+        return bool(self.board.periods_heal and self.board.self_heal)
+
+    @property
+    def fails_reads(self) -> bool:
+        """Whether reads of it raise BoardMissing (rebuildable, but self-healing is off)."""
+        return bool(self.board.periods_heal and not self.board.self_heal)
+
+    def describe(self) -> str:
+        head = f"{self.label} {self.period}: MISSING from Redis"
+        if self.since is not None:
+            when = dt.datetime.fromtimestamp(self.since, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+            head += f" (Redis holds the board only since {when})"
+        if self.heals:
+            return f"{head}; the first read rebuilds it from the rows whose {self.board.period_field} falls in it"
+        if self.fails_reads:
+            return f"{head}; self-healing is off: reads of it raise BoardMissing until the period ends"
+        if self.board.period_scores == "gain":
+            return (
+                f"{head}; it holds only the gains written since then: period_scores = 'gain' boards "
+                "cannot be rebuilt from the table (it holds no per-period gains); complete again from the next period"
+            )
+        return (
+            f"{head}; it holds only the scores written since then: set period_field in the model's "
+            "Leaderboard options (the field recording when a row's score last changed) to rebuild it"
+        )
+
+
+def period_states(states: list[BoardState] | None = None) -> list[PeriodState]:
+    """The current period boards Redis lost (one per model and period kind), by this
+    machine's clock; a model whose board Redis could not be asked about is left out."""
+    today = dt.datetime.now(dt.UTC).date()
+    out: list[PeriodState] = []
+    for state in board_states() if states is None else states:
+        board = state.board
+        if state.held is None or not board.periods:
+            continue
+        current = [Period(kind, periods_mod.start(kind, today)) for kind in board.periods]
+        try:
+            pipe = board.client().pipeline(transaction=False)
+            pipe.exists(board.marker_key)
+            pipe.hget(board.marker_key, "since")
+            pipe.get(board.marker_key + ":since")
+            for period in current:
+                pipe.exists(board.marker_key + period.suffix)
+            held, since, periods_since, *own = pipe.execute()
+        except (*_OUTAGES, RedisError, RedisClusterException, OSError):  # a check reports, never raises
+            continue
+        # when Redis began to hold the board (read.lua's rule): the all-time marker's "since"
+        # (absent: always), or the first period rebuild's, whichever is earlier
+        began = None if not held else (0 if since is None else int(since))
+        if periods_since is not None:
+            began = int(periods_since) if began is None else min(began, int(periods_since))
+        for period, marked in zip(current, own, strict=True):
+            if marked or (began is not None and began <= periods_mod.timestamp(period.first)):
+                continue
+            out.append(PeriodState(state.label, board, period.suffix[1:], began))
+    return out

@@ -43,19 +43,23 @@ import functools
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar
 
 import redis.exceptions
 from asgiref.sync import sync_to_async
+from django.conf import settings as django_settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, router, transaction
 from django.db.models import Q
 from django.db.models.signals import class_prepared, post_delete, post_save
+from django.utils import timezone
 
 from django_redis_patterns.client import scripts
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
+from . import periods as periods_mod
 from . import scores
 from .board import _OUTAGES, KEEP, Entry, Leaderboard, LeaderboardUnavailable, _failed, _recovered, _write, node_client
 from .conf import get as get_settings
@@ -75,6 +79,7 @@ _CONFIG_FIELDS = {
     "period_scores",
     "display_fields",
     "self_heal",
+    "period_field",
 }
 #: Pks whose sync failed, retried with the next successful sync (bounded).
 _VERIFY_ROUNDS = 3
@@ -132,6 +137,32 @@ class ModelLeaderboard(Leaderboard):
         )
         self._pending: set[Any] = set()
         self._pending_lock = threading.Lock()
+        #: the DateTimeField/DateField recording when a row's score last changed: period boards
+        #: are rebuilt from the rows it puts inside the period (None: they are not rebuilt)
+        self.period_field: str | None = self._period_field(options.get("period_field"))
+
+    def _period_field(self, name: Any) -> str | None:
+        if name is None:
+            return None
+        label = self.model._meta.label
+        field = self._field(name, "period_field")
+        if not isinstance(field, models.DateTimeField | models.DateField):
+            raise ImproperlyConfigured(
+                f"{label}.Leaderboard.period_field = {name!r} must be a DateTimeField or DateField "
+                f"(when the row's score last changed), not a {type(field).__name__}"
+            )
+        if not self.periods:
+            raise ImproperlyConfigured(
+                f"{label}.Leaderboard.period_field = {name!r} needs periods (e.g. periods = ['weekly']): "
+                "it is only used to rebuild period boards"
+            )
+        if self.period_scores != "same":
+            raise ImproperlyConfigured(
+                f"{label}.Leaderboard.period_field = {name!r} cannot rebuild period_scores = "
+                f"{self.period_scores!r} boards: the table holds each row's current score, not what it "
+                "gained in a period; remove period_field (those period boards are not rebuilt)"
+            )
+        return str(field.attname)
 
     # -- self-healing (heal.py) -----------------------------------------------------------
     @property
@@ -143,15 +174,45 @@ class ModelLeaderboard(Leaderboard):
         """Whether a read that finds the board missing rebuilds it (else: BoardMissing)."""
         return get_settings().SELF_HEAL if self._self_heal is None else self._self_heal
 
-    def _heal(self) -> None:
+    def _heal(self, reply: str = "") -> None:
         from .heal import heal
 
-        heal(self)
+        heal(self, _missing_period(reply))
 
-    async def _aheal(self) -> None:
+    async def _aheal(self, reply: str = "") -> None:
         from .heal import aheal
 
-        await aheal(self)
+        await aheal(self, _missing_period(reply))
+
+    @property
+    def periods_heal(self) -> bool:
+        """Whether the table can rebuild this board's period boards (``period_field`` set)."""
+        return self.period_field is not None
+
+    def _period_arg(self) -> str:
+        # "+p": the period's own marker decides whether Redis holds it (read.lua), so a lost
+        # period board is rebuilt from the rows whose period_field falls inside it. A period
+        # past its retention has expired on purpose: it reads as empty, never rebuilt.
+        if self._period is None or self.period_field is None:
+            return super()._period_arg()
+        if self._at is not None:
+            first = periods_mod.start(self._period, datetime.datetime.fromtimestamp(self._at, datetime.UTC).date())
+            if periods_mod.expires_at(self._period, first, get_settings().PERIOD_RETAIN) <= time.time() + 60:
+                return self._period
+        return self._period + "+p"
+
+    def period_queryset(self, kind: str, first: datetime.date, using: str | None = None) -> models.QuerySet[Any]:
+        """The rows whose ``period_field`` falls inside the ``kind`` period starting on ``first``
+        (UTC, as all periods): the source of that period board's rebuild."""
+        if self.period_field is None:
+            raise ImproperlyConfigured(f"{self.model._meta.label}.Leaderboard has no period_field")
+        name = self.model._meta.get_field(self.period_field).name
+        end = periods_mod.stop(kind, first)
+        low: Any = first
+        high: Any = end
+        if isinstance(self.model._meta.get_field(name), models.DateTimeField):
+            low, high = _utc_bound(first), _utc_bound(end)
+        return self.db_queryset(using).filter(**{f"{name}__gte": low, f"{name}__lt": high})
 
     def _field(self, name: Any, option: str) -> Any:
         try:
@@ -461,6 +522,21 @@ class ModelLeaderboard(Leaderboard):
         pks = [pk for pk in pks if pk is not None]
         if pks:
             transaction.on_commit(functools.partial(_sync_after_commit, self, pks, using), using=using, robust=True)
+
+
+def _missing_period(reply: str) -> str | None:
+    """ "weekly:2026-11-30" from the read script's "board missing period weekly:2026-11-30"."""
+    marker = "board missing period "
+    return reply.split(marker, 1)[1].split()[0] if marker in reply else None
+
+
+def _utc_bound(day: datetime.date) -> datetime.datetime:
+    """Midnight UTC starting ``day``, as the database compares it: aware with USE_TZ, else
+    naive in TIME_ZONE (how Django stores naive datetimes)."""
+    moment = datetime.datetime(day.year, day.month, day.day, tzinfo=datetime.UTC)
+    if django_settings.USE_TZ:
+        return moment
+    return timezone.make_naive(moment, timezone.get_default_timezone())
 
 
 class _Encoder(DjangoJSONEncoder):

@@ -51,3 +51,32 @@ def recent(kind: str, today: dt.date, n: int) -> list[dt.date]:
     while len(out) < n:
         out.append(start(kind, out[-1] - dt.timedelta(days=1)))
     return out
+
+
+def stop(kind: str, first: dt.date) -> dt.date:
+    """First day after the ``kind`` period that starts on ``first``."""
+    if kind == "daily":
+        return first + dt.timedelta(days=1)
+    if kind == "weekly":
+        return first + dt.timedelta(days=7)
+    if kind == "monthly":
+        return (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    raise ValueError(f"period must be one of {', '.join(KINDS)}, got {kind!r}")
+
+
+def parse(text: str) -> tuple[str, dt.date]:
+    """("weekly", its Monday) from a label such as "weekly:2026-11-30" or "monthly:2026-11"."""
+    kind, _, day = text.partition(":")
+    if kind == "monthly":
+        return kind, dt.date.fromisoformat(day + "-01")
+    if kind not in KINDS:
+        raise ValueError(f"not a period label: {text!r}")
+    return kind, dt.date.fromisoformat(day)
+
+
+def expires_at(kind: str, first: dt.date, retain: int) -> int:
+    """Unix time the period's boards expire: ``retain`` periods of its length after its end
+    (what the write script gives them)."""
+    end = stop(kind, first)
+    days = (end - first).days
+    return timestamp(end) + retain * days * 86400

@@ -6,11 +6,14 @@ new one after it, never a partial one. Live writes during the rebuild are mirror
 copy, and the copy remembers which members they touched (``mirror`` in ``lua/family.lua``): a
 row read before a set or a remove of its member is skipped, and increments made before its
 row arrived are applied on top of it, so nothing written meanwhile is lost or undone.
-Period boards are not rebuilt: the database has no history to rebuild them from.
+``period=`` rebuilds one period board instead (a model board with ``period_field``): the rows
+whose ``period_field`` falls inside the period, with the same copy, mirror and swap; the
+period's own marker (``<base>:meta:<period>:<label>``) then says Redis holds it.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -22,6 +25,7 @@ from asgiref.sync import sync_to_async
 
 from django_redis_patterns.client import scripts
 
+from . import periods as periods_mod
 from . import scores
 from .board import _OUTAGES, Leaderboard, _failed, _partition_value, composed_script, node_client
 from .conf import get as get_settings
@@ -78,9 +82,14 @@ class Drift:
             bucket.append(member)
 
 
-def _source(board: Leaderboard, rows: Iterable[Row] | None) -> Iterable[Row]:
+def _source(board: Leaderboard, rows: Iterable[Row] | None, period: Period | None = None) -> Iterable[Row]:
     if rows is not None:
         return rows
+    if period is not None:
+        if not getattr(board, "period_field", None):
+            raise RebuildError(f"{board!r} has no period_field: its period boards cannot be rebuilt")
+        qs = board.period_queryset(period.kind, period.first)  # type: ignore[attr-defined]
+        return board.rows(qs, removals=False)  # type: ignore[attr-defined, no-any-return]
     if hasattr(board, "db_queryset"):
         return board.rows(board.db_queryset(), removals=False)  # type: ignore[attr-defined, no-any-return]
     raise RebuildError(f"{board!r} has no model: pass rows=[(member, score, partition), ...]")
@@ -99,18 +108,41 @@ def _encoded(board: Leaderboard, rows: Iterable[Row]) -> Iterator[tuple[str, str
         yield str(member), stored, "" if part is None or not partitioned else _partition_value(part)
 
 
+@dataclass(frozen=True)
+class Period:
+    """One period board to rebuild: ``kind`` ("weekly"...) starting on ``first`` (UTC)."""
+
+    kind: str
+    first: dt.date
+
+    @classmethod
+    def parse(cls, label: str) -> Period:
+        """From a key label such as "weekly:2026-11-30" or "monthly:2026-11"."""
+        return cls(*periods_mod.parse(label))
+
+    @property
+    def suffix(self) -> str:
+        """What the period adds to a board's key: ":weekly:2026-11-30"."""
+        return ":" + periods_mod.label(self.kind, self.first)
+
+    def expires_at(self) -> int:
+        return periods_mod.expires_at(self.kind, self.first, get_settings().PERIOD_RETAIN)
+
+
 class _Plan:
     """The script calls of one rebuild, shared by the sync and async drivers (only I/O differs)."""
 
-    def __init__(self, board: Leaderboard, *, force: bool, heal: bool):
+    def __init__(self, board: Leaderboard, *, force: bool, heal: bool, period: Period | None = None):
         self.board = board
-        self.keys = [board.base_key]
+        self.period = period
+        sfx = "" if period is None else period.suffix
+        self.keys = [board.base_key] if period is None else [board.base_key, board.base_key + sfx]
         self.dense = "1" if board.dense else "0"
         self.ttl = _HEAL_TTL if heal else _MARKER_TTL
         self.force = "1" if force else "0"
         self.heal = "1" if heal else "0"
         self.batch = get_settings().BATCH_SIZE
-        self.marker = board.base_key + ":rebuilding"
+        self.marker = board.base_key + ":rebuilding" + sfx
 
     def begin(self) -> list[scripts.ArgT]:
         return ["begin", self.dense, self.ttl, self.force, self.heal]
@@ -127,7 +159,15 @@ class _Plan:
             yield chunk
 
     def swap(self) -> list[scripts.ArgT]:
+        if self.period is not None:
+            return ["swap", self.dense, self.period.expires_at()]
         return ["swap", self.dense]
+
+    @property
+    def drops_display_data(self) -> bool:
+        # Display data may have drifted like the scores: reads refill it from the table. A
+        # period rebuild leaves it (the all-time board's rows share it).
+        return self.period is None and bool(getattr(self.board, "display_fields", ()))
 
     def abort(self) -> list[scripts.ArgT]:
         return ["abort", self.dense]
@@ -144,9 +184,11 @@ def rebuild(
     *,
     force: bool = False,
     progress: Callable[[int], None] | None = None,
+    period: Period | None = None,
 ) -> RebuildResult:
-    """Replace ``board`` (all-time and partitions) with ``rows`` (default: the model's table)."""
-    result = _rebuild(board, rows, force=force, progress=progress, heal=False)
+    """Replace ``board`` (all-time and partitions) with ``rows`` (default: the model's table);
+    with ``period``, that period board (global and partitions) instead."""
+    result = _rebuild(board, rows, force=force, progress=progress, heal=False, period=period)
     assert result is not None  # only a heal can find the board back already
     return result
 
@@ -158,9 +200,10 @@ def _rebuild(
     force: bool,
     progress: Callable[[int], None] | None,
     heal: bool,
+    period: Period | None = None,
 ) -> RebuildResult | None:
     """The sync driver. ``heal``: only if the board's marker is missing (None if it is back)."""
-    plan = _Plan(board, force=force, heal=heal)
+    plan = _Plan(board, force=force, heal=heal, period=period)
     started = time.perf_counter()
     try:
         client = node_client(board.client(), board.base_key)
@@ -173,8 +216,8 @@ def _rebuild(
         try:
             loaded, queued = 0, 0
             pipe = client.pipeline(transaction=False)
-            for args in plan.loads(_encoded(board, _source(board, rows))):
-                pipe.evalsha(_script.sha, 1, *plan.keys, *args)
+            for args in plan.loads(_encoded(board, _source(board, rows, period))):
+                pipe.evalsha(_script.sha, len(plan.keys), *plan.keys, *args)
                 queued += 1
                 if queued >= _BATCHES_PER_TRIP:
                     pipe.expire(plan.marker, plan.ttl)  # still alive: keep the marker
@@ -187,8 +230,7 @@ def _rebuild(
             if progress:
                 progress(loaded)
             count = int(_script(client, plan.keys, plan.swap()))
-            if getattr(board, "display_fields", ()):
-                # Display data may have drifted like the scores: reads refill it from the table.
+            if plan.drops_display_data:
                 client.unlink(board.data_key)  # type: ignore[attr-defined]
         except BaseException:
             try:
@@ -203,12 +245,14 @@ def _rebuild(
     return RebuildResult(count, time.perf_counter() - started)
 
 
-async def _arebuild(board: Leaderboard, rows: Iterable[Row] | None, *, force: bool, heal: bool) -> RebuildResult | None:
+async def _arebuild(
+    board: Leaderboard, rows: Iterable[Row] | None, *, force: bool, heal: bool, period: Period | None = None
+) -> RebuildResult | None:
     """The async driver: the same calls on the async client, one batch per round trip; the
     rows (an ORM iterator) are pulled in chunks on Django's sync thread, never on the loop."""
-    plan = _Plan(board, force=force, heal=heal)
+    plan = _Plan(board, force=force, heal=heal, period=period)
     started = time.perf_counter()
-    encoded = iter(_encoded(board, _source(board, rows)))
+    encoded = iter(_encoded(board, _source(board, rows, period)))
     pull = sync_to_async(lambda: list(itertools.islice(encoded, plan.batch)))
     try:
         client = await board.aclient()
@@ -226,7 +270,7 @@ async def _arebuild(board: Leaderboard, rows: Iterable[Row] | None, *, force: bo
                 if sent % _BATCHES_PER_TRIP == 0:
                     await client.expire(plan.marker, plan.ttl)
             count = int(await _script.acall(client, plan.keys, plan.swap()))
-            if getattr(board, "display_fields", ()):
+            if plan.drops_display_data:
                 await client.unlink(board.data_key)  # type: ignore[attr-defined]
         except BaseException:
             try:

@@ -8,7 +8,14 @@
 --          data (HMGET of the base key's ":d" hash: model boards with display_fields)
 -- ARGV[2]  ranking: "competition" | "dense" | "ordinal"
 -- ARGV[3]  partition value ("" = the global board)
--- ARGV[4]  period: "" (all-time) | "daily" | "weekly" | "monthly"
+-- ARGV[4]  period: "" (all-time) | "daily" | "weekly" | "monthly"; with a "+p" suffix (a board
+--          that can rebuild its periods) the period's own state decides whether Redis holds it,
+--          not KEYS[2]: it is held when its marker "<KEYS[2]>:<period>:<label>" (written by a
+--          period rebuild) exists, or KEYS[2] exists and its "since" field (when Redis began to
+--          hold the board; absent = always), or "<KEYS[2]>:since" (the same, written by the first
+--          period rebuild after a loss), is not after the period's start, or, for a finished
+--          period, its board exists (written before any loss). Otherwise the reply is the error
+--          "LEADERBOARD board missing period <period>:<label>"
 -- ARGV[5]  unix seconds choosing the period ("" = Redis TIME)
 -- ARGV[6..] op arguments:
 --            range: start stop            around: member n fill("1"/"0")
@@ -24,8 +31,12 @@
 -- Scores are the stored strings (ascending: descending boards store -score); ranks are
 -- 1-based and computed here so no read costs more than this one call.
 local base = KEYS[1]
-if KEYS[2] and redis.call("EXISTS", KEYS[2]) == 0 then return redis.error_reply("LEADERBOARD board missing") end
 local op, ranking, part, period = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local own = string.sub(period, -2) == "+p"
+if own then period = string.sub(period, 1, -3) end
+if KEYS[2] and not own and redis.call("EXISTS", KEYS[2]) == 0 then
+  return redis.error_reply("LEADERBOARD board missing")
+end
 local with_data = string.sub(op, -2) == "+d"
 if with_data then op = string.sub(op, 1, -3) end
 
@@ -46,19 +57,40 @@ end
 local key = base
 if part ~= "" then key = key .. ":p:" .. part end
 if period ~= "" then
-  local t
-  if ARGV[5] ~= "" then t = tonumber(ARGV[5]) else t = tonumber(redis.call("TIME")[1]) end
-  local days = math.floor(t / 86400)
-  local label
-  if period == "daily" then
-    label = string.format("%04d-%02d-%02d", civil(days))
-  elseif period == "weekly" then
-    label = string.format("%04d-%02d-%02d", civil(days - (days + 3) % 7))
-  elseif period == "monthly" then
-    local y, m = civil(days)
-    label = string.format("%04d-%02d", y, m)
-  else
-    return redis.error_reply("unknown period " .. period)
+  local now = tonumber(redis.call("TIME")[1])
+  local t = now
+  if ARGV[5] ~= "" then t = tonumber(ARGV[5]) end
+  -- label and first day of the period containing unix time t
+  local function period_of(t)
+    local days = math.floor(t / 86400)
+    if period == "daily" then
+      return string.format("%04d-%02d-%02d", civil(days)), days
+    elseif period == "weekly" then
+      local first = days - (days + 3) % 7 -- 1970-01-01 was a Thursday; weeks start on Monday
+      return string.format("%04d-%02d-%02d", civil(first)), first
+    elseif period == "monthly" then
+      local y, m, d = civil(days)
+      return string.format("%04d-%02d", y, m), days - d + 1
+    end
+    return nil, nil
+  end
+  local label, first = period_of(t)
+  if not label then return redis.error_reply("unknown period " .. period) end
+  if own then
+    local meta = KEYS[2]
+    local held = redis.call("EXISTS", meta .. ":" .. period .. ":" .. label) == 1
+    if not held and redis.call("EXISTS", meta) == 1 then
+      local since = redis.call("HGET", meta, "since")
+      held = (not since) or tonumber(since) <= first * 86400
+    end
+    if not held then -- a period rebuild's own record of since when Redis holds the periods
+      local since = redis.call("GET", meta .. ":since")
+      held = since and tonumber(since) <= first * 86400
+    end
+    if not held and label ~= period_of(now) then
+      held = redis.call("EXISTS", base .. ":" .. period .. ":" .. label) == 1
+    end
+    if not held then return redis.error_reply("LEADERBOARD board missing period " .. period .. ":" .. label) end
   end
   key = key .. ":" .. period .. ":" .. label
 end

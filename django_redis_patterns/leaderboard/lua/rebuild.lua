@@ -1,10 +1,14 @@
 -- Leaderboard rebuild: load a temporary copy of the board, then swap it in atomically.
 -- KEYS[1]  board base key, e.g. "lb:{scores}"; the copy lives at "<base>:rebuild" (same slot)
+-- KEYS[2]  optional: a period board to rebuild instead of the all-time family, e.g.
+--          "<base>:weekly:2026-11-30" (its suffix <sfx> is ":weekly:2026-11-30"): the copy is
+--          "<base>:rebuild<sfx>", the running marker "<base>:rebuilding<sfx>", the held marker
+--          "<base>:meta<sfx>", and the swap moves the copy's partitions to "<base>:p:<part><sfx>"
 -- ARGV[1]  op: "begin" | "load" | "swap" | "abort" | "delete"
 -- ARGV[2]  "1" when the board keeps dense-ranking companions
--- ARGV[3..] begin: ttl seconds, force ("1"/"0"), heal ("1": only if "<base>:meta" is missing)
+-- ARGV[3..] begin: ttl seconds, force ("1"/"0"), heal ("1": only if the held marker is missing)
 --           load: member, stored score, partition ("" none), member, score, partition, ...
---           swap: (nothing)
+--           swap: for a period, the unix time its keys expire (the retention of write.lua)
 -- reply    begin: 1 (started), 0 (a heal of a board that is back), or an error when another
 --          rebuild runs; load: members added;
 --          swap: members on the new board; abort, delete: 1
@@ -18,8 +22,11 @@
 local base = KEYS[1]
 local op = ARGV[1]
 local dense = ARGV[2] == "1"
-local tmp = base .. ":rebuild"
-local marker = base .. ":rebuilding"
+local sfx = ""
+if KEYS[2] then sfx = string.sub(KEYS[2], #base + 1) end
+local tmp = base .. ":rebuild" .. sfx
+local marker = base .. ":rebuilding" .. sfx
+local meta = base .. ":meta" .. sfx
 local LIMIT = 9007199254740992
 
 --#include family.lua
@@ -41,7 +48,7 @@ end
 
 if op == "begin" then
   local ttl = tonumber(ARGV[3])
-  if ARGV[5] == "1" and redis.call("EXISTS", base .. ":meta") == 1 then
+  if ARGV[5] == "1" and redis.call("EXISTS", meta) == 1 then
     return 0 -- a heal, but the board is back already (another reader healed it)
   end
   if redis.call("EXISTS", marker) == 1 and ARGV[4] ~= "1" then
@@ -136,6 +143,48 @@ elseif op == "load" then
     if redis.call("EXISTS", k) == 1 then redis.call("EXPIRE", k, ttl + 60) end
   end
   return added
+elseif op == "swap" and sfx ~= "" then
+  -- a period board: the copy replaces the period's global and partition boards, which keep
+  -- the all-time ":pm"/":parts" (period boards have none of their own) and expire with it
+  if redis.call("EXISTS", marker) == 0 then
+    return redis.error_reply("LEADERBOARD rebuild marker expired or taken away; start again")
+  end
+  local wkey = tmp .. ":w"
+  local written = redis.call("HGETALL", wkey)
+  for i = 1, #written, 2 do
+    if written[i + 1] ~= "=" then replay(tmp, written[i], written[i + 1]) end
+  end
+  local at = tonumber(ARGV[3])
+  local new_parts = redis.call("SMEMBERS", tmp .. ":parts")
+  local old = {base .. sfx, base .. sfx .. ":ds", base .. sfx .. ":dn"}
+  for _, part in ipairs(redis.call("SMEMBERS", base .. ":parts")) do
+    local k = base .. ":p:" .. part .. sfx
+    old[#old + 1] = k
+    old[#old + 1] = k .. ":ds"
+    old[#old + 1] = k .. ":dn"
+  end
+  drop(old)
+  local function move(src, dst)
+    if redis.call("EXISTS", src) == 1 then
+      redis.call("RENAME", src, dst)
+      redis.call("EXPIREAT", dst, at)
+    end
+  end
+  for _, s in ipairs({"", ":ds", ":dn"}) do move(tmp .. s, base .. sfx .. s) end
+  for _, part in ipairs(new_parts) do
+    redis.call("SADD", base .. ":parts", part)
+    for _, s in ipairs({"", ":ds", ":dn"}) do move(tmp .. ":p:" .. part .. s, base .. ":p:" .. part .. sfx .. s) end
+  end
+  drop(family(tmp))
+  redis.call("DEL", marker)
+  local count = redis.call("ZCARD", base .. sfx)
+  local now = redis.call("TIME")[1]
+  redis.call("HSET", meta, "rebuilt_at", now, "members", count)
+  redis.call("EXPIREAT", meta, at)
+  -- from now on Redis holds every write to this board's periods: the periods that begin later
+  -- are complete without a rebuild, even when the all-time board is never rebuilt (read.lua)
+  redis.call("SET", base .. ":meta:since", now, "NX")
+  return count
 elseif op == "swap" then
   if redis.call("EXISTS", marker) == 0 then
     return redis.error_reply("LEADERBOARD rebuild marker expired or taken away; start again")
@@ -162,8 +211,13 @@ elseif op == "swap" then
   end
   redis.call("DEL", marker)
   local count = redis.call("ZCARD", base)
-  -- ":meta" also says "Redis holds this board" (the self-healing reads check it)
-  redis.call("HSET", base .. ":meta", "rebuilt_at", redis.call("TIME")[1], "members", count)
+  -- ":meta" also says "Redis holds this board" (the self-healing reads check it); "since" is
+  -- when it began to: period boards that started before then were lost with it (read.lua).
+  -- A marker an older version wrote has none: it is kept as "always" (0).
+  local now = redis.call("TIME")[1]
+  if redis.call("EXISTS", meta) == 0 then redis.call("HSET", meta, "since", now) end
+  redis.call("HSETNX", meta, "since", 0)
+  redis.call("HSET", meta, "rebuilt_at", now, "members", count)
   return count
 elseif op == "delete" then -- the whole board but its period boards (they expire on their own)
   drop(family(base))

@@ -91,4 +91,10 @@ local reply = write(base, op, member, value, pmode, cur, gain)
 -- rebuild read earlier undo it.
 local tmp = redis.call("GET", base .. ":rebuilding")
 if tmp then mirror(tmp, op, member, value, pmode) end
+-- the same for a rebuild of one of the current period boards (rebuild.lua with KEYS[2]); a
+-- "gain" board's periods are never rebuilt
+for _, p in ipairs(cur) do
+  local ptmp = redis.call("GET", base .. ":rebuilding" .. p[1])
+  if ptmp and not gain then mirror(ptmp, op, member, value, pmode) end
+end
 return reply

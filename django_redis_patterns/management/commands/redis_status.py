@@ -115,7 +115,7 @@ class Command(BaseCommand):
     def _leaderboards(self) -> list[str]:
         """Print whether Redis holds each model's board; a missing board that will not heal
         itself (self-healing off) or one Redis could not be asked about is a failure."""
-        from django_redis_patterns.leaderboard.heal import board_states
+        from django_redis_patterns.leaderboard.heal import board_states, period_states
 
         states = board_states()
         if states:
@@ -126,4 +126,10 @@ class Command(BaseCommand):
                 failures.append(f"  {state.describe()}")
             else:
                 self.stdout.write(f"  {state.describe()}")
+        # a current period board Redis lost: a failure only when reads of it raise BoardMissing
+        for period in period_states(states):
+            if period.fails_reads:
+                failures.append(f"  {period.describe()}")
+            else:
+                self.stdout.write(f"  {period.describe()}")
         return failures

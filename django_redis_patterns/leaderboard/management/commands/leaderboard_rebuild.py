@@ -1,13 +1,15 @@
 """``manage.py leaderboard_rebuild [app_label.Model ...] [--check]``.
 
 Rebuilds each model's board from its table (atomic swap; readers never see a partial
-board) with a progress bar, or with ``--check`` reports drift, and boards Redis no longer
-holds (their marker is missing), and changes nothing (exit status 1 when any board drifts
-or is missing). No arguments: every model using ``LeaderboardMixin``.
+board) with a progress bar, and with ``period_field`` its current period boards too; or
+with ``--check`` reports drift, and boards Redis no longer holds (their marker is missing),
+and changes nothing (exit status 1 when any board drifts or is missing). No arguments:
+every model using ``LeaderboardMixin``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 import time
 from typing import Any
@@ -15,10 +17,11 @@ from typing import Any
 from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from django_redis_patterns.leaderboard import periods
 from django_redis_patterns.leaderboard.board import LeaderboardUnavailable
 from django_redis_patterns.leaderboard.heal import marker_present
 from django_redis_patterns.leaderboard.models import LeaderboardMixin, ModelLeaderboard, board_for
-from django_redis_patterns.leaderboard.rebuild import RebuildError, check, rebuild
+from django_redis_patterns.leaderboard.rebuild import Period, RebuildError, check, rebuild
 
 
 class Progress:
@@ -95,6 +98,16 @@ class Command(BaseCommand):
                 f"{board.name}: rebuilt with {result.members:,} members in {result.seconds:.2f}s "
                 f"({result.rate:,.0f} members/s)"
             )
+        if not board.periods_heal:
+            return
+        # the current period boards come back exactly from period_field (finished ones would
+        # lose the members who scored since: those are left to reads, see docs)
+        today = dt.datetime.now(dt.UTC).date()
+        for kind in board.periods:
+            period = Period(kind, periods.start(kind, today))
+            result = rebuild(board, force=force, period=period)
+            if verbosity:
+                self.stdout.write(f"{board.name} {period.suffix[1:]}: rebuilt with {result.members:,} members")
 
     def _check(self, board: ModelLeaderboard, verbosity: int) -> bool:
         drift = check(board)
