@@ -404,7 +404,10 @@ class SentinelGroup(ServerGroup):
         for s in self.sentinels:
             with contextlib.closing(s.client(decode_responses=True)) as c:
                 while True:
-                    state: Any = c.sentinel_master(self.service)
+                    # The raw reply, not sentinel_master(): redis-py 6.4's parses it with a
+                    # keyword its own parser does not take (a TypeError on every call).
+                    raw = c.execute_command("SENTINEL", "MASTER", self.service)
+                    state = raw if isinstance(raw, dict) else dict(zip(raw[::2], raw[1::2], strict=False))
                     if int(state["num-slaves"]) >= replicas and int(state["num-other-sentinels"]) >= others:
                         break
                     if time.monotonic() > deadline:
@@ -420,7 +423,8 @@ class SentinelGroup(ServerGroup):
 
     def current_primary(self) -> RedisServer:
         with contextlib.closing(self.sentinels[0].client(decode_responses=True)) as c:
-            host, port = c.sentinel_get_master_addr_by_name(self.service)  # type: ignore[misc]
+            # Raw, as in _wait_discovery (redis-py 6.4's own parser rejects its keywords).
+            host, port = c.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
         for server in [self.primary, *self.replicas]:
             if server.port == int(port):
                 return server

@@ -40,6 +40,15 @@ def timed(call: Callable[[], Any]) -> tuple[Any, float]:
     return result, time.monotonic() - started
 
 
+def assert_fails_fast(took: list[float]) -> None:
+    """Requests with the circuit open wait for no socket: typically well under FAST each. On a
+    loaded 2-core CI machine one request can lose a scheduling slice (a 0.2 s outlier was
+    seen once), so the median is held to FAST and every request to a tenth of one timeout."""
+    ms = [f"{t * 1000:.0f} ms" for t in took]
+    assert sorted(took)[len(took) // 2] < FAST, f"requests with the circuit open took {ms}"
+    assert max(took) < ONE_TIMEOUT / 10, f"requests with the circuit open took {ms}"
+
+
 async def atimed(call: Callable[[], Any]) -> tuple[Any, float]:
     started = time.monotonic()
     result = await call()
@@ -96,10 +105,12 @@ def test_a_request_on_a_hung_server_answers_within_one_socket_timeout_then_at_on
     response, took = timed(lambda: client.get("/page/"))
     assert response.status_code == 200 and response.json() == {"visits": 1, "banner": "no banner"}  # fail open
     assert took < ONE_TIMEOUT, f"the first request on a hung server took {took:.2f}s"
-    for _ in range(3):
+    open_took = []
+    for _ in range(5):
         response, took = timed(lambda: client.get("/page/"))
         assert response.status_code == 200
-        assert took < FAST, f"a request with the circuit open took {took * 1000:.0f} ms"
+        open_took.append(took)
+    assert_fails_fast(open_took)
     hung.primary.resume()
     time.sleep(COOLDOWN)
     # No restart: the first call after the cool-down probes, succeeds and closes the circuit.
@@ -116,10 +127,12 @@ async def test_an_async_request_on_a_hung_server_answers_within_one_socket_timeo
     response, took = await atimed(lambda: client.get("/apage/"))
     assert response.status_code == 200 and response.json() == {"visits": 1, "banner": "no banner"}
     assert took < ONE_TIMEOUT, f"the first request on a hung server took {took:.2f}s"
-    for _ in range(3):
+    open_took = []
+    for _ in range(5):
         response, took = await atimed(lambda: client.get("/apage/"))
         assert response.status_code == 200
-        assert took < FAST, f"a request with the circuit open took {took * 1000:.0f} ms"
+        open_took.append(took)
+    assert_fails_fast(open_took)
     hung.primary.resume()
     await asyncio.sleep(COOLDOWN)
     response = await client.get("/apage/")
