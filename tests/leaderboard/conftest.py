@@ -36,3 +36,14 @@ def boards_exist(redis_ready: Any) -> None:
     for model in apps.get_models():
         if issubclass(model, LeaderboardMixin):
             client.hset(board_for(model).marker_key, mapping={"rebuilt_at": 0, "members": 0})
+
+
+def competition_ranked(scores: dict[str, Any]) -> list[tuple[str, int, Any]]:
+    """(member, competition rank, score) of ``scores``, highest first, ties by member: what a
+    board built from those rows must read."""
+    ordered = sorted(scores, key=lambda m: (-scores[m], m))
+    return [(m, 1 + sum(1 for v in scores.values() if v > scores[m]), scores[m]) for m in ordered]
+
+
+def on_board(entries: list[Any]) -> list[tuple[str, int, Any]]:
+    return [(e.member, e.rank, e.score) for e in entries]

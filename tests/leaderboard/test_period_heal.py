@@ -27,6 +27,7 @@ from django_redis_patterns.leaderboard.models import ModelLeaderboard
 from django_redis_patterns.leaderboard.periods import start
 from django_redis_patterns.leaderboard.rebuild import rebuild
 from django_redis_patterns.leaderboard.signals import board_healed
+from tests.leaderboard.conftest import competition_ranked, on_board
 from tests.leaderboard_app.models import Achiever, Earner, Player, Scorer
 from tests.topologies import standalone_and_cluster
 
@@ -77,12 +78,7 @@ def expected(lo: dt.datetime | None, region: str | None = None) -> list[tuple[st
     if region is not None:
         rows = rows.filter(region=region)
     scores = {str(s.pk): s.score for s in rows}
-    ordered = sorted(scores, key=lambda m: (-scores[m], m))
-    return [(m, 1 + sum(1 for v in scores.values() if v > scores[m]), scores[m]) for m in ordered]
-
-
-def on_board(entries: list[Any]) -> list[tuple[str, int, int]]:
-    return [(e.member, e.rank, e.score) for e in entries]
+    return competition_ranked(scores)
 
 
 @standalone_and_cluster

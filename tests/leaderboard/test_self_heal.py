@@ -23,6 +23,7 @@ from django_redis_patterns import get_redis
 from django_redis_patterns.leaderboard import BoardMissing, Leaderboard
 from django_redis_patterns.leaderboard.rebuild import rebuild
 from django_redis_patterns.leaderboard.signals import board_healed
+from tests.leaderboard.conftest import competition_ranked, on_board
 from tests.leaderboard_app.models import Player, Runner
 from tests.topologies import all_topologies, standalone_and_cluster
 
@@ -56,12 +57,7 @@ def expected_top(region: str | None = None) -> list[tuple[str, int, int]]:
     """(member, competition rank, score) from the database, in board order."""
     rows = Player.objects.all() if region is None else Player.objects.filter(region=region)
     scores = {str(p.pk): p.score for p in rows}
-    ordered = sorted(scores, key=lambda m: (-scores[m], m))
-    return [(m, 1 + sum(1 for s in scores.values() if s > scores[m]), scores[m]) for m in ordered]
-
-
-def on_board(entries: list[Any]) -> list[tuple[str, int, int]]:
-    return [(e.member, e.rank, e.score) for e in entries]
+    return competition_ranked(scores)
 
 
 @all_topologies
