@@ -47,3 +47,32 @@ def competition_ranked(scores: dict[str, Any]) -> list[tuple[str, int, Any]]:
 
 def on_board(entries: list[Any]) -> list[tuple[str, int, Any]]:
     return [(e.member, e.rank, e.score) for e in entries]
+
+
+def read_concurrently(read: Any, readers: int = 6) -> list[Any]:
+    """``read()`` in ``readers`` threads released together by a barrier; their results, or
+    AssertionError listing the exceptions. Each thread closes its DB connections."""
+    import threading
+
+    from django.db import connections as db_connections
+
+    barrier = threading.Barrier(readers)
+    results: list[Any] = [None] * readers
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(10)
+            results[i] = read()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            db_connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    return results

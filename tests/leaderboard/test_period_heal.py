@@ -27,7 +27,7 @@ from django_redis_patterns.leaderboard.models import ModelLeaderboard
 from django_redis_patterns.leaderboard.periods import start
 from django_redis_patterns.leaderboard.rebuild import rebuild
 from django_redis_patterns.leaderboard.signals import board_healed
-from tests.leaderboard.conftest import competition_ranked, on_board
+from tests.leaderboard.conftest import competition_ranked, on_board, read_concurrently
 from tests.leaderboard_app.models import Achiever, Earner, Player, Scorer
 from tests.topologies import standalone_and_cluster
 
@@ -96,25 +96,7 @@ def test_flushall_then_concurrent_readers_rebuild_this_week_once(topology: Any, 
     topology.flush()  # Redis loses everything
     assert get_redis().exists(Scorer.leaderboard.base_key) == 0
     readers = 6
-    barrier = threading.Barrier(readers)
-    results: list[Any] = [None] * readers
-    errors: list[BaseException] = []
-
-    def read(i: int) -> None:
-        try:
-            barrier.wait(10)
-            results[i] = on_board(Scorer.leaderboard.period("weekly").top(100))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            db_connections.close_all()
-
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    results = read_concurrently(lambda: on_board(Scorer.leaderboard.period("weekly").top(100)), readers)
     assert heals == [week_of(NOW)]  # exactly one rebuild for six concurrent readers
     assert results == [this_week] * readers
     # its partitions came back with it, and reading them rebuilds nothing more

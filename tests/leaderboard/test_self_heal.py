@@ -23,7 +23,7 @@ from django_redis_patterns import get_redis
 from django_redis_patterns.leaderboard import BoardMissing, Leaderboard
 from django_redis_patterns.leaderboard.rebuild import rebuild
 from django_redis_patterns.leaderboard.signals import board_healed
-from tests.leaderboard.conftest import competition_ranked, on_board
+from tests.leaderboard.conftest import competition_ranked, on_board, read_concurrently
 from tests.leaderboard_app.models import Player, Runner
 from tests.topologies import all_topologies, standalone_and_cluster
 
@@ -67,25 +67,7 @@ def test_flushall_then_concurrent_readers_rebuild_the_board_once(topology: Any, 
     topology.flush()  # Redis loses everything
     assert get_redis().exists(Player.leaderboard.base_key) == 0
     readers = 6
-    barrier = threading.Barrier(readers)
-    results: list[Any] = [None] * readers
-    errors: list[BaseException] = []
-
-    def read(i: int) -> None:
-        try:
-            barrier.wait(10)
-            results[i] = on_board(Player.leaderboard.top(100))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            db_connections.close_all()
-
-    threads = [threading.Thread(target=read, args=(i,)) for i in range(readers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    results = read_concurrently(lambda: on_board(Player.leaderboard.top(100)), readers)
     assert heals == [(Player, 60)]  # exactly one rebuild for six concurrent readers
     assert all(result == expected_top() for result in results)
     assert on_board(Player.leaderboard.partition("us").top(100)) == expected_top("us")
