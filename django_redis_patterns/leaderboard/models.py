@@ -570,6 +570,7 @@ _boards_lock = threading.Lock()
 
 
 def board_for(model: type[models.Model]) -> ModelLeaderboard:
+    """The one ``ModelLeaderboard`` of a concrete ``LeaderboardMixin`` model (``Model.leaderboard``)."""
     concrete = model._meta.concrete_model or model
     if model._meta.abstract:
         raise AttributeError(f"{model.__name__} is abstract; leaderboard belongs to concrete models")

@@ -64,6 +64,7 @@ def command_name(command: BaseCommand) -> tuple[str, str]:
 
 
 def default_lock_name(command: BaseCommand) -> str:
+    """The lock name a command runs under without ``lock_key``: ``command:<app_label>.<command>``."""
     app, name = command_name(command)
     return f"command:{app}.{name}"
 

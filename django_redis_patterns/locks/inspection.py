@@ -50,6 +50,7 @@ def _glob_escape(value: str) -> str:
 
 
 def info(name: str, using: str | None = None) -> LockInfo:
+    """Who holds lock ``name`` (holder, since, TTL, renewals, fencing token), in one round trip."""
     keys = core.LockKeys.for_name(core.validate_name(name))
     client = connections.get_redis(core.resolve_alias(using))
     # One round trip; the keys share a slot, so this works on Cluster too.

@@ -14,6 +14,7 @@ ARGV_LIMIT = 300
 
 
 def text(value: Any) -> str:
+    """``value`` as ``str`` (bytes decoded as UTF-8, undecodable bytes replaced)."""
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 

@@ -26,8 +26,9 @@ class RatelimitSettings:
     TRUSTED_PROXIES: tuple[str, ...] | list[str] = ()
     #: Read the client IP from this META key (or a callable/dotted path ``(request) -> str``) instead.
     IP_META_KEY: Any = None
-    #: Prefix lengths that group client addresses into one bucket.
+    #: IPv4 prefix length that makes one bucket (32: one address).
     IPV4_MASK: int = 32
+    #: IPv6 prefix length that makes one bucket (a /64 is what one subscriber usually gets).
     IPV6_MASK: int = 64
     #: fixed_window: offset each key's window start (no synchronized reset at :00).
     FIXED_WINDOW_STAGGER: bool = True

@@ -266,6 +266,7 @@ UNSAFE = ["DELETE", "PATCH", "POST", "PUT"]
 
 
 def method_matches(request: Any, method: Any) -> bool:
+    """Whether ``request.method`` is one that ``method`` (``ALL``, a name or a list) limits."""
     if method == ALL or method is None:
         return True
     methods = [method] if isinstance(method, str) else list(method)
@@ -412,5 +413,6 @@ async def ais_ratelimited(
     increment: bool = False,
     **options: Any,
 ) -> bool:
+    """The async twin of :func:`is_ratelimited`, on ``redis.asyncio``."""
     usage = await aget_usage(request, group, fn, key, rate, method, increment, **options)
     return usage is not None and usage.should_limit

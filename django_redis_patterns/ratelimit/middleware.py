@@ -32,6 +32,11 @@ def limited_view() -> Callable[..., Any]:
 
 
 class RatelimitMiddleware:
+    """Enforces ``RATELIMIT["RULES"]``, turns ``Ratelimited`` into a 429 (or 503), adds ``HEADERS``.
+
+    Sync and async capable; rules are checked before URL resolution, in order.
+    """
+
     sync_capable = True
     async_capable = True
 

@@ -18,11 +18,16 @@ QUOTA_EXCEEDED = "https://iana.org/assignments/http-problem-types#quota-exceeded
 
 
 def wants_json(request: Any) -> bool:
+    """Whether the client asked for JSON (``application/problem+json`` or ``application/json``)."""
     accept = request.META.get("HTTP_ACCEPT", "")
     return "application/problem+json" in accept or "application/json" in accept
 
 
 def ratelimited(request: Any, exception: Ratelimited | None = None) -> HttpResponse:
+    """The default limited-request view: 429 (503 when Redis was unreachable) with ``Retry-After``.
+
+    RFC 9457 ``application/problem+json`` when the client asks for JSON, else a small HTML page.
+    """
     usage = getattr(exception, "usage", None) or getattr(request, "ratelimit", None)
     unavailable = bool(usage is not None and usage.unavailable)
     status = settings().UNAVAILABLE_STATUS if unavailable else 429

@@ -123,6 +123,7 @@ def _users() -> Any:
 
 
 def related_names() -> list[str]:
+    """The one-to-one relations ``CachedModelBackend`` caches with the user (``USER_SELECT_RELATED``)."""
     return list(conf.get().USER_SELECT_RELATED)
 
 

@@ -26,6 +26,12 @@ def client_details(request: HttpRequest) -> tuple[str | None, str | None]:
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
+    """Django's ``SessionMiddleware`` that also feeds the per-user session index.
+
+    Hands each session the request's IP address and user agent, and refreshes "last seen"
+    (at most once per ``INDEX_REFRESH``) on requests that read the session without saving it.
+    """
+
     def process_request(self, request: HttpRequest) -> None:
         super().process_request(request)
         session: Any = request.session

@@ -35,6 +35,7 @@ def devices_context(request: HttpRequest) -> dict[str, Any]:
 
 @login_required
 def devices(request: HttpRequest) -> HttpResponse:
+    """The "your devices" page of the logged-in user (``redis_sessions/devices.html``)."""
     return render(request, "redis_sessions/devices.html", devices_context(request))
 
 

