@@ -64,7 +64,9 @@ def _with_methods(path: str, obj: Any, methods: bool = False) -> list[tuple[str,
     found = [(path, obj)]
     if methods and inspect.isclass(obj):
         for name, value in vars(obj).items():
-            if name.startswith("_") or not (inspect.isfunction(value) or isinstance(value, (property, classmethod, staticmethod))):
+            if name.startswith("_") or not (
+                inspect.isfunction(value) or isinstance(value, (property, classmethod, staticmethod))
+            ):
                 continue
             found.append((f"{path}.{name}", value))
     return found
@@ -86,7 +88,11 @@ def public_objects() -> list[tuple[str, Any]]:
         for match in DIRECTIVE.finditer(page.read_text()):
             obj = _resolve(match.group("path"))
             if inspect.ismodule(obj):
-                wanted = [m.strip() for m in match.group("members").split(",")] if match.group("members") else _own_members(obj)
+                wanted = (
+                    [m.strip() for m in match.group("members").split(",")]
+                    if match.group("members")
+                    else _own_members(obj)
+                )
                 for name in wanted:
                     value = getattr(obj, name)
                     if inspect.isclass(value) or inspect.isfunction(value):
@@ -121,4 +127,6 @@ def test_every_setting_has_a_comment(section: str) -> None:
 
 
 def test_the_api_pages_exist() -> None:
-    assert (REPO / "mkdocs.yml").read_text().count("reference/api/") == len(list((DOCS / "reference" / "api").glob("*.md")))
+    assert (REPO / "mkdocs.yml").read_text().count("reference/api/") == len(
+        list((DOCS / "reference" / "api").glob("*.md"))
+    )

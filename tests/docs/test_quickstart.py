@@ -20,8 +20,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from django_redis_patterns.testing import servers
 
 from .conftest import DOCS, REPO, Block, blocks
@@ -40,16 +38,24 @@ def steps() -> list[tuple[Block, str | None]]:
             continue
         expected = None
         following = found[i + 1] if i + 1 < len(found) else None
-        if block.lang == "python" and following and following.lang == "text":
-            if not text[block.end : following.start].strip():
-                expected = following.body
+        directly_after = following is not None and not text[block.end : following.start].strip()
+        if block.lang == "python" and following is not None and following.lang == "text" and directly_after:
+            expected = following.body
         result.append((block, expected))
     return result
 
 
 def test_the_page_has_a_snippet_per_pattern_and_is_short() -> None:
     text = PAGE.read_text()
-    for heading in ("## Install", "## Settings", "## Cache", "## Sessions", "## Rate limiting", "## Locks", "## Leaderboards"):
+    for heading in (
+        "## Install",
+        "## Settings",
+        "## Cache",
+        "## Sessions",
+        "## Rate limiting",
+        "## Locks",
+        "## Leaderboards",
+    ):
         assert heading in text
     assert len(text.split()) < 1500
     for block, _ in steps():

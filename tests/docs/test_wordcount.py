@@ -31,7 +31,14 @@ def test_the_quickstart_is_under_1500_words() -> None:
     assert words((DOCS / "quickstart.md").read_text()) < 1500
 
 
-FORBIDDEN = [r"DESIGN\.md", r"\bthe issue\b", r"\bthe lead\b", r"\bsession of work\b", r"at the time of writing", r"\bfourth session\b"]
+FORBIDDEN = [
+    r"DESIGN\.md",
+    r"\bthe issue\b",
+    r"\bthe lead\b",
+    r"\bsession of work\b",
+    r"at the time of writing",
+    r"\bfourth session\b",
+]
 
 
 @pytest.mark.parametrize("page", pages(), ids=lambda p: str(p.relative_to(DOCS)))
