@@ -60,6 +60,7 @@ class LeaderboardAdminMixin:
 
     # -- URLs ---------------------------------------------------------------------------
     def get_urls(self) -> list[Any]:
+        """The admin's URLs plus ``leaderboard/`` and ``leaderboard/rebuild/``."""
         info = self.opts.app_label, self.opts.model_name  # type: ignore[attr-defined]
         site = self.admin_site  # type: ignore[attr-defined]
         ours = [
@@ -74,6 +75,7 @@ class LeaderboardAdminMixin:
         return ours + super().get_urls()  # type: ignore[misc]
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """The changelist, with a **Leaderboard** button added to its template."""
         extra_context = {
             "leaderboard_base_change_list_template": self.leaderboard_base_change_list_template,
             **(extra_context or {}),
@@ -82,6 +84,7 @@ class LeaderboardAdminMixin:
 
     # -- the page -------------------------------------------------------------------------
     def get_leaderboard(self, request: HttpRequest) -> ModelLeaderboard:
+        """The board the page shows (the model's ``leaderboard``); override to show another."""
         return board_for(self.model)  # type: ignore[attr-defined]
 
     def _url(self, name: str) -> str:
@@ -148,6 +151,7 @@ class LeaderboardAdminMixin:
             raise Http404(f"Invalid page ({number!r}): {exc}") from None
 
     def leaderboard_view(self, request: HttpRequest) -> HttpResponse:
+        """The admin's leaderboard page: ranks, search, period and partition selectors, histogram."""
         if not self.has_view_or_change_permission(request):  # type: ignore[attr-defined]
             raise PermissionDenied
         board = self.get_leaderboard(request)
@@ -245,6 +249,7 @@ class LeaderboardAdminMixin:
 
     # -- changelist action ------------------------------------------------------------------
     def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        """The admin's actions plus **Re-sync selected to the leaderboard** (change permission)."""
         actions: dict[str, Any] = super().get_actions(request)  # type: ignore[misc]
         if self.has_change_permission(request):  # type: ignore[attr-defined]
             func = LeaderboardAdminMixin.leaderboard_resync
@@ -267,6 +272,7 @@ class LeaderboardAdminMixin:
 
     @csrf_protect_m
     def leaderboard_rebuild_view(self, request: HttpRequest) -> HttpResponse:
+        """POST: rebuild the model's board from the table (change permission), then redirect back."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         if not self.has_change_permission(request):  # type: ignore[attr-defined]

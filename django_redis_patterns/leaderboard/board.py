@@ -241,14 +241,17 @@ class Leaderboard:
     # -- configuration ---------------------------------------------------------------
     @property
     def descending(self) -> bool:
+        """Whether a higher score ranks first (``order="desc"``)."""
         return self.order == "desc"
 
     @property
     def alias(self) -> str:
+        """The cache alias this board uses."""
         return core_conf.default_alias(self.using, "LEADERBOARD")
 
     @property
     def base_key(self) -> str:
+        """The board's all-time key, ``<KEY_PREFIX>:{<name>}``."""
         settings = get_settings()  # a cached object, replaced when the settings change
         cached = self._base_key_cache
         if cached is not None and cached[0] is settings:
@@ -268,13 +271,16 @@ class Leaderboard:
         return f"{self.base_key}:p:{self._partition}"
 
     def client(self) -> Any:
+        """The redis-py client of the board's alias."""
         return connections.get_redis(self.alias)
 
     async def aclient(self) -> Any:
+        """The ``redis.asyncio`` client of the board's alias for the running loop."""
         return await connections.aget_redis(self.alias)
 
     @property
     def dense(self) -> bool:
+        """Whether the board ranks densely (keeps the distinct-score companions)."""
         return self.ranking == "dense"
 
     @property
@@ -284,6 +290,7 @@ class Leaderboard:
 
     @property
     def period_kind(self) -> str | None:
+        """``"daily"``, ``"weekly"``, ``"monthly"`` for a period view, else ``None``."""
         return self._period
 
     # -- views ---------------------------------------------------------------------
@@ -310,6 +317,7 @@ class Leaderboard:
         return self._view(_period=kind, _at=None if at is None else periods_mod.timestamp(at))
 
     def all_time(self) -> Leaderboard:
+        """This board without its period view."""
         return self._view(_period=None, _at=None)
 
     # -- running calls ---------------------------------------------------------------
@@ -456,15 +464,19 @@ class Leaderboard:
         self._run(self._write_call("remove", member, "0", KEEP, at))
 
     async def aset_score(self, member: Any, score: Score, *, partition: Any = KEEP, at: Any = None) -> Score:
+        """The async twin of :meth:`set_score`, on ``redis.asyncio``."""
         return await self._arun(self._set_call(member, score, partition, at))  # type: ignore[no-any-return]
 
     async def aincr(self, member: Any, amount: Score = 1, *, partition: Any = KEEP, at: Any = None) -> Score:
+        """The async twin of :meth:`incr`, on ``redis.asyncio``."""
         return await self._arun(self._incr_call(member, amount, partition, at))  # type: ignore[no-any-return]
 
     async def aset_score_if_better(self, member: Any, score: Score, *, partition: Any = KEEP, at: Any = None) -> Score:
+        """The async twin of :meth:`set_score_if_better`, on ``redis.asyncio``."""
         return await self._arun(self._best_call(member, score, partition, at))  # type: ignore[no-any-return]
 
     async def aremove(self, member: Any, *, at: Any = None) -> None:
+        """The async twin of :meth:`remove`, on ``redis.asyncio``."""
         await self._arun(self._write_call("remove", member, "0", KEEP, at))
 
     # -- reads -------------------------------------------------------------------------
@@ -615,6 +627,7 @@ class Leaderboard:
 
     # public reads (each exactly one round trip)
     def score_of(self, member: Any) -> Score | None:
+        """The member's score, or ``None`` when it is not on the board."""
         return self._run(self._score_call(member))  # type: ignore[no-any-return]
 
     def rank_of(self, member: Any) -> int | None:
@@ -622,9 +635,11 @@ class Leaderboard:
         return self._run(self._rank_call(member))  # type: ignore[no-any-return]
 
     def score_and_rank(self, member: Any) -> tuple[Score | None, int | None]:
+        """``(score, rank)`` of the member in one round trip; ``(None, None)`` when absent."""
         return self._run(self._score_and_rank_call(member))  # type: ignore[no-any-return]
 
     def top(self, n: int = 10) -> list[Entry]:
+        """The first ``n`` entries in rank order (one round trip)."""
         if not isinstance(n, int) or n < 0:
             raise LeaderboardError(f"n must be a non-negative int, got {n!r}")
         if n == 0:
@@ -674,6 +689,7 @@ class Leaderboard:
         return self._materialize(self._run(self._by_score_call(min, max, offset, limit))[1])
 
     def count(self) -> int:
+        """How many members the board holds."""
         return self._run(self._count_call())  # type: ignore[no-any-return]
 
     def percentile_of(self, member: Any) -> float | None:
@@ -739,12 +755,15 @@ class Leaderboard:
 
     # async twins of the reads
     async def ascore_of(self, member: Any) -> Score | None:
+        """The async twin of :meth:`score_of`, on ``redis.asyncio``."""
         return await self._arun(self._score_call(member))  # type: ignore[no-any-return]
 
     async def arank_of(self, member: Any) -> int | None:
+        """The async twin of :meth:`rank_of`, on ``redis.asyncio``."""
         return await self._arun(self._rank_call(member))  # type: ignore[no-any-return]
 
     async def ascore_and_rank(self, member: Any) -> tuple[Score | None, int | None]:
+        """The async twin of :meth:`score_and_rank`, on ``redis.asyncio``."""
         call = _Call(
             "leaderboard member",
             self._reader(self._read_args("member", self._member_of(member))),
@@ -753,11 +772,13 @@ class Leaderboard:
         return await self._arun(call)  # type: ignore[no-any-return]
 
     async def atop(self, n: int = 10) -> list[Entry]:
+        """The async twin of :meth:`top`, on ``redis.asyncio``."""
         if n <= 0:
             return []
         return await self._amaterialize((await self._arun(self._range_call(0, n - 1)))[1])
 
     async def apage(self, number: int | str = 1, per_page: int = 25) -> Page:
+        """The async twin of :meth:`page`, on ``redis.asyncio``."""
         number = _page_number(number)
         per_page = _per_page(per_page)
         start = (number - 1) * per_page
@@ -767,21 +788,26 @@ class Leaderboard:
         return Page(await self._amaterialize(rows), number, paginator)
 
     async def aaround(self, member: Any, n: int = 5, *, fill: bool = False) -> list[Entry]:
+        """The async twin of :meth:`around`, on ``redis.asyncio``."""
         return (await self.aaround_entries(member, n, fill=fill))[1]
 
     async def aaround_entries(self, member: Any, n: int = 5, *, fill: bool = False) -> tuple[int, list[Entry]]:
+        """The async twin of :meth:`around_entries`, on ``redis.asyncio``."""
         count, rows = await self._arun(self._around_call(member, n, fill))
         return count, await self._amaterialize(rows)
 
     async def aby_score(
         self, min: Score | None = None, max: Score | None = None, *, offset: int = 0, limit: int | None = None
     ) -> list[Entry]:
+        """The async twin of :meth:`by_score`, on ``redis.asyncio``."""
         return await self._amaterialize((await self._arun(self._by_score_call(min, max, offset, limit)))[1])
 
     async def acount(self) -> int:
+        """The async twin of :meth:`count`, on ``redis.asyncio``."""
         return await self._arun(self._count_call())  # type: ignore[no-any-return]
 
     async def apercentile_of(self, member: Any) -> float | None:
+        """The async twin of :meth:`percentile_of`, on ``redis.asyncio``."""
         return await self._arun(self._percentile_call(member))  # type: ignore[no-any-return]
 
     # -- hooks for model boards ---------------------------------------------------------
@@ -808,6 +834,7 @@ class RankedList:
         self._count = count
 
     def count(self) -> int:
+        """How many members the board holds (what ``Paginator`` asks first)."""
         if self._count is None:
             self._count = self.board.count()
         return self._count

@@ -224,6 +224,7 @@ class ModelLeaderboard(Leaderboard):
 
     # -- which fields a save must touch to matter ----------------------------------------
     def relevant(self, fields: Iterable[str] | None) -> bool:
+        """Whether a save of these ``update_fields`` can change the board."""
         if fields is None or self.include is not None:
             return True
         names = set(fields)
@@ -639,6 +640,7 @@ class LeaderboardMixin(models.Model):
 
     @property
     def leaderboard_score(self) -> scores.Score | None:
+        """This row's score on its board, read from Redis (one round trip)."""
         return board_for(type(self)).score_of(self)
 
 

@@ -57,6 +57,7 @@ class RebuildResult:
 
     @property
     def rate(self) -> float:
+        """Members loaded per second."""
         return self.members / self.seconds if self.seconds else float("inf")
 
 
@@ -74,9 +75,11 @@ class Drift:
 
     @property
     def ok(self) -> bool:
+        """Whether the board matches its source."""
         return not (self.missing or self.extra or self.mismatched or self.wrong_partition)
 
     def note(self, kind: str, member: str) -> None:
+        """Count one example ``member`` of ``kind`` (at most 5 kept per kind)."""
         bucket = self.examples.setdefault(kind, [])
         if len(bucket) < 5:
             bucket.append(member)
@@ -126,6 +129,7 @@ class Period:
         return ":" + periods_mod.label(self.kind, self.first)
 
     def expires_at(self) -> int:
+        """Unix time at which this period's board expires (``PERIOD_RETAIN`` periods after its end)."""
         return periods_mod.expires_at(self.kind, self.first, get_settings().PERIOD_RETAIN)
 
 

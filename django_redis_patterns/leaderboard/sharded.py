@@ -59,26 +59,33 @@ class ShardedLeaderboard:
 
     @property
     def alias(self) -> str:
+        """The cache alias the shards use."""
         return self.shards[0].alias
 
     def shard_of(self, member: Any) -> Leaderboard:
+        """The shard holding ``member`` (``crc32(member) % K``)."""
         name = _member(member)
         return self.shards[zlib.crc32(name.encode()) % len(self.shards)]
 
     # -- writes: one script call on the member's shard -------------------------------------
     def set_score(self, member: Any, score: Score, **kw: Any) -> Score:
+        """Set the member's score on its shard."""
         return self.shard_of(member).set_score(member, score, **kw)
 
     def incr(self, member: Any, amount: Score = 1, **kw: Any) -> Score:
+        """Add ``amount`` to the member's score on its shard."""
         return self.shard_of(member).incr(member, amount, **kw)
 
     def set_score_if_better(self, member: Any, score: Score, **kw: Any) -> Score:
+        """Keep the better of the current and the given score, on the member's shard."""
         return self.shard_of(member).set_score_if_better(member, score, **kw)
 
     def remove(self, member: Any, **kw: Any) -> None:
+        """Remove the member from its shard."""
         self.shard_of(member).remove(member, **kw)
 
     def delete(self) -> None:
+        """Delete every shard's keys."""
         for shard in self.shards:
             shard.delete()
 
@@ -96,9 +103,11 @@ class ShardedLeaderboard:
         return replies  # type: ignore[no-any-return]
 
     def count(self) -> int:
+        """How many members all shards hold (one fan-out of ``ZCARD``)."""
         return sum(int(n) for n in self._fan_out([("zcard", (s.key,), {}) for s in self.shards]))
 
     def score_of(self, member: Any) -> Score | None:
+        """The member's score, from its shard (one command)."""
         return self.shard_of(member).score_of(member)
 
     def _stored(self, member: Any) -> str | None:
@@ -124,6 +133,7 @@ class ShardedLeaderboard:
         return sum(int(r) for r in replies), 0
 
     def score_and_rank(self, member: Any) -> tuple[Score | None, int | None]:
+        """``(score, rank)`` of the member: its score, then every shard's better-count (2 round trips)."""
         name = _member(member)
         stored = self._stored(name)
         if stored is None:
@@ -132,9 +142,11 @@ class ShardedLeaderboard:
         return scores.decode(stored, self.descending), better + tied + 1
 
     def rank_of(self, member: Any) -> int | None:
+        """The member's rank across all shards (2 round trips)."""
         return self.score_and_rank(member)[1]
 
     def percentile_of(self, member: Any) -> float | None:
+        """Percentage of members scoring the same or worse, across all shards."""
         name = _member(member)
         stored = self._stored(name)
         if stored is None:
@@ -178,11 +190,13 @@ class ShardedLeaderboard:
         return self._ranked(rows[start:], start, first + 1)
 
     def top(self, n: int = 10) -> list[Entry]:
+        """The first ``n`` entries, merged from every shard with exact ranks."""
         if not isinstance(n, int) or n < 0:
             raise LeaderboardError(f"n must be a non-negative int, got {n!r}")
         return self._prefix_entries(0, n) if n else []
 
     def page(self, number: int | str = 1, per_page: int = 25) -> Page:
+        """One page of entries, merged from every shard (a ``Page``)."""
         number, per_page = _page_number(number), _per_page(per_page)
         start = (number - 1) * per_page
         entries = self._prefix_entries(start, start + per_page)
@@ -191,6 +205,7 @@ class ShardedLeaderboard:
         return Page(entries, number, paginator)
 
     def around(self, member: Any, n: int = 5) -> list[Entry]:
+        """The member and ``n`` rows either side, with competition ranks (3 round trips)."""
         if not isinstance(n, int) or n < 0:
             raise LeaderboardError(f"n must be a non-negative int, got {n!r}")
         name = _member(member)

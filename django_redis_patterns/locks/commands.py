@@ -223,6 +223,7 @@ class LockedCommand(BaseCommand):
             cls.handle = handle  # type: ignore[method-assign,assignment]
 
     def lock_options(self) -> CommandLockOptions:
+        """The lock options of this command, from its ``lock_*`` attributes."""
         return CommandLockOptions(
             key=self.lock_key,
             ttl=self.lock_ttl,

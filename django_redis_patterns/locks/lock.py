@@ -493,6 +493,7 @@ class Lock(_LockBase):
         self.handle().release()
 
     def extend(self, ttl: float | None = None) -> None:
+        """Set the calling thread's hold's TTL again (``ttl`` or the lock's); ``LockLost`` if it is not ours."""
         self.handle().extend(ttl)
 
     def __enter__(self) -> LockHandle:
@@ -570,6 +571,7 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
         self._renewer: asyncio.Task[None] | None = None
 
     async def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
+        """Set the TTL again (``ttl`` or the lock's); ``LockLost`` if the lock is not ours any more."""
         if self._released:
             raise LockError(f"lock {self.name!r} was released; it cannot be extended", name=self.name)
         seconds = (
@@ -585,6 +587,7 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
         self._extended(started, ms, _renewal)
 
     async def release(self) -> None:
+        """Release the lock (compare token, delete, wake one waiter); ``LockLost`` if it was not ours."""
         if self._released:
             raise LockError(f"lock {self.name!r} is already released", name=self.name)
         await self._stop_renewer()
@@ -602,6 +605,7 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
         signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
 
     async def detach(self) -> None:
+        """Stop renewing and forget this hold locally, without touching Redis."""
         await self._stop_renewer()
         self._released = True
         self.lock._forget(self)
@@ -680,6 +684,7 @@ class AsyncLock(_LockBase):
             raise self._unavailable(exc, target, "wait for") from exc
 
     async def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
+        """Take the lock for the current task; ``True`` if taken, ``False`` if busy (no exception)."""
         return await self._acquire(blocking, timeout) is not None
 
     async def _acquire(self, blocking: bool | None, timeout: float | None) -> AsyncLockHandle | None:
@@ -722,15 +727,18 @@ class AsyncLock(_LockBase):
             await self._wait(alias, wait)
 
     def handle(self) -> AsyncLockHandle:
+        """The current task's hold, or ``None``."""
         handle = self._current()
         if handle is None:
             raise LockError(f"lock {self.name!r} is not held by this task", name=self.name)
         return handle
 
     async def release(self) -> None:
+        """Release the current task's hold."""
         await self.handle().release()
 
     async def extend(self, ttl: float | None = None) -> None:
+        """Set the current task's hold's TTL again."""
         await self.handle().extend(ttl)
 
     async def __aenter__(self) -> AsyncLockHandle:

@@ -72,6 +72,7 @@ class OwnerInfo:
         )
 
     def since(self) -> str:
+        """When the holder acquired the lock, as ``YYYY-MM-DD HH:MM:SS UTC``."""
         return self.acquired_at.strftime("%Y-%m-%d %H:%M:%S UTC") if self.acquired_at else "an unknown time"
 
     def describe(self) -> str:

@@ -95,12 +95,14 @@ class RedlockHandle(_ThreadRenewal, _RedlockHandleBase):
         self._renewer: _Renewer | None = None
 
     def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
+        """Set the TTL again on a quorum of nodes; ``LockLost`` without one."""
         seconds, args = self._extend_args(ttl, _renewal)
         started = time.monotonic()
         replies = self.lock._fanout(core.EXTEND, [self.lock.keys.lock], args, "extend")
         self._extend_outcome(replies, seconds, started, _renewal)
 
     def release(self) -> None:
+        """Release the lock on every node."""
         self._stop_renewer()
         self._begin_release()
         self._release_outcome(
@@ -118,12 +120,14 @@ class AsyncRedlockHandle(_TaskRenewal, _RedlockHandleBase):
         self._renewer: asyncio.Task[None] | None = None
 
     async def extend(self, ttl: float | None = None, *, _renewal: bool = False, _keep_longer: bool = False) -> None:
+        """Set the TTL again on a quorum of nodes; ``LockLost`` without one."""
         seconds, args = self._extend_args(ttl, _renewal)
         started = time.monotonic()
         replies = await self.lock._fanout(core.EXTEND, [self.lock.keys.lock], args, "extend")
         self._extend_outcome(replies, seconds, started, _renewal)
 
     async def release(self) -> None:
+        """Release the lock on every node."""
         await self._stop_renewer()
         self._begin_release()
         replies = await self.lock._fanout(
@@ -341,6 +345,7 @@ class Redlock(_RedlockBase):
         return None
 
     def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
+        """Take the lock on a quorum of nodes; ``True`` if taken, ``False`` if not (no exception)."""
         return self._acquire(blocking, timeout) is not None
 
     def _acquire(self, blocking: bool | None, timeout: float | None) -> RedlockHandle | None:
@@ -356,9 +361,11 @@ class Redlock(_RedlockBase):
             time.sleep(pause)
 
     def release(self) -> None:
+        """Release the calling thread's hold on every node."""
         self.handle().release()
 
     def extend(self, ttl: float | None = None) -> None:
+        """Set the calling thread's hold's TTL again on a quorum of nodes."""
         self.handle().extend(ttl)
 
     def __enter__(self) -> RedlockHandle:
@@ -419,6 +426,7 @@ class AsyncRedlock(_RedlockBase):
         return None
 
     async def acquire(self, *, blocking: bool | None = None, timeout: float | None = None) -> bool:
+        """Take the lock on a quorum of nodes for the current task; ``True`` if taken."""
         return await self._acquire(blocking, timeout) is not None
 
     async def _acquire(self, blocking: bool | None, timeout: float | None) -> AsyncRedlockHandle | None:
@@ -434,9 +442,11 @@ class AsyncRedlock(_RedlockBase):
             await asyncio.sleep(pause)
 
     async def release(self) -> None:
+        """Release the current task's hold on every node."""
         await self.handle().release()
 
     async def extend(self, ttl: float | None = None) -> None:
+        """Set the current task's hold's TTL again on a quorum of nodes."""
         await self.handle().extend(ttl)
 
     async def __aenter__(self) -> AsyncRedlockHandle:

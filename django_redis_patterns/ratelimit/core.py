@@ -119,6 +119,7 @@ class Limiter:
 
     @property
     def alias(self) -> str:
+        """The cache alias this limiter uses."""
         return conf.default_alias(self.using, "RATELIMIT")
 
     def keys(self, key: str, rate: RateSpec | tuple[Rate, ...]) -> list[str]:
@@ -241,12 +242,15 @@ class Limiter:
         return Usage.from_reply(reply, rates, self.algorithm.name)
 
     async def ahit(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
+        """The async twin of :meth:`hit`, on ``redis.asyncio``."""
         return await self._arun(key, rate, cost, "1")
 
     async def apeek(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
+        """The async twin of :meth:`peek`, on ``redis.asyncio``."""
         return await self._arun(key, rate, cost, "0")
 
     async def areset(self, key: str, rate: RateSpec | tuple[Rate, ...]) -> Usage:
+        """The async twin of :meth:`reset`, on ``redis.asyncio``."""
         rates, keys, _ = self._call(key, rate, 1, "0")
         try:
             await (await connections.aget_redis(self.alias)).delete(*keys)

@@ -42,6 +42,7 @@ class RedisRateThrottle(BaseThrottle):
         self.usage: Usage | None = None
 
     def get_rate(self) -> Any:
+        """The rate of ``scope`` in ``DEFAULT_THROTTLE_RATES``; ``RatelimitConfigError`` when missing."""
         if not self.scope:
             raise RatelimitConfigError(f"{type(self).__name__} needs a 'rate' or a 'scope'")
         try:
@@ -53,6 +54,7 @@ class RedisRateThrottle(BaseThrottle):
         return client_ip(request)
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
+        """The bucket of this request, or ``None`` for no limit; subclasses override it."""
         raise NotImplementedError(".get_cache_key() must be overridden")
 
     def allow_request(self, request: Any, view: Any) -> bool:
@@ -77,6 +79,7 @@ class AnonRateThrottle(RedisRateThrottle):
     scope = "anon"
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
+        """The client IP for anonymous requests; ``None`` (no limit) for logged-in users."""
         if request.user and request.user.is_authenticated:
             return None
         return self.get_ident(request)
@@ -88,6 +91,7 @@ class UserRateThrottle(RedisRateThrottle):
     scope = "user"
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
+        """The user's pk when logged in, else the client IP."""
         if request.user and request.user.is_authenticated:
             return f"user:{request.user.pk}"
         return f"ip:{self.get_ident(request)}"
@@ -111,6 +115,7 @@ class ScopedRateThrottle(RedisRateThrottle):
         return super().allow_request(request, view)
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:
+        """The user's pk when logged in, else the client IP, counted per scope."""
         if request.user and request.user.is_authenticated:
             return f"user:{request.user.pk}"
         return f"ip:{self.get_ident(request)}"

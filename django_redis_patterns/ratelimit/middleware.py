@@ -50,6 +50,7 @@ class RatelimitMiddleware:
 
     @property
     def rules(self) -> tuple[Rule, ...]:
+        """The compiled ``RULES``, recompiled when the setting changes."""
         raw = settings().RULES
         if raw is not self._rules_source:  # settings changed (override_settings in tests)
             self._rules = compile_rules(raw)
@@ -91,6 +92,7 @@ class RatelimitMiddleware:
         return headers.apply(response, getattr(request, "ratelimit", None))
 
     def process_exception(self, request: Any, exception: Exception) -> Any:
+        """Turn ``Ratelimited`` into the limited-request view's response (429, or 503)."""
         if isinstance(exception, Ratelimited):
             return limited_view()(request, exception)
         return None

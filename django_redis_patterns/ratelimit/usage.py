@@ -49,10 +49,12 @@ class Usage:
 
     @property
     def should_limit(self) -> bool:
+        """django-ratelimit's name for ``not allowed``."""
         return not self.allowed
 
     @property
     def count(self) -> int:
+        """Hits counted against the binding rate (django-ratelimit's ``count``)."""
         return self.limit - self.remaining
 
     @property
@@ -66,10 +68,12 @@ class Usage:
         return getattr(self, name)
 
     def get(self, name: str, default: Any = None) -> Any:
+        """``usage[name]`` for django-ratelimit's keys, else ``default``."""
         return self[name] if name in _COMPAT_KEYS else default
 
     @classmethod
     def from_reply(cls, reply: list[Any], rates: tuple[Rate, ...], algorithm: str) -> Usage:
+        """Build a usage from a limiter script's reply."""
         allowed = reply[0] == 1
         if len(rates) == 1:  # the common case, without the general case's generator and key functions
             only = RateUsage(rates[0], max(0, reply[2]), reply[3] / 1e6, max(0, reply[4]) / 1e6)

@@ -46,6 +46,7 @@ class UserSessionsAdminMixin:
         return f"{opts.app_label}_{opts.model_name}_sessions"
 
     def get_urls(self) -> list[Any]:
+        """The user admin's URLs plus ``<id>/sessions/``."""
         view = self.admin_site.admin_view(self.user_sessions_view)  # type: ignore[attr-defined]
         own = [path("<path:object_id>/sessions/", view, name=self._sessions_url_name())]
         return own + super().get_urls()  # type: ignore[misc]
@@ -53,6 +54,7 @@ class UserSessionsAdminMixin:
     def render_change_form(
         self, request: HttpRequest, context: dict[str, Any], add: bool = False, change: bool = False, **kwargs: Any
     ) -> Any:
+        """The user's change form, with a **Sessions** button."""
         response = super().render_change_form(request, context, add=add, change=change, **kwargs)  # type: ignore[misc]
         obj = kwargs.get("obj")
         if change and obj is not None and isinstance(response, TemplateResponse):
@@ -68,6 +70,7 @@ class UserSessionsAdminMixin:
         return response
 
     def user_sessions_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A user's sessions page: list, **Revoke**, **Log out everywhere**."""
         model_admin: Any = self
         user = model_admin.get_object(request, unquote(object_id))
         if user is None:

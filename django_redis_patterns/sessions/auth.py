@@ -58,6 +58,7 @@ class CachedUserMixin:
     returns is cached in ``SESSION_CACHE_ALIAS`` (see the module's docstring)."""
 
     def get_user(self, user_id: Any) -> Any:
+        """The user (and ``USER_SELECT_RELATED`` rows) from Redis when current, else from the database."""
         keys = _Keys(user_id, type(self))
         found = _read(keys)
         user = keys.valid(found)
@@ -72,6 +73,7 @@ class CachedUserMixin:
         return user
 
     async def aget_user(self, user_id: Any) -> Any:
+        """The async twin of :meth:`get_user`, on ``redis.asyncio``."""
         keys = _Keys(user_id, type(self))
         found = await _aread(keys)
         user = keys.valid(found)
@@ -91,6 +93,7 @@ class RelatedModelBackend(ModelBackend):
     """Django's ``ModelBackend`` reading the user with its ``USER_SELECT_RELATED`` rows, in one query."""
 
     def get_user(self, user_id: Any) -> Any:
+        """The user with its ``USER_SELECT_RELATED`` rows in one query."""
         try:
             user = _users().get(pk=user_id)
         except get_user_model().DoesNotExist:
@@ -98,6 +101,7 @@ class RelatedModelBackend(ModelBackend):
         return user if self.user_can_authenticate(user) else None
 
     async def aget_user(self, user_id: Any) -> Any:
+        """The async twin of :meth:`get_user`."""
         try:
             user = await _users().aget(pk=user_id)
         except get_user_model().DoesNotExist:

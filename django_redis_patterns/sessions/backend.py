@@ -459,6 +459,7 @@ class SessionStore(SessionBase):
     # -- async twins (redis.asyncio, no thread hops) ---------------------------------------
 
     async def aload(self) -> dict[str, Any]:
+        """The async twin of :meth:`load`, on ``redis.asyncio``."""
         key = self.session_key
         if key is None or self._unavailable:
             return {}
@@ -494,6 +495,7 @@ class SessionStore(SessionBase):
         return found[0]
 
     async def aexists(self, session_key: str | None) -> bool:
+        """The async twin of :meth:`exists`, on ``redis.asyncio``."""
         if not records.valid_key(session_key) or self._unavailable:
             return False
         rt = self._rt
@@ -506,6 +508,7 @@ class SessionStore(SessionBase):
             return False
 
     async def acreate(self) -> None:
+        """The async twin of :meth:`create`, on ``redis.asyncio``."""
         if self._unavailable:
             return  # ON_ERROR="anonymous": keep the key the browser has, store nothing
         previous = self.session_key
@@ -524,6 +527,7 @@ class SessionStore(SessionBase):
         raise RuntimeError(f"Unable to create a new session key in {CREATE_ATTEMPTS} attempts.")
 
     async def asave(self, must_create: bool = False) -> None:
+        """The async twin of :meth:`save`, on ``redis.asyncio``."""
         if self.session_key is None:
             return await self.acreate()
         if self._unavailable:
@@ -586,6 +590,7 @@ class SessionStore(SessionBase):
             await index.aremove(rt, client, old.uid, [key])
 
     async def adelete(self, session_key: str | None = None) -> None:
+        """The async twin of :meth:`delete`, on ``redis.asyncio``."""
         await self._adelete(session_key)
 
     async def _adelete(self, session_key: str | None = None) -> bool:

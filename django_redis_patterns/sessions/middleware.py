@@ -33,6 +33,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
     """
 
     def process_request(self, request: HttpRequest) -> None:
+        """Django's, plus the request's IP and user agent for the session index."""
         super().process_request(request)
         session: Any = request.session
         if isinstance(session, SessionStore):

@@ -61,6 +61,7 @@ class use_fakeredis(override_settings):
         super().__init__(CACHES=fakeredis_caches(*aliases, server=server, **options))
 
     def enable(self) -> None:
+        """Point the aliases at fakeredis and empty the fake server."""
         super().enable()
         from django_redis_patterns.client import connections
 
@@ -68,6 +69,7 @@ class use_fakeredis(override_settings):
         flush_fakeredis(self._server)
 
     def disable(self) -> None:
+        """Restore the settings and drop the fake clients."""
         super().disable()
         from django_redis_patterns.client import connections
 

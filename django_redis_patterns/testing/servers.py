@@ -103,17 +103,21 @@ class RedisServer:
 
     @property
     def address(self) -> str:
+        """``host:port``."""
         return f"{self.host}:{self.port}"
 
     @property
     def url(self) -> str:
+        """``redis://host:port``."""
         return f"redis://{self.host}:{self.port}/0"
 
     @property
     def logfile(self) -> Path:
+        """Path of the server's log file."""
         return self.directory / "redis.log"
 
     def command(self) -> list[str]:
+        """The command line that starts the server."""
         base = [self.binary or find_redis_server()]
         if self.sentinel:
             conf = self.directory / "sentinel.conf"
@@ -136,6 +140,7 @@ class RedisServer:
         ]
 
     def start(self, *, wait: bool = True) -> RedisServer:
+        """Start the server (and wait until it answers, unless ``wait=False``)."""
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             self.command(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.directory
@@ -157,10 +162,12 @@ class RedisServer:
         self.start(wait=False)
 
     def client(self, **kwargs: Any) -> redis.Redis:
+        """A redis-py client on this server."""
         kw = {"socket_timeout": 5, "socket_connect_timeout": 2, **self.client_kwargs, **kwargs}
         return redis.Redis(host=self.host, port=self.port, **kw)
 
     def wait_ready(self, timeout: float = 15.0) -> None:
+        """Wait until the server answers ``PING``; raise after ``timeout`` seconds."""
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         port_retries = 3
@@ -190,6 +197,7 @@ class RedisServer:
 
     @property
     def running(self) -> bool:
+        """Whether the process is alive."""
         return self.process is not None and self.process.poll() is None
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
@@ -200,12 +208,15 @@ class RedisServer:
                 self.process.wait(timeout=10)
 
     def pause(self) -> None:
+        """Stop the process (SIGSTOP): it keeps its connections but answers nothing."""
         self.kill(signal.SIGSTOP)
 
     def resume(self) -> None:
+        """Continue a paused process (SIGCONT)."""
         self.kill(signal.SIGCONT)
 
     def stop(self) -> None:
+        """Kill the process."""
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.process.send_signal(signal.SIGCONT)
@@ -216,10 +227,12 @@ class RedisServer:
             self.process.stderr.close()
 
     def restart(self) -> None:
+        """Stop and start again, on the same port and data."""
         self.stop()
         self.start()
 
     def log_tail(self, lines: int = 20) -> str:
+        """The last ``lines`` lines of the log."""
         try:
             text = self.logfile.read_text(errors="replace").splitlines()
         except OSError:
@@ -239,6 +252,7 @@ class ServerGroup:
         self.servers: list[RedisServer] = []
 
     def new_server(self, name: str, args: Sequence[str] = (), *, sentinel: bool = False, **kw: Any) -> RedisServer:
+        """Create (not start) one more server of this group on a free port."""
         port = free_port()
         server = RedisServer(
             port=port,
@@ -252,6 +266,7 @@ class ServerGroup:
         return server
 
     def stop(self) -> None:
+        """Stop every server (and remove the group's directory when the group made it)."""
         for server in self.servers:
             server.stop()
         if self._own_root:
@@ -262,6 +277,7 @@ class ServerGroup:
         raise NotImplementedError
 
     def log_tails(self, lines: int = 15) -> str:
+        """The last lines of every server's log."""
         return "\n".join(f"--- {s.directory.name} ---\n{s.log_tail(lines)}" for s in self.servers)
 
     def __enter__(self) -> ServerGroup:
@@ -290,10 +306,12 @@ class Standalone(ServerGroup):
 
     @property
     def url(self) -> str:
+        """The URL for ``CACHES[...]["LOCATION"]``."""
         return self.primary.url
 
     @property
     def location(self) -> str | list[str]:
+        """``LOCATION``: the URL, or primary and replica URLs."""
         if self.replicas:
             return [self.primary.url, *(r.url for r in self.replicas)]
         return self.primary.url
@@ -418,12 +436,14 @@ class SentinelGroup(ServerGroup):
 
     @property
     def url(self) -> str:
+        """``redis+sentinel://`` URL of the Sentinels and the service."""
         hosts = ",".join(s.address for s in self.sentinels)
         return f"redis+sentinel://{hosts}/{self.service}/0"
 
     location = url
 
     def current_primary(self) -> RedisServer:
+        """The server the Sentinels name as primary now."""
         with contextlib.closing(self.sentinels[0].client(decode_responses=True)) as c:
             # Raw, as in _wait_discovery (redis-py 6.4's own parser rejects its keywords).
             host, port = c.execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", self.service)
@@ -508,6 +528,7 @@ class Cluster(ServerGroup):
 
     @property
     def url(self) -> str:
+        """``redis+cluster://`` URL of the primaries."""
         return "redis+cluster://" + ",".join(p.address for p in self.primaries)
 
     location = url
@@ -576,10 +597,12 @@ class TLSServer(ServerGroup):
 
     @property
     def url(self) -> str:
+        """``rediss://`` URL with the ACL user's credentials and certificates."""
         return f"rediss://{self.username}:{self.password}@127.0.0.1:{self.tls_port}/0"
 
     @property
     def plain_url(self) -> str:
+        """A ``redis://`` URL with the ACL user's credentials on the same port (no TLS)."""
         return f"redis://{self.username}:{self.password}@127.0.0.1:{self.server.port}/0"
 
     location = url
