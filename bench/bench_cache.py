@@ -13,11 +13,11 @@ from typing import Any
 import redis.asyncio
 from django.core.cache import caches
 
+from .harness import CEILING
+
 VALUE = {"id": 42, "name": "player-42", "score": 1234.5, "tags": ["a", "b", "c"], "bio": "x" * 200}
 MANY = 100
 GATHER = 200
-#: The contender that is no client at all (see bench.harness.RawSocket).
-CEILING = "ceiling: raw socket, no client"
 
 
 def run(ctx: Any) -> None:

@@ -39,6 +39,10 @@ from django_redis_patterns.testing import servers
 RESULTS_DIR = Path(__file__).parent / "results"
 
 
+#: The contender that is no client at all (see RawSocket).
+CEILING = "ceiling: raw socket, no client"
+
+
 class RawSocket:
     """One command, one round trip, no client library: hiredis packs and parses, nothing else.
 
