@@ -31,6 +31,7 @@ SERIALIZERS = {
     "pickle": "django_redis_patterns.cache.serializers.PickleSerializer",
     "json": "django_redis_patterns.cache.serializers.JSONSerializer",
     "msgpack": "django_redis_patterns.cache.serializers.MSGPackSerializer",
+    "signed": "django_redis_patterns.cache.serializers.SignedSerializer",
 }
 COMPRESSORS = {
     "none": "django_redis_patterns.cache.compressors.IdentityCompressor",
