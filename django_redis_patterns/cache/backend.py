@@ -633,7 +633,12 @@ class RedisCache(BaseCache):
         current value (or, on a miss, wait up to ``STAMPEDE_LOCK_TIMEOUT``); ``None``:
         Django's plain behaviour.
         """
-        return _stampede.get_or_set(self, key, default, timeout, version, stampede)
+        try:
+            return _stampede.get_or_set(self, key, default, timeout, version, stampede)
+        except TamperedValue as exc:  # SignedSerializer refused the stored value: drop it, then as a miss
+            _tampered(self.alias, exc)
+            self.delete(key, version=version)
+            return _stampede.get_or_set(self, key, default, timeout, version, stampede)
 
     async def aget_or_set(
         self,
@@ -644,7 +649,12 @@ class RedisCache(BaseCache):
         *,
         stampede: str | object | None = _stampede.FROM_OPTIONS,
     ) -> Any:
-        return await _stampede.aget_or_set(self, key, default, timeout, version, stampede)
+        try:
+            return await _stampede.aget_or_set(self, key, default, timeout, version, stampede)
+        except TamperedValue as exc:
+            _tampered(self.alias, exc)
+            await self.adelete(key, version=version)
+            return await _stampede.aget_or_set(self, key, default, timeout, version, stampede)
 
     # -- whole-cache operations -----------------------------------------------------------
     @guarded("CLEAR")

@@ -193,6 +193,13 @@ async def test_a_planted_pickle_is_never_unpickled_under_the_signed_serializer(
         assert await cache.aget("planted", "miss") == "miss"
         assert cache.get_many(["planted", "kept", "forged"]) == {"kept": "mine"}
         assert await cache.aget_many(["planted", "kept"]) == {"kept": "mine"}
+        from django_redis_patterns.cache.codec import Codec
+
+        raw.set(":1:hot", Codec.wrap(gadget, 5))  # as get_or_set(stampede=...) stores values
+        assert cache.get_or_set("hot", lambda: "computed") == "computed"  # refused, recomputed, stored
+        assert cache.get_or_set("hot", lambda: "again") == "computed"
+        raw.set(":1:hot", gadget)
+        assert await cache.aget_or_set("hot", lambda: "async") == "async"
     assert not marker.exists()  # nothing ran
     assert len([r for r in caplog.records if "treated as a miss" in r.getMessage()]) == 1  # logged once
     raw.set(":1:moved", signed_elsewhere)
