@@ -62,6 +62,8 @@ BACKEND_OPTIONS = frozenset(
         "COMPRESS_MIN_LENGTH",
         "COMPRESS_LEVEL",
         "PICKLE_VERSION",
+        "SIGNED_SERIALIZER",
+        "SIGNING_SALT",
         "IGNORE_EXCEPTIONS",
         "LOG_IGNORED_EXCEPTIONS",
         "CLEAR",

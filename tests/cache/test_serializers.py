@@ -223,6 +223,10 @@ def test_signed_serializer_options_are_checked(settings: Any, topology: Any) -> 
         _signed(settings, topology, SIGNED_SERIALIZER="signed").get("x")
     with pytest.raises(ImproperlyConfigured, match="SIGNING_SALT"):
         _signed(settings, topology, SIGNING_SALT=3).get("x")
+    settings.CACHES = {**settings.CACHES, "default": topology.cache_config(SIGNED_SERIALIZER="json")}
+    with pytest.raises(ImproperlyConfigured, match="only applies to SERIALIZER 'signed'"):
+        caches["default"].get("x")  # an option we cannot honour is an error, never ignored
+    assert "redis_patterns.E050" in {m.id for m in run_checks()}
     a = _signed(settings, topology, SIGNING_SALT="a")
     a.set("k", "v")
     assert _signed(settings, topology, SIGNING_SALT="b").get("k", "miss") == "miss"  # salts keep aliases apart
