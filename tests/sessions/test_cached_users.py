@@ -15,7 +15,7 @@ from django.test import Client
 from django_redis_patterns import get_redis
 from django_redis_patterns.sessions import auth, userrecords
 from django_redis_patterns.sessions.auth import CachedModelBackend, forget_user
-from tests.sessions.conftest import point_default_at
+from tests.sessions.conftest import cached_copy, point_default_at
 from tests.testapp.models import Profile, StaffUser
 from tests.topologies import all_topologies
 
@@ -61,11 +61,7 @@ def _raw(key: str) -> bytes | None:
     return get_redis("default").get(cache.make_key(key))  # type: ignore[no-any-return]
 
 
-def _copy(user: Any) -> Any:
-    """The cached copy of ``user``, or None (whether current or not)."""
-    key = auth._Keys(user.pk, CachedModelBackend).copy
-    stored = _raw(key)
-    return None if stored is None else userrecords.unpack(key, stored, type(user), auth.related_names())[1]
+_copy = cached_copy
 
 
 def _stale_copy(user: Any, **fields: Any) -> None:
