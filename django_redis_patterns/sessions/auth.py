@@ -269,8 +269,9 @@ def _cached_backends() -> list[type]:
 def _refused(key: str, reason: str) -> None:
     """A value this package did not write (or cannot read) sits under a user key: the database
     answers instead. Logged once per process and reason, never per request."""
-    if reason not in _reported:
-        _reported.add(reason)
+    kind = reason.partition(" (")[0]  # the details (which version, which error) vary
+    if kind not in _reported:
+        _reported.add(kind)
         logger.warning(
             "cached users: ignored the value under %r (%s) and read the user from the database; "
             "further such values are ignored silently",

@@ -94,7 +94,7 @@ def unpack(key: str, raw: bytes, model: type[Model], related: list[str]) -> tupl
     if not raw.startswith(MAGIC):
         raise Refused("not written by this package (unsigned)")
     if raw[len(MAGIC) : _HEAD] != FORMAT:
-        raise Refused(f"unknown record version {raw[len(MAGIC) : _HEAD]!r}")
+        raise Refused(f"unknown record version ({raw[len(MAGIC) : _HEAD]!r})")
     mac, data = raw[_HEAD : _HEAD + sealing.MAC_SIZE], raw[_HEAD + sealing.MAC_SIZE :]
     if len(mac) < sealing.MAC_SIZE or sealing.unseal(SALT, key, mac + FORMAT + data) is None:
         raise Refused("bad signature")
