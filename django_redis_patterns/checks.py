@@ -207,4 +207,4 @@ def redis_patterns_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
 
 @register(Tags.security, Tags.caches, deploy=True)
 def redis_patterns_deploy_check(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    return deploy.check_plain_redis() + deploy.check_session_cookies()
+    return deploy.check_plain_redis() + deploy.check_session_redis() + deploy.check_session_cookies()

@@ -1,7 +1,12 @@
-"""``manage.py check --deploy`` checks (redis_patterns.W001, W012, W013).
+"""``manage.py check --deploy`` checks (redis_patterns.W001, W012, W013, W014).
 
 * W001: a Redis alias reaches a non-loopback server over plain TCP without a password:
   anyone on the network can read and write the cache, sessions and locks.
+* W014: the alias holding the sessions or the cached users (``SESSION_CACHE_ALIAS``) reaches a
+  non-loopback server without a password/ACL user, or without TLS. Values there are signed, so
+  writing to Redis logs nobody in, but whoever connects can still read every session's data,
+  end sessions, and fill the server; without TLS the password and the sessions cross the network
+  in clear. (An alias W001 already reports is not reported again.)
 * W012 / W013: Django warns about SESSION_COOKIE_SECURE / SESSION_COOKIE_HTTPONLY
   (security.W010-W015) only when ``django.contrib.sessions`` is installed or its own
   middleware is listed. A project on this package's session engine and middleware may have
@@ -51,20 +56,27 @@ def _exposed_hosts(spec: connections.ConnectionSpec) -> list[str]:
     return [h for h in hosts if not _is_loopback(h)]
 
 
+def _spec(config: dict[str, Any]) -> connections.ConnectionSpec | None:
+    """The connection spec of a Redis alias; None for other backends or unparsable ones."""
+    backend = config.get("BACKEND", "")
+    if connections.dialect_of(backend) is None:
+        return None
+    try:
+        return connections.parse(
+            config.get("LOCATION", ""),
+            config.get("OPTIONS") or {},
+            dialect=connections.dialect_of(backend) or "upper",
+        )
+    except ImproperlyConfigured:
+        return None  # reported by redis_patterns.E003/E007/E008
+
+
 def check_plain_redis() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for alias, config in (getattr(settings, "CACHES", None) or {}).items():
-        backend = config.get("BACKEND", "")
-        if connections.dialect_of(backend) is None:
+        spec = _spec(config)
+        if spec is None:
             continue
-        try:
-            spec = connections.parse(
-                config.get("LOCATION", ""),
-                config.get("OPTIONS") or {},
-                dialect=connections.dialect_of(backend) or "upper",
-            )
-        except ImproperlyConfigured:
-            continue  # reported by redis_patterns.E003/E007/E008
         hosts = _exposed_hosts(spec)
         if hosts:
             messages.append(
@@ -77,6 +89,61 @@ def check_plain_redis() -> list[CheckMessage]:
                 )
             )
     return messages
+
+
+def _remote_gaps(spec: connections.ConnectionSpec) -> list[str]:
+    """What the connection lacks (credentials, TLS) when it leaves the machine; [] otherwise."""
+    if spec.fake:
+        return []
+    if spec.topology != "standalone":
+        hosts = [node.rpartition(":")[0] for node in spec.nodes]
+        credentials, tls = bool(spec.password or spec.username), spec.ssl
+    else:
+        urls = [urlsplit(url) for url in spec.nodes]
+        hosts = [u.hostname or "localhost" for u in urls if u.scheme.lower() != "unix"]
+        credentials = bool(spec.password or spec.username) or all(u.password or u.username for u in urls)
+        tls = spec.ssl or all(u.scheme.lower() in ("rediss", "unix") for u in urls)
+    if all(_is_loopback(h) for h in hosts):
+        return []  # never leaves the machine
+    gaps = [] if credentials else ["no password or ACL user"]
+    return gaps + ([] if tls else ["no TLS"])
+
+
+def _holds_cached_users(backend: Any) -> bool:
+    # By name, not by import: importing the auth backends needs django.contrib.auth installed.
+    return any(
+        f"{c.__module__}.{c.__qualname__}" == f"{installed.CORE_APP}.sessions.auth.CachedUserMixin"
+        for c in getattr(backend, "__mro__", ())
+    )
+
+
+def check_session_redis() -> list[CheckMessage]:
+    """W014: the Redis alias holding sessions or cached users lacks a password/ACL user or TLS."""
+    wanted = f"{installed.CORE_APP}.sessions"
+    holds = []
+    for where, obj in installed.configured():
+        if where == "SESSION_ENGINE" and wanted in installed.apps_of(obj) and "sessions" not in holds:
+            holds.append("sessions")
+        elif where.startswith("AUTHENTICATION_BACKENDS") and _holds_cached_users(obj) and "cached users" not in holds:
+            holds.append("cached users")
+    alias = getattr(settings, "SESSION_CACHE_ALIAS", "default")
+    config = (getattr(settings, "CACHES", None) or {}).get(alias)
+    spec = _spec(config) if holds and isinstance(config, dict) else None
+    if spec is None or _exposed_hosts(spec):  # not ours to check, or W001 says it already
+        return []
+    gaps = _remote_gaps(spec)
+    if not gaps:
+        return []
+    return [
+        Warning(
+            f"Cache alias {alias!r} holds the {' and '.join(holds)} and reaches Redis with {' and '.join(gaps)}: "
+            "whoever can connect can read every session's data and end sessions"
+            + ("; the password and the sessions cross the network in clear." if "no TLS" in gaps else "."),
+            hint="Use rediss:// (TLS) and a password or an ACL user (redis://USER:PASSWORD@host or "
+            "OPTIONS['USERNAME'] / OPTIONS['PASSWORD']).",
+            id="redis_patterns.W014",
+        )
+    ]
 
 
 def _our_sessions_in_use() -> bool:

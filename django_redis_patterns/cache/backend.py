@@ -29,6 +29,7 @@ from . import stampede as _stampede
 from .batching import ready
 from .codec import Codec
 from .errors import REDIS_ERRORS, guarded, raise_or_fallback
+from .serializers import TamperedValue
 
 _incr_script = scripts.load("incr", package="django_redis_patterns.cache")
 _get_pttl_script = scripts.load("get_pttl", package="django_redis_patterns.cache")
@@ -36,6 +37,17 @@ _set_many_script = scripts.load("set_many", package="django_redis_patterns.cache
 
 # Django warns about keys memcached would refuse; checking every character in Python costs
 # more than the rest of make_key, so only keys this regex flags take Django's slow path.
+_MISS: Any = object()
+_tampered_aliases: set[str] = set()
+
+
+def _tampered(alias: str, exc: TamperedValue) -> None:
+    """A value SignedSerializer refused counts as a miss; logged once per alias and process."""
+    if alias not in _tampered_aliases:
+        _tampered_aliases.add(alias)
+        errors.logger.warning("cache alias %r: %s; treated as a miss (further ones are not logged)", alias, exc)
+
+
 _SUSPICIOUS_KEY = re.compile(r"[\x00-\x20\x7f]")
 _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
@@ -50,6 +62,8 @@ BACKEND_OPTIONS = frozenset(
         "COMPRESS_MIN_LENGTH",
         "COMPRESS_LEVEL",
         "PICKLE_VERSION",
+        "SIGNED_SERIALIZER",
+        "SIGNING_SALT",
         "IGNORE_EXCEPTIONS",
         "LOG_IGNORED_EXCEPTIONS",
         "CLEAR",
@@ -271,14 +285,33 @@ class RedisCache(BaseCache):
         return key_map
 
     def _decode_many(self, key_map: Mapping[str, Any], values: list[Any]) -> dict[Any, Any]:
-        decoded = self._codec.decode_many(values)
+        try:
+            decoded = self._codec.decode_many(values)
+        except TamperedValue:  # SignedSerializer: leave out the values that fail their check
+            return {
+                k: v for k, raw in zip(key_map.values(), values, strict=True) if (v := self._decode(raw)) is not _MISS
+            }
         return {k: v for k, v, raw in zip(key_map.values(), decoded, values, strict=True) if raw is not None}
+
+    def _decode(self, raw: Any, default: Any = _MISS) -> Any:
+        """``raw`` decoded; ``default`` for a missing value or one SignedSerializer refuses (logged once)."""
+        if raw is None:
+            return default
+        try:
+            return self._codec.decode(raw)
+        except TamperedValue as exc:
+            _tampered(self.alias, exc)
+            return default
 
     # -- get / set -----------------------------------------------------------------------
     @guarded("GET", lambda key, default=None, version=None: default)
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         raw = self._reader().get(self.make_and_validate_key(key, version=version))
-        return default if raw is None else self._codec.decode(raw)
+        try:
+            return default if raw is None else self._codec.decode(raw)
+        except TamperedValue as exc:  # SignedSerializer refused it: a miss
+            _tampered(self.alias, exc)
+            return default
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         """The async twin of :meth:`get`, on ``redis.asyncio``.
@@ -297,7 +330,11 @@ class RedisCache(BaseCache):
             return self._failed(exc, "GET", default)
         if errors._failing:
             errors.record_success(self.alias, self._spec)
-        return default if raw is None else self._codec.decode(raw)
+        try:
+            return default if raw is None else self._codec.decode(raw)
+        except TamperedValue as exc:  # SignedSerializer refused it: a miss
+            _tampered(self.alias, exc)
+            return default
 
     @guarded("SET")
     def set(  # type: ignore[override]
@@ -611,7 +648,12 @@ class RedisCache(BaseCache):
         current value (or, on a miss, wait up to ``STAMPEDE_LOCK_TIMEOUT``); ``None``:
         Django's plain behaviour.
         """
-        return _stampede.get_or_set(self, key, default, timeout, version, stampede)
+        try:
+            return _stampede.get_or_set(self, key, default, timeout, version, stampede)
+        except TamperedValue as exc:  # SignedSerializer refused the stored value: drop it, then as a miss
+            _tampered(self.alias, exc)
+            self.delete(key, version=version)
+            return _stampede.get_or_set(self, key, default, timeout, version, stampede)
 
     async def aget_or_set(
         self,
@@ -622,7 +664,12 @@ class RedisCache(BaseCache):
         *,
         stampede: str | object | None = _stampede.FROM_OPTIONS,
     ) -> Any:
-        return await _stampede.aget_or_set(self, key, default, timeout, version, stampede)
+        try:
+            return await _stampede.aget_or_set(self, key, default, timeout, version, stampede)
+        except TamperedValue as exc:
+            _tampered(self.alias, exc)
+            await self.adelete(key, version=version)
+            return await _stampede.aget_or_set(self, key, default, timeout, version, stampede)
 
     # -- whole-cache operations -----------------------------------------------------------
     @guarded("CLEAR")

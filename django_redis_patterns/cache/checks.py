@@ -48,7 +48,7 @@ def _is_ours(backend: str) -> bool:
 
 #: Options checked together (one reads another); every other option is checked alone.
 _TOGETHER = (
-    {"SERIALIZER", "PICKLE_VERSION"},
+    {"SERIALIZER", "PICKLE_VERSION", "SIGNED_SERIALIZER", "SIGNING_SALT"},
     {"COMPRESSOR", "COMPRESS_MIN_LENGTH", "COMPRESS_LEVEL"},
     {"STAMPEDE", "STAMPEDE_BETA", "STAMPEDE_LOCK_TIMEOUT"},
 )

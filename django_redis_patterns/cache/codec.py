@@ -25,12 +25,13 @@ from django.utils.module_loading import import_string
 
 from ..exceptions import ImproperlyConfigured
 from .compressors import IdentityCompressor
-from .serializers import PickleSerializer
+from .serializers import PickleSerializer, SignedSerializer
 
 SERIALIZERS = {
     "pickle": "django_redis_patterns.cache.serializers.PickleSerializer",
     "json": "django_redis_patterns.cache.serializers.JSONSerializer",
     "msgpack": "django_redis_patterns.cache.serializers.MSGPackSerializer",
+    "signed": "django_redis_patterns.cache.serializers.SignedSerializer",
 }
 COMPRESSORS = {
     "none": "django_redis_patterns.cache.compressors.IdentityCompressor",
@@ -60,6 +61,12 @@ def _load(option: str, value: Any, shortcuts: dict[str, str], options: dict[str,
 class Codec:
     def __init__(self, options: dict[str, Any]) -> None:
         self.serializer = _load("SERIALIZER", options.get("SERIALIZER", "pickle"), SERIALIZERS, options)
+        signing_options = sorted({"SIGNED_SERIALIZER", "SIGNING_SALT"} & set(options))
+        if signing_options and not isinstance(self.serializer, SignedSerializer):
+            raise ImproperlyConfigured(
+                f"OPTIONS[{signing_options[0]!r}] only applies to SERIALIZER 'signed' "
+                "(django_redis_patterns.cache.serializers.SignedSerializer)"
+            )
         self.compressor = _load("COMPRESSOR", options.get("COMPRESSOR", "none"), COMPRESSORS, options)
         self._dumps = self.serializer.dumps
         self._loads = self.serializer.loads

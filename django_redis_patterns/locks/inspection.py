@@ -45,6 +45,12 @@ def held_names(using: str | None = None) -> Iterator[str]:
                 yield name
 
 
+def _counter(value: Any) -> int | None:
+    """The fencing counter; None when absent or not a number (not written by this package)."""
+    digits = text(value) if value is not None else ""
+    return int(digits) if digits.isdigit() else None
+
+
 def _glob_escape(value: str) -> str:
     return "".join("\\" + c if c in "*?[]\\" else c for c in value)
 
@@ -65,7 +71,7 @@ def info(name: str, using: str | None = None) -> LockInfo:
         name=name,
         ttl_ms=ttl_ms if held else None,
         owner=OwnerInfo.from_value(value, fence, ttl_ms) if held else None,
-        last_fencing_token=int(fence) if fence is not None else None,
+        last_fencing_token=_counter(fence),
     )
 
 

@@ -26,7 +26,13 @@ used while it carries the current version:
 * ``QuerySet.update()`` and raw SQL send no signal: call :func:`forget_user` after them, or the
   old copy lives on for at most ``USER_CACHE_TIMEOUT``.
 * The keys carry a signature of the user model (its fields), of Django's version and of the
-  backend, so a deploy that changes any of them never unpickles an old copy.
+  backend, so a deploy that changes any of them never reads an old copy.
+* A copy is never a pickle: it is a record of field values signed with a key derived from
+  ``SECRET_KEY`` (``SECRET_KEY_FALLBACKS`` accepted), read as raw bytes on the alias's Redis
+  client, never through the cache's serializer (:mod:`.userrecords`). Whoever can write to Redis
+  can neither run code in the web workers nor log a session in as someone else: anything
+  unsigned, badly signed or of an unknown format is ignored (the database answers) and logged
+  once per process.
 * Redis unreachable: the user is read from the database, as without the cache (one warning
   per incident on the ``django_redis_patterns.sessions`` logger). A version that cannot be
   written is logged as an error: that copy may then live for up to ``USER_CACHE_TIMEOUT``.
@@ -45,10 +51,12 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import BaseCache, caches
-from django.db import connections, transaction
+from django.db import connections as db_connections
+from django.db import transaction
 from django.db.models import Model, OneToOneRel
 
-from . import conf
+from ..client import connections
+from . import conf, userrecords
 
 logger = logging.getLogger("django_redis_patterns.sessions")
 
@@ -64,12 +72,12 @@ class CachedUserMixin:
         user = keys.valid(found)
         if user is not None:
             return user
-        version = None if found is None else found.get(keys.version)  # found is None: the cache failed
+        version = None if found is None else found[1]  # found is None: the cache failed
         if found is not None and version is None:
             version = _new_version(keys)
         user = super().get_user(user_id)  # type: ignore[misc]
         if user is not None and version is not None:
-            _store(keys.copy, (version, user))  # the version read *before* the database
+            _store(keys, version, user)  # the version read *before* the database
         return user
 
     async def aget_user(self, user_id: Any) -> Any:
@@ -79,13 +87,13 @@ class CachedUserMixin:
         user = keys.valid(found)
         if user is not None:
             return user
-        version = None if found is None else found.get(keys.version)
+        version = None if found is None else found[1]
         if found is not None and version is None:
             version = await _anew_version(keys)
         parent = getattr(super(), "aget_user", None)  # Django < 5.0 backends have none
         user = await (parent(user_id) if parent else sync_to_async(super().get_user)(user_id))  # type: ignore[misc]
         if user is not None and version is not None:
-            await _aset(keys.copy, (version, user))
+            await _astore(keys, version, user)
         return user
 
 
@@ -162,7 +170,7 @@ def row_changed(sender: Any, instance: Any, using: str = "default", **kwargs: An
     if not pks:
         return
     _bump(pks)
-    if connections[using].in_atomic_block:
+    if db_connections[using].in_atomic_block:
         transaction.on_commit(lambda: _bump(pks), using=using)
 
 
@@ -181,6 +189,15 @@ def _changed_users(sender: Any, instance: Any, *, created: bool) -> list[Any]:
 # -- internals ----------------------------------------------------------------------------------
 
 
+#: (stored record or None, current version or None), as read in one round trip.
+Found = tuple[bytes | None, str | None]
+
+#: A version token as :func:`secrets.token_hex` writes it; anything else in a version key was
+#: not written by this package.
+_TOKEN_LENGTH = 16
+_HEX = frozenset("0123456789abcdef")
+
+
 class _Keys:
     """A user's copy and its version. The ``{pk}`` hash tag keeps both in one Cluster slot,
     so both are read in one MGET."""
@@ -191,28 +208,34 @@ class _Keys:
         base = f"drp:user:{_signature(backend)}:{{{user_id}}}"
         self.copy, self.version = base, base + ":v"
 
-    def valid(self, found: dict[str, Any] | None) -> Any:
-        """The cached user if its copy carries the current version, else None.
+    def valid(self, found: Found | None) -> Any:
+        """The cached user if its copy is a record signed by this site and carries the current
+        version, else None.
 
         No version key means no valid copy: a version lost to eviction or to a failover onto
         a lagging replica must never make a copy from before a password change current again.
         """
         if not found:
             return None
-        version = found.get(self.version)
-        copy = found.get(self.copy)
-        if version is not None and isinstance(copy, tuple) and len(copy) == 2 and copy[0] == version:
-            return copy[1]
-        return None
+        raw, version = found
+        if raw is None or version is None:
+            return None
+        try:
+            copy_version, user = userrecords.unpack(self.copy, raw, get_user_model(), related_names())
+        except userrecords.Refused as refused:
+            _refused(self.copy, refused.reason)
+            return None
+        return user if copy_version == version else None
 
 
 _signatures: dict[tuple[type, tuple[str, ...]], str] = {}
 _backends: list[tuple[tuple[str, ...], list[type]]] = []
 _failing = threading.Event()
+_reported: set[str] = set()
 
 
 def _signature(backend: type) -> str:
-    """Short hash of what a pickled user depends on: Django's version, the user model and its
+    """Short hash of what a stored user depends on: Django's version, the user model and its
     fields, the related rows read with it, and the backend."""
     related = tuple(related_names())
     try:
@@ -248,10 +271,53 @@ def _cached_backends() -> list[type]:
     return found
 
 
-def _cache() -> BaseCache:
+def _refused(key: str, reason: str) -> None:
+    """A value this package did not write (or cannot read) sits under a user key: the database
+    answers instead. Logged once per process and reason, never per request."""
+    kind = reason.partition(" (")[0]  # the details (which version, which error) vary
+    if kind not in _reported:
+        _reported.add(kind)
+        logger.warning(
+            "cached users: ignored the value under %r (%s) and read the user from the database; "
+            "further such values are ignored silently",
+            key,
+            reason,
+        )
+
+
+def _alias() -> str:
     from django.conf import settings
 
-    return caches[getattr(settings, "SESSION_CACHE_ALIAS", "default")]
+    return getattr(settings, "SESSION_CACHE_ALIAS", "default")
+
+
+def _cache() -> BaseCache:
+    return caches[_alias()]
+
+
+def _redis() -> tuple[BaseCache, str | None]:
+    """The user cache and, when it is a Redis alias, that alias: then users are read and written
+    as raw bytes on its client, never through the cache's serializer (pickle by default)."""
+    alias = _alias()
+    cache = caches[alias]
+    from django.conf import settings
+
+    backend = (getattr(settings, "CACHES", {}).get(alias) or {}).get("BACKEND", "")
+    return cache, alias if connections.dialect_of(backend) else None
+
+
+def _token(raw: Any) -> str | None:
+    """A version token read back, or None when the key holds something we never write there."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("ascii")
+        except UnicodeDecodeError:
+            raw = None
+    if isinstance(raw, str) and len(raw) == _TOKEN_LENGTH and _HEX.issuperset(raw):
+        return raw
+    if raw is not None:
+        _refused("(a version key)", "a version key not written by this package")
+    return None
 
 
 def _bump(pks: list[Any]) -> None:
@@ -261,8 +327,17 @@ def _bump(pks: list[Any]) -> None:
     so an expired version can never make an old copy current again."""
     timeout = _version_timeout()
     versions = {_Keys(pk, backend).version: secrets.token_hex(8) for pk in pks for backend in _cached_backends()}
+    if not versions:
+        return
     try:
-        _cache().set_many(versions, timeout=timeout)
+        cache, alias = _redis()
+        if alias is None:
+            cache.set_many(versions, timeout=timeout)
+        else:
+            pipe = connections.get_redis(alias).pipeline(transaction=False)
+            for key, token in versions.items():
+                pipe.set(cache.make_key(key), token, ex=timeout)
+            pipe.execute()
     except Exception as exc:
         logger.error(
             "could not invalidate the cached user(s) %s (%s: %s): old copies may be served for up to "
@@ -282,60 +357,112 @@ def _version_timeout() -> int:
 def _new_version(keys: _Keys) -> str | None:
     """The user's version when there was none: a new random one, or the one a concurrent
     request wrote first (``add`` is SET NX). None if the cache failed: then store nothing."""
+    token = secrets.token_hex(8)
     try:
-        token = secrets.token_hex(8)
-        if _cache().add(keys.version, token, timeout=_version_timeout()):
-            return token
-        current = _cache().get(keys.version)
+        cache, alias = _redis()
+        if alias is None:
+            if cache.add(keys.version, token, timeout=_version_timeout()):
+                return token
+            current = cache.get(keys.version)
+        else:
+            client, key = connections.get_redis(alias), cache.make_key(keys.version)
+            if client.set(key, token, ex=_version_timeout(), nx=True):
+                return token
+            current = client.get(key)
     except Exception as exc:
         _failed("write", exc)
         return None
-    return current if isinstance(current, str) else None
+    return _token(current)
 
 
 async def _anew_version(keys: _Keys) -> str | None:
+    token = secrets.token_hex(8)
     try:
-        token = secrets.token_hex(8)
-        if await _cache().aadd(keys.version, token, timeout=_version_timeout()):
-            return token
-        current = await _cache().aget(keys.version)
+        cache, alias = _redis()
+        if alias is None:
+            if await cache.aadd(keys.version, token, timeout=_version_timeout()):
+                return token
+            current = await cache.aget(keys.version)
+        else:
+            client, key = await connections.aget_redis(alias), cache.make_key(keys.version)
+            if await client.set(key, token, ex=_version_timeout(), nx=True):
+                return token
+            current = await client.get(key)
     except Exception as exc:
         _failed("write", exc)
         return None
-    return current if isinstance(current, str) else None
+    return _token(current)
 
 
-def _read(keys: _Keys) -> dict[str, Any] | None:
+def _found(copy: Any, version: Any) -> Found:
+    return (copy if isinstance(copy, bytes) else None), _token(version)
+
+
+def _read(keys: _Keys) -> Found | None:
     """The copy and its version (one MGET); None when the cache failed."""
     try:
-        value = _cache().get_many([keys.copy, keys.version])
+        cache, alias = _redis()
+        if alias is None:
+            values = cache.get_many([keys.copy, keys.version])
+            copy, version = values.get(keys.copy), values.get(keys.version)
+        else:
+            copy, version = connections.get_redis(alias).mget([cache.make_key(keys.copy), cache.make_key(keys.version)])
     except Exception as exc:  # any cache backend's error: the database answers instead
         _failed("read", exc)
         return None
     _succeeded()
-    return value
+    return _found(copy, version)
 
 
-def _store(key: str, copy: Any) -> None:
+async def _aread(keys: _Keys) -> Found | None:
     try:
-        _cache().set(key, copy, timeout=conf.get().USER_CACHE_TIMEOUT)
-    except Exception as exc:
-        _failed("write", exc)
-
-
-async def _aread(keys: _Keys) -> dict[str, Any] | None:
-    try:
-        value = await _cache().aget_many([keys.copy, keys.version])
+        cache, alias = _redis()
+        if alias is None:
+            values = await cache.aget_many([keys.copy, keys.version])
+            copy, version = values.get(keys.copy), values.get(keys.version)
+        else:
+            client = await connections.aget_redis(alias)
+            copy, version = await client.mget([cache.make_key(keys.copy), cache.make_key(keys.version)])
     except Exception as exc:
         _failed("read", exc)
         return None
     _succeeded()
-    return value
+    return _found(copy, version)
 
 
-async def _aset(key: str, copy: Any) -> None:
+def _record(keys: _Keys, version: str, user: Any) -> bytes | None:
     try:
-        await _cache().aset(key, copy, timeout=conf.get().USER_CACHE_TIMEOUT)
+        return userrecords.pack(keys.copy, version, user, related_names(), conf.get().USER_CACHE_TIMEOUT)
+    except (TypeError, ValueError) as exc:  # a field value JSON cannot hold: this user is not cached
+        _refused(keys.copy, f"cannot store this user model's field values ({type(exc).__name__}: {exc})")
+        return None
+
+
+def _store(keys: _Keys, version: str, user: Any) -> None:
+    record = _record(keys, version, user)
+    if record is None:
+        return
+    try:
+        cache, alias = _redis()
+        if alias is None:
+            cache.set(keys.copy, record, timeout=conf.get().USER_CACHE_TIMEOUT)
+        else:
+            connections.get_redis(alias).set(cache.make_key(keys.copy), record, ex=conf.get().USER_CACHE_TIMEOUT)
+    except Exception as exc:
+        _failed("write", exc)
+
+
+async def _astore(keys: _Keys, version: str, user: Any) -> None:
+    record = _record(keys, version, user)
+    if record is None:
+        return
+    try:
+        cache, alias = _redis()
+        if alias is None:
+            await cache.aset(keys.copy, record, timeout=conf.get().USER_CACHE_TIMEOUT)
+        else:
+            client = await connections.aget_redis(alias)
+            await client.set(cache.make_key(keys.copy), record, ex=conf.get().USER_CACHE_TIMEOUT)
     except Exception as exc:
         _failed("write", exc)
 

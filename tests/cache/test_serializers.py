@@ -137,3 +137,96 @@ def test_bad_options_name_the_option(settings: Any, topology: Any, options: dict
     # ... and on first use, rather than when Django builds the cache (its own checks do that).
     with pytest.raises(ImproperlyConfigured, match=named):
         caches["bad"].get("k")
+
+
+# -- SignedSerializer: who can write to Redis cannot make a worker unpickle their bytes ------------
+
+
+def _signed(settings: Any, topology: Any, **options: Any) -> Any:
+    settings.CACHES = {**settings.CACHES, "default": topology.cache_config(SERIALIZER="signed", **options)}
+    return caches["default"]
+
+
+@pytest.mark.parametrize("inner", ["pickle", "json", "msgpack"])
+@standalone_and_cluster
+async def test_signed_serializer_round_trips_every_inner_serializer(settings: Any, topology: Any, inner: str) -> None:
+    cache = _signed(settings, topology, SIGNED_SERIALIZER=inner)
+    small = {"a": [1, 2], "s": "x"}
+    cache.set("small", small)
+    await cache.aset("abig", BIG)
+    cache.set("n", 7)
+    assert cache.get("small") == small
+    assert await cache.aget("abig") == BIG
+    assert cache.get_many(["small", "abig", "n"]) == {"small": small, "abig": BIG, "n": 7}
+    assert cache.incr("n") == 8  # integers stay raw digits (INCRBY), as with every serializer
+    assert get_redis().get(":1:small").startswith(b"drpS1")
+
+
+def test_the_gadget_runs_when_unpickled(tmp_path: Any) -> None:
+    """The planted value of the tests below really runs code when the default serializer reads it."""
+    from tests.gadgets import code_executing_pickle
+
+    marker = tmp_path / "ran"
+    pickle.loads(code_executing_pickle(marker))
+    assert marker.exists()
+
+
+@standalone_and_cluster
+async def test_a_planted_pickle_is_never_unpickled_under_the_signed_serializer(
+    settings: Any, topology: Any, tmp_path: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_redis_patterns.cache import backend
+    from tests.gadgets import code_executing_pickle
+
+    monkeypatch.setattr(backend, "_tampered_aliases", set())  # "once per process": this test's process
+    cache = _signed(settings, topology)
+    marker = tmp_path / "ran"
+    cache.set("kept", "mine")
+    raw = get_redis()
+    gadget = code_executing_pickle(marker)
+    signed_elsewhere = cache._codec.serializer.dumps("x")  # a valid record, moved to another key below
+    raw.set(":1:planted", gadget)
+    raw.set(":1:forged", b"drpS1" + b"A" * 43 + gadget)  # looks signed, is not
+    with caplog.at_level("WARNING", logger="django_redis_patterns.cache"):
+        assert cache.get("planted", "miss") == "miss"
+        assert cache.get("forged", "miss") == "miss"
+        assert await cache.aget("planted", "miss") == "miss"
+        assert cache.get_many(["planted", "kept", "forged"]) == {"kept": "mine"}
+        assert await cache.aget_many(["planted", "kept"]) == {"kept": "mine"}
+        from django_redis_patterns.cache.codec import Codec
+
+        raw.set(":1:hot", Codec.wrap(gadget, 5))  # as get_or_set(stampede=...) stores values
+        assert cache.get_or_set("hot", lambda: "computed") == "computed"  # refused, recomputed, stored
+        assert cache.get_or_set("hot", lambda: "again") == "computed"
+        raw.set(":1:hot", gadget)
+        assert await cache.aget_or_set("hot", lambda: "async") == "async"
+    assert not marker.exists()  # nothing ran
+    assert len([r for r in caplog.records if "treated as a miss" in r.getMessage()]) == 1  # logged once
+    raw.set(":1:moved", signed_elsewhere)
+    assert cache.get("moved") == "x"  # a value signed here reads back under any key of this alias
+
+
+def test_signed_values_survive_a_key_rotation_through_secret_key_fallbacks(settings: Any, topology: Any) -> None:
+    cache = _signed(settings, topology)
+    cache.set("profile", {"name": "alice"})
+    old = settings.SECRET_KEY
+    settings.SECRET_KEY, settings.SECRET_KEY_FALLBACKS = "a-new-key-" + "x" * 40, [old]
+    assert cache.get("profile") == {"name": "alice"}  # signed with the old key, still accepted
+    cache.set("new", 1.5)
+    settings.SECRET_KEY_FALLBACKS = []
+    assert cache.get("profile", "miss") == "miss"  # the old key retired: its values are refused
+    assert cache.get("new") == 1.5
+
+
+def test_signed_serializer_options_are_checked(settings: Any, topology: Any) -> None:
+    with pytest.raises(ImproperlyConfigured, match="SIGNED_SERIALIZER"):
+        _signed(settings, topology, SIGNED_SERIALIZER="signed").get("x")
+    with pytest.raises(ImproperlyConfigured, match="SIGNING_SALT"):
+        _signed(settings, topology, SIGNING_SALT=3).get("x")
+    settings.CACHES = {**settings.CACHES, "default": topology.cache_config(SIGNED_SERIALIZER="json")}
+    with pytest.raises(ImproperlyConfigured, match="only applies to SERIALIZER 'signed'"):
+        caches["default"].get("x")  # an option we cannot honour is an error, never ignored
+    assert "redis_patterns.E050" in {m.id for m in run_checks()}
+    a = _signed(settings, topology, SIGNING_SALT="a")
+    a.set("k", "v")
+    assert _signed(settings, topology, SIGNING_SALT="b").get("k", "miss") == "miss"  # salts keep aliases apart

@@ -159,3 +159,54 @@ def test_deploy_warning_on_djangos_backend_honours_its_password_option() -> None
         assert "redis_patterns.W001" in ours(deploy=True)
     with override_settings(CACHES={"default": {**config, "OPTIONS": {"password": "s3cret"}}}):
         assert "redis_patterns.W001" not in ours(deploy=True)
+
+
+SESSIONS = "django_redis_patterns.sessions.backend"
+CACHED_USERS = "django_redis_patterns.sessions.auth.CachedModelBackend"
+
+
+@pytest.mark.parametrize(
+    "location, options, gaps",
+    [
+        ("rediss://10.0.0.5:6380/0", {}, ["no password or ACL user"]),  # encrypted, but anyone may connect
+        ("redis://:s3cret@10.0.0.5:6379/0", {}, ["no TLS"]),  # the password crosses the network in clear
+        ("redis://10.0.0.5:6379/0", {"PASSWORD": "s3cret"}, ["no TLS"]),
+        ("rediss+cluster://10.0.0.1:7000", {}, ["no password or ACL user"]),
+        ("redis+sentinel://10.0.0.1:26379/mymaster/0", {"PASSWORD": "pw"}, ["no TLS"]),
+        ("rediss://app:s3cret@10.0.0.5:6380/0", {}, []),
+        ("rediss://10.0.0.5:6380/0", {"USERNAME": "app", "PASSWORD": "s3cret"}, []),
+        ("rediss+cluster://10.0.0.1:7000", {"PASSWORD": "s3cret"}, []),
+        ("redis://127.0.0.1:6379/0", {}, []),  # loopback: never leaves the machine (as W001)
+        ("unix:///run/redis.sock", {}, []),
+        ("redis://10.0.0.5:6379/0", {}, []),  # W001 reports it already
+    ],
+)
+@pytest.mark.parametrize("holder", ["engine", "cached users"])
+def test_deploy_warns_when_the_sessions_alias_lacks_a_password_or_tls(
+    location: str, options: dict[str, Any], gaps: list[str], holder: str
+) -> None:
+    wiring: dict[str, Any] = (
+        {"SESSION_ENGINE": SESSIONS}
+        if holder == "engine"
+        else {"AUTHENTICATION_BACKENDS": [CACHED_USERS], "SESSION_ENGINE": "django.contrib.sessions.backends.db"}
+    )
+    config = {"BACKEND": OURS, "LOCATION": location, "OPTIONS": options}
+    other = {"BACKEND": OURS, "LOCATION": "rediss://10.0.0.9:6380/0"}  # not the sessions' alias: no W014
+    with override_settings(CACHES={"default": config, "other": other}, SESSION_CACHE_ALIAS="default", **wiring):
+        found = ours(deploy=True)
+        assert "redis_patterns.W014" not in ours(deploy=False)  # only under check --deploy
+    assert ("redis_patterns.W014" in found) is bool(gaps), found
+    if gaps:
+        [warning] = found["redis_patterns.W014"]
+        assert "'default'" in warning.msg and " and ".join(gaps) in warning.msg
+        assert ("sessions" if holder == "engine" else "cached users") in warning.msg
+
+
+def test_no_session_warning_without_our_sessions_or_cached_users() -> None:
+    config = {"BACKEND": OURS, "LOCATION": "rediss://10.0.0.5:6380/0"}
+    with override_settings(
+        CACHES={"default": config},
+        SESSION_ENGINE="django.contrib.sessions.backends.db",
+        AUTHENTICATION_BACKENDS=["django.contrib.auth.backends.ModelBackend"],
+    ):
+        assert "redis_patterns.W014" not in ours(deploy=True)

@@ -152,3 +152,20 @@ def test_joined_now_round_trips(redis_ready: Any) -> None:
     now = timezone.now()
     Gamer.objects.create(name="now", score=1, joined=now)
     assert Gamer.leaderboard.top(1)[0].obj.joined == now
+
+
+@standalone_and_cluster
+def test_a_pickle_planted_in_the_display_data_is_never_loaded(
+    redis_ready: Any, tmp_path: Any, django_assert_num_queries: Any
+) -> None:
+    """Display data is JSON read with json.loads: planted bytes are not a row, the row is read instead."""
+    from tests.gadgets import code_executing_pickle
+
+    gamers = _gamers(2)
+    board = Gamer.leaderboard
+    marker = tmp_path / "ran"
+    get_redis(board.alias).hset(board.data_key, str(gamers[1].pk), code_executing_pickle(marker))
+    with django_assert_num_queries(1):  # the planted entry's row, from the database
+        top = board.top(2)
+    assert [e.obj.name for e in top] == ["g01", "g00"]
+    assert not marker.exists()

@@ -96,3 +96,18 @@ def _reload_urls() -> None:
 
     importlib.reload(tests.sessions.urls)
     clear_url_caches()
+
+
+def cached_copy(user: Any) -> Any:
+    """The cached copy of ``user`` (CachedModelBackend), or None, whether current or not.
+
+    Read as the backend reads it: raw bytes, a signed record (never through the cache API)."""
+    from django.core.cache import cache
+
+    from django_redis_patterns import get_redis
+    from django_redis_patterns.sessions import auth, userrecords
+    from django_redis_patterns.sessions.auth import CachedModelBackend
+
+    key = auth._Keys(user.pk, CachedModelBackend).copy
+    stored = get_redis("default").get(cache.make_key(key))
+    return None if stored is None else userrecords.unpack(key, stored, type(user), auth.related_names())[1]

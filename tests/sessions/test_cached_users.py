@@ -12,9 +12,10 @@ from django.core.checks import run_checks
 from django.db import transaction
 from django.test import Client
 
-from django_redis_patterns.sessions import auth
+from django_redis_patterns import get_redis
+from django_redis_patterns.sessions import auth, userrecords
 from django_redis_patterns.sessions.auth import CachedModelBackend, forget_user
-from tests.sessions.conftest import point_default_at
+from tests.sessions.conftest import cached_copy, point_default_at
 from tests.testapp.models import Profile, StaffUser
 from tests.topologies import all_topologies
 
@@ -55,10 +56,12 @@ def _whoami(client: Client) -> dict[str, Any]:
     return client.get("/whoami/").json()  # type: ignore[no-any-return]
 
 
-def _copy(user: Any) -> Any:
-    """The cached copy of ``user``, or None (whether current or not)."""
-    stored = cache.get(auth._Keys(user.pk, CachedModelBackend).copy)
-    return None if stored is None else stored[1]
+def _raw(key: str) -> bytes | None:
+    """What Redis holds under a user key (the cached user is never read through the cache API)."""
+    return get_redis("default").get(cache.make_key(key))  # type: ignore[no-any-return]
+
+
+_copy = cached_copy
 
 
 def _stale_copy(user: Any, **fields: Any) -> None:
@@ -67,7 +70,10 @@ def _stale_copy(user: Any, **fields: Any) -> None:
     row = type(user).objects.get(pk=user.pk)
     for name, value in fields.items():
         setattr(row, name, value)
-    cache.set(keys.copy, (cache.get(keys.version), row))
+    version = _raw(keys.version)
+    assert version is not None
+    record = userrecords.pack(keys.copy, version.decode(), row, [], 300)
+    get_redis("default").set(cache.make_key(keys.copy), record)
 
 
 @all_topologies
@@ -194,7 +200,7 @@ def test_without_a_cached_backend_saves_write_nothing_to_redis(alice: Any, setti
     settings.AUTHENTICATION_BACKENDS = [PLAIN]
     alice.username = "x"
     alice.save()
-    assert cache.get(auth._Keys(alice.pk, CachedModelBackend).version) is None
+    assert _raw(auth._Keys(alice.pk, CachedModelBackend).version) is None
 
 
 def test_redis_down_reads_the_database_without_hanging(
@@ -293,14 +299,14 @@ def test_a_lost_version_key_never_revalidates_a_copy_from_before_a_password_chan
     """Eviction (allkeys-*/volatile-*) or a failover to a lagging replica can drop the version key:
     the copy cached before the password change must not become current again."""
     phone = _logged_in(alice)
-    assert cache.get_many(_versions(alice)) == {}  # the copy is cached before any version key exists
+    assert [_raw(k) for k in _versions(alice)] == [None]  # the copy is cached before any version key exists
     assert _whoami(phone)["authenticated"] is True
     old_copy = _copy(alice)
     assert old_copy is not None and old_copy.password == alice.password
     alice.set_password("new-password")
     alice.save()
     cache.delete_many(_versions(alice))  # the version key is lost
-    assert cache.get(auth._Keys(alice.pk, CachedModelBackend).copy) is not None  # the old copy is not
+    assert _raw(auth._Keys(alice.pk, CachedModelBackend).copy) is not None  # the old copy is not
     assert _whoami(phone)["authenticated"] is False  # the session hash is checked against the fresh row
     backend = CachedModelBackend()
     assert backend.get_user(alice.pk).password == type(alice).objects.get(pk=alice.pk).password
@@ -319,4 +325,4 @@ async def test_a_lost_version_key_never_revalidates_a_copy_async(alice: Any) -> 
     await cache.adelete_many(_versions(alice))
     assert (await backend.aget_user(alice.pk)).check_password("new-password")
     assert (await backend.aget_user(alice.pk)).check_password("new-password")  # and cached under a new version
-    assert len(await cache.aget_many(_versions(alice))) == 1
+    assert [_raw(k) is not None for k in _versions(alice)] == [True]

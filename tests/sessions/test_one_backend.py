@@ -15,8 +15,8 @@ from django.contrib.auth import BACKEND_SESSION_KEY
 from django.contrib.auth.models import Group, Permission
 from django.test import Client
 
-from django_redis_patterns.sessions import auth
 from django_redis_patterns.sessions.auth import CachedModelBackend
+from tests.sessions.conftest import cached_copy
 from tests.topologies import all_topologies
 
 pytestmark = pytest.mark.django_db
@@ -30,11 +30,7 @@ def only_our_backend(settings: Any, topology: Any) -> None:
     settings.AUTHENTICATION_BACKENDS = [CACHED]
 
 
-def _copy(user: Any) -> Any:
-    from django.core.cache import cache
-
-    stored = cache.get(auth._Keys(user.pk, CachedModelBackend).copy)
-    return None if stored is None else stored[1]
+_copy = cached_copy
 
 
 def _perm(codename: str) -> Permission:
