@@ -11,7 +11,10 @@ Layout::
     }
 
 Each section is a frozen dataclass owned by its app; this module only knows where they
-live, so an app adds a setting by adding a field to its own dataclass. Values are read
+live, so an app adds a setting by adding a field to its own dataclass. A section may also
+read a peer package's top-level settings as aliases of its fields (``ALIASES``, e.g.
+``RATELIMIT_ENABLE`` for ``REDIS_PATTERNS["RATELIMIT"]["ENABLE"]``); a key given in
+``REDIS_PATTERNS`` wins. Values are read
 once and cached until Django's ``setting_changed`` signal says otherwise (tests using
 ``override_settings`` see their values).
 """
@@ -91,6 +94,20 @@ def core() -> CoreSettings:
     return _cache[""]  # type: ignore[no-any-return]
 
 
+def aliased_values(cls: type, given: dict[str, Any]) -> dict[str, Any]:
+    """Values of the section's fields set through the aliases in ``cls.ALIASES`` (a dict
+    ``{"TOP_LEVEL_SETTING": "FIELD"}`` or ``{"TOP_LEVEL_SETTING": ("FIELD", convert)}``),
+    for fields not in ``given``."""
+    values: dict[str, Any] = {}
+    for legacy, target in getattr(cls, "ALIASES", {}).items():
+        field, convert = target if isinstance(target, tuple) else (target, None)
+        if field in given or field in values or not hasattr(settings, legacy):
+            continue
+        value = getattr(settings, legacy)
+        values[field] = convert(value) if convert is not None else value
+    return values
+
+
 def section(name: str) -> Any:
     """The dataclass instance of one section, defaults filled in.
 
@@ -99,7 +116,10 @@ def section(name: str) -> Any:
     """
     if name not in _cache:
         cls = section_class(name)
-        obj: Any = _build(cls, raw().get(name, {}), f"{SETTING_NAME}[{name!r}]")
+        given = raw().get(name, {})
+        if isinstance(given, dict):
+            given = {**aliased_values(cls, given), **given}
+        obj: Any = _build(cls, given, f"{SETTING_NAME}[{name!r}]")
         if getattr(obj, "USING", "") is None:
             obj = dataclasses.replace(obj, USING=core().USING)
         _cache[name] = obj
@@ -117,8 +137,12 @@ def default_alias(using: str | None = None, section_name: str | None = None) -> 
     return core().USING
 
 
+def _aliases() -> set[str]:
+    return {legacy for name in SECTIONS for legacy in getattr(section_class(name), "ALIASES", {})}
+
+
 def _reset(*, setting: str, **kwargs: Any) -> None:
-    if setting in (SETTING_NAME, "CACHES"):
+    if setting in (SETTING_NAME, "CACHES") or setting in _aliases():
         _cache.clear()
 
 

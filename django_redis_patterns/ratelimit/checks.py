@@ -7,10 +7,12 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
+from django_redis_patterns.conf import aliased_values
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from . import algorithms, headers
 from .clientip import networks
+from .conf import ALIASES, UNSUPPORTED, RatelimitSettings
 from .rules import compile_rule
 
 
@@ -23,8 +25,10 @@ def _section() -> dict[str, Any] | None:
 
 @register("redis_patterns")
 def check_ratelimit_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    raw = _section()
-    if raw is None:
+    section = _section()
+    # django-ratelimit's names (RATELIMIT_IPV4_MASK, ...) are checked as the keys they alias.
+    raw = {**aliased_values(RatelimitSettings, section or {}), **(section or {})}
+    if not raw:
         return []
     where = 'REDIS_PATTERNS["RATELIMIT"]'
     errors: list[CheckMessage] = []
@@ -90,3 +94,122 @@ def _check_middleware_order(rules: Any) -> list[CheckMessage]:
             id="redis_patterns.W020",
         )
     ]
+
+
+@register("redis_patterns")
+def check_peer_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """django-ratelimit's and DRF's settings: read as aliases (W021), refused when we cannot
+    honour them (E026), and the limiter's cache alias (E027, W022). DRF's in E028."""
+    section = _section() or {}
+    messages: list[CheckMessage] = []
+    for legacy, target in ALIASES.items():
+        if not hasattr(django_settings, legacy):
+            continue
+        field = target[0] if isinstance(target, tuple) else target
+        new = f'REDIS_PATTERNS["RATELIMIT"]["{field}"]'
+        if field in section:
+            messages.append(
+                Error(
+                    f"{legacy} and {new} are both set; {legacy} is ignored.",
+                    hint=f"Remove {legacy}.",
+                    id="redis_patterns.E026",
+                )
+            )
+        else:
+            messages.append(
+                Warning(
+                    f"{legacy} is read as {new}.",
+                    hint=f"Rename it to {new} (same meaning).",
+                    id="redis_patterns.W021",
+                )
+            )
+    for legacy, why in UNSUPPORTED.items():
+        if hasattr(django_settings, legacy):
+            messages.append(Error(f"{legacy} is not supported: {why}.", id="redis_patterns.E026"))
+    return messages + _check_alias() + _check_drf()
+
+
+def _check_alias() -> list[CheckMessage]:
+    """The alias named by django-ratelimit's RATELIMIT_USE_CACHE (the core checks E001/E002
+    cover the aliases REDIS_PATTERNS names): E027 missing or not Redis, W022 a DummyCache."""
+    from django_redis_patterns.client.connections import dialect_of
+
+    from .core import DUMMY_CACHE
+
+    alias = getattr(django_settings, "RATELIMIT_USE_CACHE", None)
+    if alias is None or "USING" in (_section() or {}):
+        return []
+    caches = getattr(django_settings, "CACHES", {}) or {}
+    hint = "Set REDIS_PATTERNS['RATELIMIT']['USING'] to a Redis alias of CACHES."
+    if alias not in caches:
+        return [
+            Error(
+                f"RATELIMIT_USE_CACHE names cache alias {alias!r}, which is not in CACHES.",
+                hint=hint,
+                id="redis_patterns.E027",
+            )
+        ]
+    backend = caches[alias].get("BACKEND", "")
+    if backend == DUMMY_CACHE:
+        return [
+            Warning(
+                f"RATELIMIT_USE_CACHE names {alias!r}, a DummyCache: nothing is counted, no request is limited.",
+                hint=hint,
+                id="redis_patterns.W022",
+            )
+        ]
+    if not dialect_of(backend):
+        return [
+            Error(
+                f"RATELIMIT_USE_CACHE names cache alias {alias!r}, whose backend {backend!r} is not Redis.",
+                hint=hint,
+                id="redis_patterns.E027",
+            )
+        ]
+    return []
+
+
+DRF_THROTTLES = "django_redis_patterns.ratelimit.drf."
+
+
+def _check_drf() -> list[CheckMessage]:
+    """E028: DRF settings our throttles cannot honour, when they are in use."""
+    rest = getattr(django_settings, "REST_FRAMEWORK", None)
+    if not isinstance(rest, dict):
+        return []
+    classes = [c for c in rest.get("DEFAULT_THROTTLE_CLASSES", ()) if isinstance(c, str)]
+    rates = rest.get("DEFAULT_THROTTLE_RATES")
+    ours = any(c.startswith(DRF_THROTTLES) for c in classes)
+    if not ours and not (isinstance(rates, dict) and _drf_in_use()):
+        return []
+    messages: list[CheckMessage] = []
+    if rest.get("NUM_PROXIES") is not None and (_section() or {}).get("TRUSTED_PROXIES"):
+        messages.append(
+            Error(
+                "REST_FRAMEWORK['NUM_PROXIES'] and REDIS_PATTERNS['RATELIMIT']['TRUSTED_PROXIES'] are both set; "
+                "the throttles would follow NUM_PROXIES while the rest of the limiter follows TRUSTED_PROXIES.",
+                hint="Keep TRUSTED_PROXIES (the CIDRs of your proxies) and remove NUM_PROXIES.",
+                id="redis_patterns.E028",
+            )
+        )
+    from .rates import RateError, parse
+
+    for scope, rate in (rates or {}).items() if isinstance(rates, dict) else ():
+        try:
+            parse(rate)
+        except RateError as exc:
+            messages.append(
+                Error(
+                    f"REST_FRAMEWORK['DEFAULT_THROTTLE_RATES'][{scope!r}]: {exc}",
+                    hint="Write it as '<count>/<unit>' with unit s, sec, m, min, h, hour, d or day (e.g. '100/day').",
+                    id="redis_patterns.E028",
+                )
+            )
+    return messages
+
+
+def _drf_in_use() -> bool:
+    # Views may name our throttle classes directly; the rates still come from the settings.
+    import sys
+
+    return "django_redis_patterns.ratelimit.drf" in sys.modules

@@ -84,7 +84,14 @@ def real_ip(request: Any) -> str:
             return str(meta_key(request))
         if "." in meta_key:
             return str(import_string(meta_key)(request))
-        return str(request.META.get(meta_key, ""))
+        value = request.META.get(meta_key)
+        if not value:
+            # As django-ratelimit: an error, not one bucket shared by every such request.
+            raise RatelimitConfigError(
+                f"IP_META_KEY is {meta_key!r} but the request has no {meta_key} (is the proxy that sets it "
+                "in front of every request?)"
+            )
+        return str(value)
     remote = request.META.get("REMOTE_ADDR") or ""
     if not conf.TRUSTED_PROXIES:
         if not _warned and "HTTP_X_FORWARDED_FOR" in request.META:

@@ -3,13 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, ClassVar
 
 from django_redis_patterns import conf as _conf
 
 
+def _strip_colon(prefix: Any) -> Any:
+    # django-ratelimit's prefix ends in ":" ("rl:"); ours is joined to the key with one.
+    return prefix[:-1] if isinstance(prefix, str) and prefix.endswith(":") and len(prefix) > 1 else prefix
+
+
+#: django-ratelimit's settings, read as aliases of ours (a REDIS_PATTERNS key wins; the
+#: system check W021 suggests the new name).
+ALIASES: dict[str, Any] = {
+    "RATELIMIT_ENABLE": "ENABLE",
+    "RATELIMIT_USE_CACHE": "USING",
+    "RATELIMIT_FAIL_OPEN": "FAIL_OPEN",
+    "RATELIMIT_IP_META_KEY": "IP_META_KEY",
+    "RATELIMIT_IPV4_MASK": "IPV4_MASK",
+    "RATELIMIT_IPV6_MASK": "IPV6_MASK",
+    "RATELIMIT_VIEW": "VIEW",
+    "RATELIMIT_CACHE_PREFIX": ("KEY_PREFIX", _strip_colon),
+}
+#: django-ratelimit's settings we do not need or cannot honour (system check E026), with why.
+UNSUPPORTED: dict[str, str] = {
+    "RATELIMIT_HASH_ALGORITHM": "keys are always hashed with BLAKE2b; remove the setting",
+}
+
+
 @dataclasses.dataclass(frozen=True)
 class RatelimitSettings:
+    ALIASES: ClassVar[dict[str, Any]] = ALIASES
+
     #: Cache alias; None falls back to REDIS_PATTERNS["USING"].
     USING: str | None = None
     #: False turns every limit off (decorator, middleware, DRF throttle, get_usage).

@@ -21,10 +21,11 @@ import redis.exceptions
 
 from django_redis_patterns import conf
 from django_redis_patterns.client import connections
+from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from . import algorithms
 from .conf import get as settings
-from .exceptions import RatelimitConfigError
+from .exceptions import RatelimitCacheError, RatelimitConfigError
 from .keys import key_function
 from .rates import MAX_PERIOD, Rate, RateSpec, parse, resolve
 from .usage import RateUsage, Usage
@@ -120,7 +121,8 @@ class Limiter:
     @property
     def alias(self) -> str:
         """The cache alias this limiter uses."""
-        return conf.default_alias(self.using, "RATELIMIT")
+        # The section's USING is already resolved (top-level USING, RATELIMIT_USE_CACHE).
+        return self.using or settings().USING or conf.core().USING
 
     def keys(self, key: str, rate: RateSpec | tuple[Rate, ...]) -> list[str]:
         """Redis keys of ``key`` under ``rate``: one per window length, all in one hash slot.
@@ -169,6 +171,8 @@ class Limiter:
                     )
         if cost != 1:
             for r in rates:
+                if r.limit == 0:
+                    continue  # refuses everything anyway
                 capacity = self.algorithm.capacity(r, self.burst)
                 if cost > capacity:
                     raise RatelimitConfigError(f"cost={cost} can never pass rate {r} (at most {capacity} at once)")
@@ -179,9 +183,12 @@ class Limiter:
             args += [r.limit, r.period_us, extra(r, tag, burst=self.burst, stagger=conf_.FIXED_WINDOW_STAGGER)]
         return rates, self._keys(conf_.KEY_PREFIX, tag, rates), args
 
-    def _unavailable(self, rates: tuple[Rate, ...], exc: BaseException, command: str) -> Usage:
+    def _unavailable(self, rates: tuple[Rate, ...], exc: BaseException, command: str, mode: str = "1") -> Usage:
         fail_open = settings().FAIL_OPEN if self.fail_open is None else self.fail_open
         _note_failure(self.alias, command, exc, fail_open)
+        # A peek counts nothing and guards nothing by itself: it reports "not limited" (as
+        # django-ratelimit's get_usage(increment=False) does); counting checks follow FAIL_OPEN.
+        fail_open = fail_open or mode == "0"
         binding = min(rates, key=lambda r: r.period)
         return Usage(
             allowed=fail_open,
@@ -195,14 +202,38 @@ class Limiter:
             unavailable=True,
         )
 
+    def _refused(self, rates: tuple[Rate, ...]) -> Usage:
+        """A rate of 0 ("0/m") refuses everything: answered without a round trip."""
+        zero = next(r for r in rates if r.limit == 0)
+        per_rate = tuple(RateUsage(r, 0, r.period if r.limit == 0 else 0.0, 0.0) for r in rates)
+        return Usage(False, 0, 0, zero.period, 0.0, per_rate, self.algorithm.name)
+
+    def _client(self, alias: str) -> Any:
+        """The alias's client; None for a DummyCache alias (nothing is counted there)."""
+        try:
+            return connections.get_redis(alias)
+        except ImproperlyConfigured as exc:
+            return _cache_error(alias, exc)
+
+    async def _aclient(self, alias: str) -> Any:
+        try:
+            return await connections.aget_redis(alias)
+        except ImproperlyConfigured as exc:
+            return _cache_error(alias, exc)
+
     # -- sync ---------------------------------------------------------------------------
     def _run(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
         rates, keys, args = self._call(key, rate, cost, mode)
+        if any(r.limit == 0 for r in rates):
+            return self._refused(rates)
         alias = self.alias
         try:
-            reply = self.algorithm.script(connections.get_redis(alias), keys, args)
+            client = self._client(alias)
+            if client is None:
+                return self._fresh(rates)
+            reply = self.algorithm.script(client, keys, args)
         except UNAVAILABLE_ERRORS as exc:
-            return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}")
+            return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}", mode)
         _note_success(alias)
         return Usage.from_reply(reply, rates, self.algorithm.name)
 
@@ -218,7 +249,9 @@ class Limiter:
         """Forget ``key``'s history under ``rate`` (e.g. after a successful login): one DEL."""
         rates, keys, _ = self._call(key, rate, 1, "0")
         try:
-            connections.get_redis(self.alias).delete(*keys)  # one command: the keys share a slot
+            client = self._client(self.alias)
+            if client is not None:
+                client.delete(*keys)  # one command: the keys share a slot
         except UNAVAILABLE_ERRORS as exc:
             return self._unavailable(rates, exc, "DEL")
         _note_success(self.alias)
@@ -232,12 +265,16 @@ class Limiter:
     # -- async (redis.asyncio, no thread hop) -------------------------------------------
     async def _arun(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
         rates, keys, args = self._call(key, rate, cost, mode)
+        if any(r.limit == 0 for r in rates):
+            return self._refused(rates)
         alias = self.alias
         try:
-            client = await connections.aget_redis(alias)
+            client = await self._aclient(alias)
+            if client is None:
+                return self._fresh(rates)
             reply = await self.algorithm.script.acall(client, keys, args)
         except UNAVAILABLE_ERRORS as exc:
-            return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}")
+            return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}", mode)
         _note_success(alias)
         return Usage.from_reply(reply, rates, self.algorithm.name)
 
@@ -253,11 +290,41 @@ class Limiter:
         """The async twin of :meth:`reset`, on ``redis.asyncio``."""
         rates, keys, _ = self._call(key, rate, 1, "0")
         try:
-            await (await connections.aget_redis(self.alias)).delete(*keys)
+            client = await self._aclient(self.alias)
+            if client is not None:
+                await client.delete(*keys)
         except UNAVAILABLE_ERRORS as exc:
             return self._unavailable(rates, exc, "DEL")
         _note_success(self.alias)
         return self._fresh(rates)
+
+
+DUMMY_CACHE = "django.core.cache.backends.dummy.DummyCache"
+
+
+def _cache_error(alias: str, exc: ImproperlyConfigured) -> None:
+    """Why the alias gave no client: None for a DummyCache alias, else raise.
+
+    A missing or non-Redis alias raises :class:`RatelimitCacheError`, which is also Django's
+    ``InvalidCacheBackendError`` (what django-ratelimit raises for a missing alias). A
+    DummyCache alias stores nothing, so, as with django-ratelimit, nothing is counted and no
+    request is limited; the system checks say so at startup (W022 for ``RATELIMIT_USE_CACHE``, E002 for ``USING``).
+    """
+    from django.conf import settings as django_settings
+
+    caches = getattr(django_settings, "CACHES", {}) or {}
+    if alias not in caches:
+        known = ", ".join(sorted(caches)) or "none"
+        raise RatelimitCacheError(
+            f"the rate limiter's cache alias {alias!r} is not in CACHES (known aliases: {known}); "
+            'set REDIS_PATTERNS["RATELIMIT"]["USING"] to a Redis alias'
+        ) from exc
+    backend = caches[alias].get("BACKEND", "")
+    if backend == DUMMY_CACHE:
+        return None
+    if not connections.dialect_of(backend):
+        raise RatelimitCacheError(f"the rate limiter needs a Redis cache alias: {exc}") from exc
+    raise exc
 
 
 # ---------------------------------------------------------------------------------------
@@ -420,3 +487,9 @@ async def ais_ratelimited(
     """The async twin of :func:`is_ratelimited`, on ``redis.asyncio``."""
     usage = await aget_usage(request, group, fn, key, rate, method, increment, **options)
     return usage is not None and usage.should_limit
+
+
+# django-ratelimit exposes these on the functions too: ``get_usage.ALL``, ``is_ratelimited.UNSAFE``.
+for _function in (get_usage, aget_usage, is_ratelimited, ais_ratelimited):
+    setattr(_function, "ALL", ALL)  # noqa: B010 (functions have no such attribute for mypy)
+    setattr(_function, "UNSAFE", UNSAFE)  # noqa: B010

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.core.cache import InvalidCacheBackendError
+from django.core.exceptions import ImproperlyConfigured as DjangoImproperlyConfigured
 from django.core.exceptions import PermissionDenied
 
 from django_redis_patterns.exceptions import ImproperlyConfigured
@@ -23,5 +25,17 @@ class Ratelimited(PermissionDenied):
         self.usage = usage
 
 
-class RatelimitConfigError(ImproperlyConfigured, ValueError):
-    """A bad argument or setting of the rate limiter; the message names it."""
+class RatelimitConfigError(ImproperlyConfigured, DjangoImproperlyConfigured, ValueError):
+    """A bad argument or setting of the rate limiter; the message names it.
+
+    Also Django's ``ImproperlyConfigured``, which is what django-ratelimit and DRF raise
+    for the same mistakes, so code catching that keeps working.
+    """
+
+
+class RatelimitCacheError(RatelimitConfigError, InvalidCacheBackendError):
+    """The cache alias the limiter uses is not in ``CACHES`` or is not a Redis cache.
+
+    Also Django's ``InvalidCacheBackendError``, as django-ratelimit raises for an unknown
+    ``RATELIMIT_USE_CACHE``.
+    """

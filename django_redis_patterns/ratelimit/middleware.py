@@ -19,11 +19,7 @@ from .rules import Rule, compile_rules
 
 
 def limited_view() -> Callable[..., Any]:
-    path = settings().VIEW
-    if path is None:
-        from django.conf import settings as django_settings
-
-        path = getattr(django_settings, "RATELIMIT_VIEW", None)  # django-ratelimit's setting
+    path = settings().VIEW  # django-ratelimit's RATELIMIT_VIEW is an alias of it
     if path is None:
         from .views import ratelimited
 

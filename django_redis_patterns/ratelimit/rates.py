@@ -1,5 +1,8 @@
 """Rate specifications: ``"5/m"``, ``"100/5m"``, ``"10/s;1000/d"``, ``(count, seconds)``.
 
+As in django-ratelimit, ``"0/m"`` (or ``(0, 60)``) refuses every request, and a number
+without a unit counts seconds (``"100/300"`` is 100 per 300 seconds).
+
 Parsing is strict: anything else raises :class:`RateError` naming the offending value,
 so a typo in a decorator fails at import time and one in settings fails the system check.
 """
@@ -32,7 +35,8 @@ UNITS = {
     "day": 86400,
     "days": 86400,
 }
-_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-zA-Z]+)\s*$")
+# The unit is optional when a number is given: "100/300" is 100 per 300 seconds (django-ratelimit).
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-zA-Z]*)\s*$")
 
 
 class RateError(RatelimitConfigError):
@@ -41,7 +45,7 @@ class RateError(RatelimitConfigError):
 
 @dataclasses.dataclass(frozen=True)
 class Rate:
-    """``limit`` requests per ``period`` seconds."""
+    """``limit`` requests per ``period`` seconds; a limit of 0 refuses every request."""
 
     limit: int
     period: float
@@ -82,8 +86,8 @@ def _one(value: Any, whole: Any) -> Rate:
         return value
     if isinstance(value, tuple) and len(value) == 2 and not isinstance(value[0], str | tuple):
         count, seconds = value
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise RateError(f"rate {whole!r}: the count must be an int >= 1, got {count!r}")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise RateError(f"rate {whole!r}: the count must be an int >= 0, got {count!r}")
         # 1 ms floor: the scripts keep window numbers (now / period) below 1e14, where Lua
         # still prints them as exact integers; a shorter window is below a round trip anyway.
         if (
@@ -104,12 +108,14 @@ def _one(value: Any, whole: Any) -> Rate:
                 f"rate {whole!r}: {value!r} is not '<count>/<unit>' or '<count>/<n><unit>' (e.g. '5/m', '100/5m')"
             )
         count, multiplier, unit = match.groups()
-        seconds = UNITS.get(unit.lower())
+        if not unit and not multiplier:
+            raise RateError(f"rate {whole!r}: {value!r} has no period after '/'; e.g. '5/m' or '100/300' (seconds)")
+        seconds = UNITS.get(unit.lower()) if unit else 1
         if seconds is None:
             raise RateError(f"rate {whole!r}: unknown unit {unit!r} in {value!r}; use s, m, h or d")
         n = int(multiplier) if multiplier else 1
-        if int(count) < 1 or n < 1:
-            raise RateError(f"rate {whole!r}: count and multiplier must be >= 1 in {value!r}")
+        if n < 1:
+            raise RateError(f"rate {whole!r}: the multiplier must be >= 1 in {value!r}")
         if seconds * n > MAX_PERIOD:
             raise RateError(f"rate {whole!r}: the period of {value!r} is longer than the maximum, 18250 days")
         return Rate(int(count), float(seconds * n))

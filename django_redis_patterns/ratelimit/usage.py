@@ -54,8 +54,9 @@ class Usage:
 
     @property
     def count(self) -> int:
-        """Hits counted against the binding rate (django-ratelimit's ``count``)."""
-        return self.limit - self.remaining
+        """django-ratelimit's count: hits in the window, plus this request when it is refused
+        (django-ratelimit counts refused hits too, so ``count > limit`` means limited)."""
+        return self.limit - self.remaining + (0 if self.allowed else 1)
 
     @property
     def time_left(self) -> int:

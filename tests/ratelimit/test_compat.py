@@ -16,6 +16,7 @@ from django.test import RequestFactory
 from django_redis_patterns.ratelimit import core as our_core
 from django_redis_patterns.ratelimit import decorators as our_decorators
 from django_redis_patterns.ratelimit import exceptions as our_exceptions
+from tests.ratelimit.conftest import ratelimit_settings
 
 
 @pytest.fixture
@@ -23,6 +24,8 @@ def locmem_for_django_ratelimit(settings: Any) -> None:
     # django-ratelimit keeps its counters in a Django cache; give it a private one.
     settings.CACHES = {**settings.CACHES, "dr": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     settings.RATELIMIT_USE_CACHE = "dr"
+    # ... which our limiter would read as its alias too: keep ours on Redis (REDIS_PATTERNS wins).
+    ratelimit_settings(settings, USING="default")
 
 
 def build_views(decorators: Any) -> dict[str, Any]:

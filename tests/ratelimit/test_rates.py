@@ -21,6 +21,11 @@ from tests.ratelimit.conftest import ratelimit_settings
         ((7, 30), (Rate(7, 30.0),)),
         ((7, 0.5), (Rate(7, 0.5),)),
         ([(1, 1), "10/m"], (Rate(1, 1.0), Rate(10, 60.0))),
+        # django-ratelimit's forms: a count of 0 refuses everything; no unit means seconds
+        ("0/m", (Rate(0, 60.0),)),
+        ((0, 60), (Rate(0, 60.0),)),
+        ("100/300", (Rate(100, 300.0),)),
+        ("100/10s", (Rate(100, 10.0),)),
         (None, ()),
     ],
 )
@@ -33,10 +38,11 @@ def test_accepted_forms(spec: object, expected: tuple[Rate, ...]) -> None:
     [
         ("5/fortnight", "'5/fortnight'"),
         ("five/m", "'five/m'"),
-        ("0/m", "'0/m'"),
+        ("5/", "'5/'"),
+        ("-1/m", "'-1/m'"),
         ("5/0m", "'5/0m'"),
         ("", "''"),
-        ((0, 60), "(0, 60)"),
+        ((-1, 60), "(-1, 60)"),
         ((5, -1), "(5, -1)"),
         (("5", 60), "('5', 60)"),
         ("5/m;10/m", "'5/m;10/m'"),
