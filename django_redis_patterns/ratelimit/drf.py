@@ -95,9 +95,16 @@ class RedisRateThrottle(BaseThrottle):
         first = parse(rate)[0]
         return first.limit, (int(first.period) if first.period.is_integer() else first.period)
 
-    def get_ident(self, request: Any) -> str:
-        """The client address: DRF's ``NUM_PROXIES`` rule when it is set, else ``TRUSTED_PROXIES``'s."""
+    def get_ident(self, request: Any) -> str | None:
+        """The client address: DRF's ``NUM_PROXIES`` rule when it is set, else ``TRUSTED_PROXIES``'s.
+
+        ``None`` when the request carries no address at all (ASGI over a unix socket), as on
+        DRF: every such request then shares one bucket (``throttle_anon_None``), so they are
+        limited together, never unlimited."""
         num_proxies = api_settings.NUM_PROXIES
+        meta = request.META
+        if not meta.get("REMOTE_ADDR") and not meta.get("HTTP_X_FORWARDED_FOR") and not settings().IP_META_KEY:
+            return None
         if num_proxies is None:
             return client_ip(request)
         remote = request.META.get("REMOTE_ADDR")
@@ -108,10 +115,7 @@ class RedisRateThrottle(BaseThrottle):
             hops = xff.split(",")
             address = hops[-min(num_proxies, len(hops))].strip()
         if not address:
-            raise RatelimitConfigError(
-                f"NUM_PROXIES is {num_proxies} but the request has no client address (REMOTE_ADDR {remote!r}, "
-                f"X-Forwarded-For {xff!r})"
-            )
+            return None  # DRF's rule, as above
         return mask(address)
 
     def get_cache_key(self, request: Any, view: Any) -> str | None:

@@ -27,8 +27,4 @@ DRF: dict[str, str] = {
     "ScopedRateThrottleTests.test_scoped_rate_throttle": (
         "moves DRF's timer() 60 s ahead (test_drf_real_clock.py::test_scoped_throttle_resets_after_the_period)"
     ),
-    "AnonRateThrottleTests.test_get_cache_key_returns_correct_value": (
-        "a request without REMOTE_ADDR: DRF keys it 'throttle_anon_None', one bucket for every such client; "
-        "ours raises ImproperlyConfigured (test_drf_real_clock.py::test_anon_cache_key_and_missing_address)"
-    ),
 }

@@ -124,12 +124,18 @@ def test_scoped_throttle_resets_after_the_period(topology: Any) -> None:
 
 
 def test_anon_cache_key_and_missing_address(topology: Any) -> None:
-    """DRF's key format; a request with no client address is an error, not a shared bucket."""
+    """DRF's key format; requests with no client address share one bucket, as on DRF, and are
+    limited together (never unlimited)."""
     throttle = AnonRateThrottle()
     request = Request(factory.get("/", REMOTE_ADDR="192.0.2.7"))
     assert throttle.get_cache_key(request, view=None) == "throttle_anon_192.0.2.7"
-    with pytest.raises(ImproperlyConfigured, match="REMOTE_ADDR"):
-        throttle.get_cache_key(Request(HttpRequest()), view=None)
+    assert throttle.get_cache_key(Request(HttpRequest()), view=None) == "throttle_anon_None"
+
+    class TwoPerMinute(AnonRateThrottle):
+        rate = "2/min"
+
+    allowed = [TwoPerMinute().allow_request(Request(HttpRequest()), view=None) for _ in range(3)]
+    assert allowed == [True, True, False]
 
 
 def test_a_drf_cache_attribute_is_refused() -> None:
