@@ -22,7 +22,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, default_
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from ..client import connections, scripts
+from ..client import connections, instrument, scripts
 from ..exceptions import ImproperlyConfigured
 from . import batching, errors, keyspace
 from . import stampede as _stampede
@@ -278,7 +278,16 @@ class RedisCache(BaseCache):
     @guarded("GET", lambda key, default=None, version=None: default)
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         raw = self._reader().get(self.make_and_validate_key(key, version=version))
+        if instrument.LISTENERS:
+            self._looked_up(1 if raw is not None else 0, 1)
         return default if raw is None else self._codec.decode(raw)
+
+    def _looked_up(self, hits: int, keys: int) -> None:
+        """Report the hits and misses of a read (``prefix``: the alias's KEY_PREFIX, a bounded label)."""
+        if hits:
+            instrument.emit("cache", "hit", self.alias, prefix=self.key_prefix, count=hits)
+        if keys - hits:
+            instrument.emit("cache", "miss", self.alias, prefix=self.key_prefix, count=keys - hits)
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         # Guarded inline rather than by @guarded: this is the call async views make by
@@ -293,6 +302,8 @@ class RedisCache(BaseCache):
             return self._failed(exc, "GET", default)
         if errors._failing:
             errors.record_success(self.alias, self._spec)
+        if instrument.LISTENERS:
+            self._looked_up(1 if raw is not None else 0, 1)
         return default if raw is None else self._codec.decode(raw)
 
     @guarded("SET")
@@ -394,6 +405,8 @@ class RedisCache(BaseCache):
         client = self._reader()
         made = list(key_map)
         values = client.mget_nonatomic(made) if self._cluster else client.mget(made)
+        if instrument.LISTENERS:
+            self._looked_up(sum(v is not None for v in values), len(values))
         return self._decode_many(key_map, values)
 
     @guarded("MGET", lambda keys, version=None: {})
@@ -404,6 +417,8 @@ class RedisCache(BaseCache):
         client = await self._areader()
         made = list(key_map)
         values = await (client.mget_nonatomic(made) if self._cluster else client.mget(made))
+        if instrument.LISTENERS:
+            self._looked_up(sum(v is not None for v in values), len(values))
         return self._decode_many(key_map, values)
 
     def _set_many_plan(
