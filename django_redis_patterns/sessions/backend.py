@@ -164,7 +164,7 @@ class SessionStore(SessionBase):
     # -- sync -----------------------------------------------------------------------------
 
     def load(self) -> dict[str, Any]:
-        if instrument.LISTENERS:
+        if instrument.LISTENERS and self.session_key is not None and not self._unavailable:
             with instrument.operation("sessions", "load", alias=self._rt.alias):
                 data = self._load()
             instrument.emit("sessions", "load", self._rt.alias, found=bool(data))
@@ -479,7 +479,7 @@ class SessionStore(SessionBase):
     # -- async twins (redis.asyncio, no thread hops) ---------------------------------------
 
     async def aload(self) -> dict[str, Any]:
-        if instrument.LISTENERS:
+        if instrument.LISTENERS and self.session_key is not None and not self._unavailable:
             async with instrument.operation("sessions", "load", alias=self._rt.alias):
                 data = await self._aload()
             instrument.emit("sessions", "load", self._rt.alias, found=bool(data))

@@ -26,4 +26,5 @@ urlpatterns = [
     path("devices/logout-others/", views.logout_others, name="logout_others"),
     path("devices/revoke/", views.revoke_session_view, name="revoke_session"),
     path("admin/", admin.site.urls),
+    path("metrics", views.metrics, name="metrics"),
 ]
