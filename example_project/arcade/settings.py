@@ -9,6 +9,8 @@ ARCADE_REDIS_DIR  where that private server keeps its data and env file (default
               example_project/.redis)
 DATABASE_URL  sqlite:///path (default: example_project/db.sqlite3) or
               postgres://user@host:5432/name
+DEBUG_TOOLBAR 1 (default with DEBUG=1 when django-debug-toolbar is installed): the toolbar,
+              with the Redis panel (django_redis_patterns.contrib.debug_toolbar)
 METRICS       1 (default when prometheus_client is installed): Prometheus metrics of every
               pattern at /metrics (django_redis_patterns.contrib.prometheus)
 SECRET_KEY, DEBUG (default 1), ALLOWED_HOSTS (comma-separated), HTTPS=1 (secure cookies,
@@ -72,6 +74,17 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# django-debug-toolbar in DEBUG (extra "debug-toolbar"; DEBUG_TOOLBAR=0 turns it off), with the
+# Redis panel: every Redis command of the request, by pattern, and what the patterns decided.
+DEBUG_TOOLBAR = DEBUG and find_spec("debug_toolbar") is not None and os.environ.get("DEBUG_TOOLBAR", "1") == "1"
+if DEBUG_TOOLBAR:
+    from debug_toolbar.settings import PANELS_DEFAULTS
+
+    INSTALLED_APPS.append("debug_toolbar")
+    MIDDLEWARE.insert(1, "debug_toolbar.middleware.DebugToolbarMiddleware")  # early, after SecurityMiddleware
+    INTERNAL_IPS = ["127.0.0.1", "::1"]
+    DEBUG_TOOLBAR_PANELS = [*PANELS_DEFAULTS, "django_redis_patterns.contrib.debug_toolbar.RedisPanel"]
 
 ROOT_URLCONF = "arcade.urls"
 TEMPLATES = [

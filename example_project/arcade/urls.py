@@ -28,3 +28,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("metrics", views.metrics, name="metrics"),
 ]
+
+if "debug_toolbar" in settings.INSTALLED_APPS:  # DEBUG with django-debug-toolbar (see settings.py)
+    from debug_toolbar.toolbar import debug_toolbar_urls
+
+    urlpatterns += debug_toolbar_urls()
