@@ -12,6 +12,7 @@ only the I/O line differs. Failures go through :mod:`.errors`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -167,6 +168,8 @@ class RedisCache(BaseCache):
         # A subclass that overrides validate_key() gets it called for every key.
         self._fast_validate = type(self).validate_key is BaseCache.validate_key
         self._alias: str | None = None
+        #: method name -> the operation its commands are attributed to (see errors.guarded)
+        self._operation_tags: dict[str, instrument.Operation] = {}
 
     def __repr__(self) -> str:
         return f"<RedisCache {self._spec!r} prefix={self.key_prefix!r}>"
@@ -279,8 +282,20 @@ class RedisCache(BaseCache):
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         raw = self._reader().get(self.make_and_validate_key(key, version=version))
         if instrument.LISTENERS:
-            self._looked_up(1 if raw is not None else 0, 1)
+            instrument.deliver(self._one_lookup[raw is not None])
         return default if raw is None else self._codec.decode(raw)
+
+    def _operation_tag(self, name: str) -> instrument.Operation:
+        tag = self._operation_tags[name] = instrument.attributed("cache", name, self.alias)
+        return tag
+
+    @functools.cached_property
+    def _one_lookup(self) -> tuple[instrument.PatternEvent, instrument.PatternEvent]:
+        """The events of one key's miss and hit (shared: the hottest events there are)."""
+        return (
+            instrument.PatternEvent("cache", "miss", self.alias, {"prefix": self.key_prefix, "count": 1}),
+            instrument.PatternEvent("cache", "hit", self.alias, {"prefix": self.key_prefix, "count": 1}),
+        )
 
     def _looked_up(self, hits: int, keys: int) -> None:
         """Report the hits and misses of a read (``prefix``: the alias's KEY_PREFIX, a bounded label)."""
@@ -303,7 +318,7 @@ class RedisCache(BaseCache):
         if errors._failing:
             errors.record_success(self.alias, self._spec)
         if instrument.LISTENERS:
-            self._looked_up(1 if raw is not None else 0, 1)
+            instrument.deliver(self._one_lookup[raw is not None])
         return default if raw is None else self._codec.decode(raw)
 
     @guarded("SET")

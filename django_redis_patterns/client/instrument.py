@@ -1,10 +1,11 @@
 """The one instrumentation point: every Redis command, pipeline and pattern operation.
 
 Every client the connection layer builds (lean or plain redis-py, sync or asyncio, single
-node, Sentinel or Cluster) has its ``execute_command`` and ``pipeline`` routed through
-:func:`attach`. With no listener registered the whole cost is one falsy check of
-:data:`LISTENERS` per command; with listeners, each command is timed and handed to them as a
-:class:`CommandEvent` after it returns (or fails).
+node, Sentinel or Cluster) is attached here (:func:`attach`). While a listener is registered,
+its ``execute_command`` and ``pipeline`` are routed through this module: each command (or
+pipeline) is timed and handed to the listeners as a :class:`CommandEvent` after it returns or
+fails. With no listener the hooks are off the clients altogether, and what is left is one
+falsy check of :data:`LISTENERS` where a pattern would report a decision.
 
 On top of that the patterns report what they decided, as :class:`PatternEvent`: a cache hit or
 miss, a rate-limit decision, a lock acquired or lost, a board read... (the catalogue is in
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Callable
@@ -39,13 +41,20 @@ __all__ = [
     "Listener",
     "Operation",
     "PatternEvent",
+    "OPERATION_LISTENERS",
+    "CURRENT",
     "add_listener",
+    "arun_as",
+    "attributed",
     "attach",
     "current_operation",
+    "deliver",
+    "detach",
     "emit",
     "listening",
     "operation",
     "remove_listener",
+    "run_as",
 ]
 
 logger = logging.getLogger("django_redis_patterns.instrument")
@@ -53,6 +62,11 @@ logger = logging.getLogger("django_redis_patterns.instrument")
 #: The registered listeners. The hot path reads it as ``if LISTENERS:``; it is only ever
 #: mutated in place (never rebound), so modules may import the name itself.
 LISTENERS: list[Listener] = []
+#: The listeners that do something around operations (override operation_started/ended).
+OPERATION_LISTENERS: list[Listener] = []
+#: LISTENERS as a tuple, iterated by the delivery loops (a listener added or removed meanwhile
+#: by another thread changes the next delivery, never breaks this one).
+_snapshot: tuple[Listener, ...] = ()
 
 #: Keys longer than this are cut in events (a key may be a whole serialized value's digest).
 KEY_CHARS = 120
@@ -76,18 +90,24 @@ class Listener:
 
 
 class CommandEvent:
-    """One Redis round trip: a single command or a whole pipeline."""
+    """One Redis round trip: a single command or a whole pipeline.
+
+    ``key`` and ``node`` are worked out on first access: a listener that only counts
+    (Prometheus) never pays for them.
+    """
 
     __slots__ = (
+        "_args",
+        "_client",
+        "_info",
+        "_key",
+        "_node",
         "alias",
         "command",
         "commands",
-        "db",
         "end_ns",
         "error",
         "is_async",
-        "key",
-        "node",
         "operation",
         "pattern",
         "start_ns",
@@ -95,39 +115,57 @@ class CommandEvent:
 
     def __init__(
         self,
-        *,
-        alias: str,
-        node: str,
-        command: str,
-        key: str | None,
+        info: _ClientInfo,
+        client: Any,
+        args: tuple[Any, ...],
         commands: tuple[str, ...] | None,
-        pattern: str | None,
-        operation: str | None,
         start_ns: int,
-        end_ns: int,
         error: BaseException | None,
         is_async: bool,
-        db: int | None,
     ) -> None:
-        self.alias = alias
-        #: ``host:port`` of the server (Cluster: the key's slot owner), ``unix:<path>`` or
-        #: ``sentinel:<service>``.
-        self.node = node
+        self.end_ns = time.time_ns()
+        op = _current.get()
+        self._info = info
+        self._client = client
+        self._args = args
+        self._key: Any = _UNSET
+        self._node: str | None = None
+        self.alias = op.alias if op is not None else info.alias
         #: The command's name in upper case; ``PIPELINE`` or ``MULTI`` for a pipeline.
-        self.command = command
-        #: The first key (truncated to :data:`KEY_CHARS`), None for a keyless command.
-        self.key = key
+        name = args[0] if args else ""
+        self.command: str = name if name.__class__ is str and name.isupper() else _text(name).upper()
         #: A pipeline's command names, in order; None for a single command.
         self.commands = commands
         #: The pattern operation the command ran in (``"cache"``, ``"ratelimit"``...), if any.
-        self.pattern = pattern
-        self.operation = operation
+        self.pattern = op.pattern if op is not None else None
+        self.operation = op.name if op is not None else None
         #: Wall-clock nanoseconds (``time.time_ns()``) when sending began and when it ended.
         self.start_ns = start_ns
-        self.end_ns = end_ns
         self.error = error
         self.is_async = is_async
-        self.db = db
+
+    @property
+    def key(self) -> str | None:
+        """The first key (truncated to :data:`KEY_CHARS`), None for a keyless command."""
+        if self._key is _UNSET:
+            if self.commands is None:
+                self._key = _name_and_key(self._args)[1]
+            else:
+                self._key = self._args[1] if len(self._args) > 1 else None
+        return self._key  # type: ignore[no-any-return]
+
+    @property
+    def node(self) -> str:
+        """``host:port`` of the server (Cluster: the key's slot owner), ``unix:<path>`` or
+        ``sentinel:<service>``."""
+        if self._node is None:
+            raw = _raw_key(self._args) if self.commands is None else None
+            self._node = self._info.node_for(self._client, raw)
+        return self._node
+
+    @property
+    def db(self) -> int | None:
+        return self._info.db
 
     @property
     def duration(self) -> float:
@@ -138,14 +176,23 @@ class CommandEvent:
         return f"<CommandEvent {self.alias} {self.command} {self.key!r} {self.pattern}.{self.operation}>"
 
 
-class PatternEvent:
-    """A pattern's decision or state change (``pattern``, ``name``, ``alias``, ``data``)."""
+_UNSET: Any = object()
 
-    __slots__ = ("alias", "data", "name", "pattern")
+
+class PatternEvent:
+    """A pattern's decision or state change (``pattern``, ``name``, ``alias``, ``data``).
+
+    Read-only for listeners: a hot path may deliver the same event object many times
+    (:func:`deliver`).
+    """
+
+    __slots__ = ("alias", "data", "kind", "name", "pattern")
 
     def __init__(self, pattern: str, name: str, alias: str, data: dict[str, Any]) -> None:
         self.pattern = pattern
         self.name = name
+        #: ``(pattern, name)``, for listeners that dispatch on it.
+        self.kind = (pattern, name)
         self.alias = alias
         self.data = data
 
@@ -154,6 +201,9 @@ class PatternEvent:
 
 
 _current: contextvars.ContextVar[Operation | None] = contextvars.ContextVar("drp_operation", default=None)
+#: The innermost operation of this thread or task; set it around a call (``token = CURRENT.set(op)``
+#: ... ``CURRENT.reset(token)``) to attribute the call's commands to ``op`` (what :func:`run_as` does).
+CURRENT = _current
 
 
 def current_operation() -> Operation | None:
@@ -172,8 +222,9 @@ class Operation:
         self.alias = alias
         #: Extra attributes (span attributes for OpenTelemetry); code inside may add more with :meth:`set`.
         self.attrs = attrs
-        self._tokens: list[tuple[Listener, Any]] = []
+        self._tokens: list[tuple[Listener, Any]] | None = None
         self._reset: contextvars.Token[Operation | None] | None = None
+        #: Wall-clock nanoseconds at entry and exit; measured only for listeners of operations.
         self.start_ns = 0
         self.end_ns = 0
 
@@ -181,27 +232,29 @@ class Operation:
         self.attrs.update(attrs)
 
     def __enter__(self) -> Operation:
-        self.start_ns = time.time_ns()
-        for listener in list(LISTENERS):
-            try:
-                self._tokens.append((listener, listener.operation_started(self)))
-            except Exception:
-                logger.exception("instrumentation listener %r failed in operation_started", listener)
+        if OPERATION_LISTENERS:
+            self.start_ns = time.time_ns()
+            self._tokens = []
+            for listener in list(OPERATION_LISTENERS):
+                try:
+                    self._tokens.append((listener, listener.operation_started(self)))
+                except Exception:
+                    logger.exception("instrumentation listener %r failed in operation_started", listener)
         self._reset = _current.set(self)
         return self
 
     def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        self.end_ns = time.time_ns()
-        if self._reset is not None:
-            try:
-                _current.reset(self._reset)
-            except ValueError:  # exited in another context than it was entered in
-                _current.set(None)
-        for listener, token in reversed(self._tokens):
-            try:
-                listener.operation_ended(self, token, exc)
-            except Exception:
-                logger.exception("instrumentation listener %r failed in operation_ended", listener)
+        try:
+            _current.reset(self._reset)  # type: ignore[arg-type]
+        except ValueError:  # exited in another context than it was entered in
+            _current.set(None)
+        if self._tokens is not None:
+            self.end_ns = time.time_ns()
+            for listener, token in reversed(self._tokens):
+                try:
+                    listener.operation_ended(self, token, exc)
+                except Exception:
+                    logger.exception("instrumentation listener %r failed in operation_ended", listener)
 
     async def __aenter__(self) -> Operation:
         return self.__enter__()
@@ -238,6 +291,40 @@ class _NoOperation:
 NO_OPERATION = _NoOperation()
 
 
+def attributed(pattern: str, name: str, alias: str) -> Operation:
+    """A shared operation for :func:`run_as`: the same object for every call with these names."""
+    key = (pattern, name, alias)
+    op = _attributed.get(key)
+    if op is None:
+        op = _attributed[key] = Operation(pattern, name, alias, {})
+    return op
+
+
+_attributed: dict[tuple[str, str, str], Operation] = {}
+
+
+def run_as(op: Operation, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Call ``fn`` with its commands attributed to ``op`` (no start or end reported).
+
+    For a hot path while no listener watches operations (``OPERATION_LISTENERS`` empty; with
+    one, use :func:`operation`): no object per call, and ``op`` may be shared.
+    """
+    token = _current.set(op)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _current.reset(token)
+
+
+async def arun_as(op: Operation, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """:func:`run_as` for a coroutine function."""
+    token = _current.set(op)
+    try:
+        return await fn(*args, **kwargs)
+    finally:
+        _current.reset(token)
+
+
 def operation(pattern: str, name: str, /, *, alias: str, **attrs: Any) -> Operation | _NoOperation:
     """A context manager (``with`` or ``async with``) around one pattern operation."""
     if not LISTENERS:
@@ -247,8 +334,12 @@ def operation(pattern: str, name: str, /, *, alias: str, **attrs: Any) -> Operat
 
 def emit(pattern: str, name: str, alias: str, /, **data: Any) -> None:
     """Report a pattern event to every listener (callers check ``if LISTENERS:`` first)."""
-    event = PatternEvent(pattern, name, alias, data)
-    for listener in list(LISTENERS):
+    deliver(PatternEvent(pattern, name, alias, data))
+
+
+def deliver(event: PatternEvent) -> None:
+    """Report a prepared (possibly shared, never changed) event to every listener."""
+    for listener in _snapshot:
         try:
             listener.event(event)
         except Exception:
@@ -259,16 +350,38 @@ def add_listener(listener: Listener) -> None:
     """Register ``listener`` (a second registration of the same object is ignored)."""
     if not isinstance(listener, Listener):
         raise TypeError(f"listener must be a django_redis_patterns.client.instrument.Listener, got {listener!r}")
-    if listener not in LISTENERS:
+    with _registry_lock:
+        if listener in LISTENERS:
+            return
+        first = not LISTENERS
+        cls = type(listener)
+        if (
+            cls.operation_started is not Listener.operation_started
+            or cls.operation_ended is not Listener.operation_ended
+        ):
+            OPERATION_LISTENERS.append(listener)
         LISTENERS.append(listener)
+        _update_snapshot()
+        if first:
+            _switch_hooks(True)
+
+
+def _update_snapshot() -> None:
+    global _snapshot
+    _snapshot = tuple(LISTENERS)
 
 
 def remove_listener(listener: Listener) -> None:
     """Unregister ``listener`` (no error if it was not registered)."""
-    try:
-        LISTENERS.remove(listener)
-    except ValueError:
-        pass
+    with _registry_lock:
+        for registry in (LISTENERS, OPERATION_LISTENERS):
+            try:
+                registry.remove(listener)
+            except ValueError:
+                pass
+        _update_snapshot()
+        if not LISTENERS:
+            _switch_hooks(False)
 
 
 class listening:
@@ -348,7 +461,7 @@ class _ClientInfo:
                 self._alias = "?"
         return self._alias
 
-    def node_for(self, client: Any, key: str | None, raw_key: Any) -> str:
+    def node_for(self, client: Any, raw_key: Any) -> str:
         if not self.cluster or raw_key is None:
             return self.node
         try:
@@ -370,38 +483,8 @@ def _raw_key(args: tuple[Any, ...]) -> Any:
     return None if name in _KEYLESS else args[1]
 
 
-def _event(
-    info: _ClientInfo,
-    client: Any,
-    args: tuple[Any, ...],
-    commands: tuple[str, ...] | None,
-    start: int,
-    error: BaseException | None,
-    is_async: bool,
-) -> CommandEvent:
-    op = _current.get()
-    if commands is None:
-        name, key = _name_and_key(args)
-    else:
-        name, key = args[0], args[1] if len(args) > 1 else None
-    return CommandEvent(
-        alias=op.alias if op is not None else info.alias,
-        node=info.node_for(client, key, _raw_key(args) if commands is None else None),
-        command=name,
-        key=key,
-        commands=commands,
-        pattern=op.pattern if op is not None else None,
-        operation=op.name if op is not None else None,
-        start_ns=start,
-        end_ns=time.time_ns(),
-        error=error,
-        is_async=is_async,
-        db=info.db,
-    )
-
-
 def _deliver(event: CommandEvent) -> None:
-    for listener in list(LISTENERS):
+    for listener in _snapshot:
         try:
             listener.command(event)
         except Exception:
@@ -467,9 +550,9 @@ def _watch_pipeline(pipe: Any, info: _ClientInfo, client_ref: Any, is_async: boo
             try:
                 result = await execute(*args, **kwargs)
             except BaseException as exc:
-                _deliver(_event(info, client_ref(), head, names, start, exc, True))
+                _deliver(CommandEvent(info, client_ref(), head, names, start, exc, True))
                 raise
-            _deliver(_event(info, client_ref(), head, names, start, None, True))
+            _deliver(CommandEvent(info, client_ref(), head, names, start, None, True))
             return result
 
         pipe.execute = aexecute
@@ -483,13 +566,60 @@ def _watch_pipeline(pipe: Any, info: _ClientInfo, client_ref: Any, is_async: boo
             try:
                 result = execute(*args, **kwargs)
             except BaseException as exc:
-                _deliver(_event(info, client_ref(), head, names, start, exc, False))
+                _deliver(CommandEvent(info, client_ref(), head, names, start, exc, False))
                 raise
-            _deliver(_event(info, client_ref(), head, names, start, None, False))
+            _deliver(CommandEvent(info, client_ref(), head, names, start, None, False))
             return result
 
         pipe.execute = sexecute
     return pipe
+
+
+class _Hooks:
+    """A client's instrumentation hooks, and what they wrap (the breaker's, or None: the class's)."""
+
+    __slots__ = ("__weakref__", "execute", "inner_execute", "inner_pipeline", "pipeline")
+
+    def __init__(self, execute: Any, inner_execute: Any, pipeline: Any, inner_pipeline: Any) -> None:
+        self.execute = execute
+        self.inner_execute = inner_execute
+        self.pipeline = pipeline
+        self.inner_pipeline = inner_pipeline
+
+    def put_on(self, client: Any) -> None:
+        client.execute_command = self.execute
+        client.pipeline = self.pipeline
+
+    def take_off(self, client: Any) -> None:
+        for name, inner in (("execute_command", self.inner_execute), ("pipeline", self.inner_pipeline)):
+            if inner is not None:
+                setattr(client, name, inner)
+            else:
+                client.__dict__.pop(name, None)
+
+
+#: Every attached client, by its hooks (the client is held weakly: a dropped client goes).
+_hooked: weakref.WeakValueDictionary[_Hooks, Any] = weakref.WeakValueDictionary()
+_hooks_lock = threading.Lock()
+_registry_lock = threading.Lock()
+
+
+def detach(client: Any) -> None:
+    """Take ``client`` out of the instrumentation point for good (benchmarks of the bare client)."""
+    with _hooks_lock:
+        for hooks, attached in list(_hooked.items()):
+            if attached is client:
+                hooks.take_off(client)
+                del _hooked[hooks]
+
+
+def _switch_hooks(on: bool) -> None:
+    with _hooks_lock:
+        for hooks, client in list(_hooked.items()):
+            if on:
+                hooks.put_on(client)
+            else:
+                hooks.take_off(client)
 
 
 def attach(client: Any, alias_of: Callable[[], str], *, is_async: bool) -> None:
@@ -499,6 +629,10 @@ def attach(client: Any, alias_of: Callable[[], str], *, is_async: bool) -> None:
     (the client is built before anyone needs its name). Call after the circuit breaker is
     attached: an instance-level ``execute_command``/``pipeline`` already there is wrapped.
     Like the breaker's wrappers, these hold the client weakly.
+
+    The hooks are on the client only while some listener is registered (:func:`add_listener`
+    puts them on every attached client, removing the last listener takes them off): with
+    nothing listening a command runs exactly the code it runs without this module.
     """
     cls = type(client)
     ref = weakref.ref(client)
@@ -521,42 +655,39 @@ def attach(client: Any, alias_of: Callable[[], str], *, is_async: bool) -> None:
                     return await _aobserve(info, ref(), inner, args, args, options)
                 return await inner(*args, **options)
 
-        client.execute_command = aexecute
+        execute: Any = aexecute
     else:
-        if inner is None:
+        call = inner
 
-            def sexecute(*args: Any, **options: Any) -> Any:
-                if LISTENERS:
-                    return _observe(info, ref(), cls.execute_command, (ref(), *args), args, options)
-                return cls.execute_command(ref(), *args, **options)
+        def sexecute(*args: Any, **options: Any) -> Any:
+            client = ref()
+            if not LISTENERS:  # taken off meanwhile
+                return call(*args, **options) if call is not None else cls.execute_command(client, *args, **options)
+            start = time.time_ns()
+            try:
+                result = call(*args, **options) if call is not None else cls.execute_command(client, *args, **options)
+            except BaseException as exc:
+                _deliver(CommandEvent(info, client, args, None, start, exc, False))
+                raise
+            event = CommandEvent(info, client, args, None, start, None, False)
+            for listener in _snapshot:  # _deliver, written out: this runs for every command
+                try:
+                    listener.command(event)
+                except Exception:
+                    logger.exception("instrumentation listener %r failed on %r", listener, event)
+            return result
 
-        else:
-
-            def sexecute(*args: Any, **options: Any) -> Any:
-                if LISTENERS:
-                    return _observe(info, ref(), inner, args, args, options)
-                return inner(*args, **options)
-
-        client.execute_command = sexecute
+        execute = sexecute
 
     def pipeline(*args: Any, **kwargs: Any) -> Any:
         pipe = inner_pipeline(*args, **kwargs) if inner_pipeline is not None else cls.pipeline(ref(), *args, **kwargs)
         return _watch_pipeline(pipe, info, ref, is_async)
 
-    client.pipeline = pipeline
-
-
-def _observe(
-    info: _ClientInfo, client: Any, fn: Any, call_args: tuple[Any, ...], args: tuple[Any, ...], options: Any
-) -> Any:
-    start = time.time_ns()
-    try:
-        result = fn(*call_args, **options)
-    except BaseException as exc:
-        _deliver(_event(info, client, args, None, start, exc, False))
-        raise
-    _deliver(_event(info, client, args, None, start, None, False))
-    return result
+    hooks = _Hooks(execute, inner, pipeline, inner_pipeline)
+    with _hooks_lock:
+        _hooked[hooks] = client
+        if LISTENERS:
+            hooks.put_on(client)
 
 
 async def _aobserve(
@@ -566,7 +697,12 @@ async def _aobserve(
     try:
         result = await fn(*call_args, **options)
     except BaseException as exc:
-        _deliver(_event(info, client, args, None, start, exc, True))
+        _deliver(CommandEvent(info, client, args, None, start, exc, True))
         raise
-    _deliver(_event(info, client, args, None, start, None, True))
+    event = CommandEvent(info, client, args, None, start, None, True)
+    for listener in _snapshot:
+        try:
+            listener.command(event)
+        except Exception:
+            logger.exception("instrumentation listener %r failed on %r", listener, event)
     return result

@@ -10,19 +10,27 @@
 Names follow django-prometheus's conventions (``django_`` prefix, ``_total`` counters,
 ``_seconds`` histograms); every metric is labelled by cache ``alias``, and no label takes a
 value from a request (keys, lock names, user ids never become labels). Labels whose values
-come from code or settings (a rate-limit group, a board name, a KEY_PREFIX) are capped at
-:data:`MAX_LABEL_VALUES` distinct values each; later ones are counted under ``"other"``.
-The catalogue with the meaning of each metric is in docs/observability.md.
+come from code or settings (a rate-limit group, a board name, a KEY_PREFIX, a command name)
+are capped at :data:`MAX_LABEL_VALUES` distinct values each; later ones are counted under
+``"other"``. The catalogue with the meaning of each metric is in docs/observability.md.
+
+The numbers are kept in plain dicts under one lock and handed to ``prometheus_client`` at
+scrape time (a custom collector): an update costs a dict operation, not a metric object's
+own locking, which matters on a path that runs for every Redis command.
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from ..client import instrument
 
@@ -33,8 +41,9 @@ MAX_LABEL_VALUES = 50
 
 # Redis round trips are tens of microseconds to a few milliseconds; lock waits and holds are
 # up to minutes.
-_COMMAND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
-_WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+COMMAND_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
+WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ENTRY_BUCKETS = (0, 1, 5, 10, 25, 50, 100, 250, 1000)
 
 
 class _Capped:
@@ -43,253 +52,265 @@ class _Capped:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.seen: set[str] = set()
-        self.lock = threading.Lock()
 
-    def __call__(self, value: Any) -> str:
+    def __call__(self, value: Any) -> str:  # called under Metrics.lock
         text = "" if value is None else str(value)
         if text in self.seen:
             return text
-        with self.lock:
-            if text in self.seen:
-                return text
-            if len(self.seen) >= self.limit:
-                return "other"
-            self.seen.add(text)
-            return text
+        if len(self.seen) >= self.limit:
+            return "other"
+        self.seen.add(text)
+        return text
 
 
-class Metrics(instrument.Listener):
-    """The metrics and the listener that updates them (one per registry)."""
+class _Family:
+    """One metric: its values per label tuple (histograms: bucket counts and sum)."""
+
+    def __init__(self, kind: str, name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...] = ()):
+        self.kind = kind
+        self.name = name
+        self.doc = doc
+        self.labels = labels
+        self.buckets = buckets
+        self.values: dict[tuple[str, ...], Any] = {}
+
+    def metric(self) -> Metric:
+        labels = list(self.labels)
+        family: Any
+        if self.kind == "counter":
+            family = CounterMetricFamily(self.name, self.doc, labels=labels)
+            for key, value in self.values.items():
+                family.add_metric(list(key), value)
+        elif self.kind == "gauge":
+            family = GaugeMetricFamily(self.name, self.doc, labels=labels)
+            for key, value in self.values.items():
+                family.add_metric(list(key), value)
+        else:
+            family = HistogramMetricFamily(self.name, self.doc, labels=labels)
+            for key, (counts, total) in self.values.items():
+                cumulative, running = [], 0
+                for bound, count in zip((*self.buckets, float("inf")), counts, strict=True):
+                    running += count
+                    cumulative.append((_le(bound), running))
+                family.add_metric(list(key), cumulative, total)
+        return family  # type: ignore[no-any-return]
+
+
+def _le(bound: float) -> str:
+    return "+Inf" if bound == float("inf") else repr(float(bound))
+
+
+class Metrics(instrument.Listener, Collector):
+    """The metrics, the listener that updates them, and the collector that reports them."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.registry = registry
+        self.lock = threading.Lock()
         self._command = _Capped(MAX_LABEL_VALUES)
         self._group = _Capped(MAX_LABEL_VALUES)
         self._board = _Capped(MAX_LABEL_VALUES)
         self._prefix = _Capped(MAX_LABEL_VALUES)
+        self.families: list[_Family] = []
+        c, g, h = self._counter, self._gauge, self._histogram
         # -- every round trip
-        self.commands = Counter(
-            "django_redis_commands_total",
-            "Redis commands and pipelines sent, by the pattern that sent them",
-            ["alias", "pattern", "command"],
-            registry=registry,
+        self.commands = c(
+            "commands", "Redis commands and pipelines sent, by the pattern that sent them", "pattern", "command"
         )
-        self.command_errors = Counter(
-            "django_redis_command_errors_total", "Redis commands that raised", ["alias", "pattern"], registry=registry
-        )
-        self.command_seconds = Histogram(
-            "django_redis_command_duration_seconds",
+        self.command_errors = c("command_errors", "Redis commands that raised", "pattern")
+        self.command_seconds = h(
+            "command_duration_seconds",
             "Time from sending a command (or pipeline) to its reply",
-            ["alias", "pattern"],
-            buckets=_COMMAND_BUCKETS,
-            registry=registry,
+            COMMAND_BUCKETS,
+            "pattern",
         )
         # -- cache
-        self.cache_hits = Counter(
-            "django_redis_cache_get_hits_total",
-            "Cache reads that found the key",
-            ["alias", "prefix"],
-            registry=registry,
-        )
-        self.cache_misses = Counter(
-            "django_redis_cache_get_misses_total",
-            "Cache reads that did not find the key",
-            ["alias", "prefix"],
-            registry=registry,
-        )
-        self.stampede_wait = Histogram(
-            "django_redis_cache_stampede_wait_seconds",
+        self.cache_hits = c("cache_get_hits", "Cache reads that found the key", "prefix")
+        self.cache_misses = c("cache_get_misses", "Cache reads that did not find the key", "prefix")
+        self.stampede_wait = h(
+            "cache_stampede_wait_seconds",
             "Time a get_or_set waited for another caller's recompute",
-            ["alias", "found"],
-            buckets=_WAIT_BUCKETS,
-            registry=registry,
+            WAIT_BUCKETS,
+            "found",
         )
-        self.recomputes = Counter(
-            "django_redis_cache_recomputes_total",
-            "get_or_set recomputes of a value",
-            ["alias", "locked"],
-            registry=registry,
-        )
+        self.recomputes = c("cache_recomputes", "get_or_set recomputes of a value", "locked")
         # -- sessions and the circuit breaker
-        self.sessions = Counter(
-            "django_redis_session_operations_total",
-            "Session loads, saves, deletes and revocations",
-            ["alias", "operation"],
-            registry=registry,
-        )
-        self.session_errors = Counter(
-            "django_redis_session_errors_total",
-            "Session operations that found Redis unavailable",
-            ["alias"],
-            registry=registry,
-        )
-        self.breaker_open = Gauge(
-            "django_redis_breaker_open",
-            "1 while the alias's circuit breaker is open (calls fail fast)",
-            ["alias"],
-            registry=registry,
-        )
-        self.breaker_opened = Counter(
-            "django_redis_breaker_opened_total",
-            "Times the alias's circuit breaker opened",
-            ["alias"],
-            registry=registry,
-        )
+        self.sessions = c("session_operations", "Session loads, saves, deletes and revocations", "operation")
+        self.session_errors = c("session_errors", "Session operations that found Redis unavailable")
+        self.breaker_open = g("breaker_open", "1 while the alias's circuit breaker is open (calls fail fast)")
+        self.breaker_opened = c("breaker_opened", "Times the alias's circuit breaker opened")
         # -- rate limiting
-        self.ratelimit = Counter(
-            "django_redis_ratelimit_decisions_total",
-            "Counted rate-limit checks (hits), by decision",
-            ["alias", "algorithm", "group", "decision"],
-            registry=registry,
+        self.ratelimit = c(
+            "ratelimit_decisions", "Counted rate-limit checks (hits), by decision", "algorithm", "group", "decision"
         )
         # -- locks
-        self.lock_acquires = Counter(
-            "django_redis_lock_acquires_total", "Lock acquire calls, by result", ["alias", "result"], registry=registry
-        )
-        self.lock_wait = Histogram(
-            "django_redis_lock_wait_seconds",
-            "Time an acquire call took, waiting included",
-            ["alias"],
-            buckets=_WAIT_BUCKETS,
-            registry=registry,
-        )
-        self.lock_hold = Histogram(
-            "django_redis_lock_hold_seconds",
-            "Time a lock was held, acquire to release",
-            ["alias"],
-            buckets=_WAIT_BUCKETS,
-            registry=registry,
-        )
-        self.lock_lost = Counter(
-            "django_redis_lock_lost_total",
-            "Locks found lost (expired or taken) while held",
-            ["alias"],
-            registry=registry,
-        )
-        self.lock_renewals = Counter(
-            "django_redis_lock_renewals_total", "Automatic lock renewals", ["alias"], registry=registry
-        )
+        self.lock_acquires = c("lock_acquires", "Lock acquire calls, by result", "result")
+        self.lock_wait = h("lock_wait_seconds", "Time an acquire call took, waiting included", WAIT_BUCKETS)
+        self.lock_hold = h("lock_hold_seconds", "Time a lock was held, acquire to release", WAIT_BUCKETS)
+        self.lock_lost = c("lock_lost", "Locks found lost (expired or taken) while held")
+        self.lock_renewals = c("lock_renewals", "Automatic lock renewals")
         # -- leaderboards
-        self.board_ops = Counter(
-            "django_redis_leaderboard_operations_total",
-            "Board writes (sync) and reads",
-            ["alias", "board", "kind"],
-            registry=registry,
+        self.board_ops = c("leaderboard_operations", "Board writes (sync) and reads", "board", "kind")
+        self.board_read_entries = h("leaderboard_read_entries", "Entries a board read returned", ENTRY_BUCKETS, "board")
+        self.board_rebuilds = c(
+            "leaderboard_rebuilds", "Board rebuilds (healed: a read found the board missing)", "board", "healed"
         )
-        self.board_read_entries = Histogram(
-            "django_redis_leaderboard_read_entries",
-            "Entries a board read returned",
-            ["alias", "board"],
-            buckets=(0, 1, 5, 10, 25, 50, 100, 250, 1000),
-            registry=registry,
-        )
-        self.board_rebuilds = Counter(
-            "django_redis_leaderboard_rebuilds_total",
-            "Board rebuilds (healed: a read found the board missing)",
-            ["alias", "board", "healed"],
-            registry=registry,
-        )
-        self.board_members = Gauge(
-            "django_redis_leaderboard_members",
-            "Members on the board at its last rebuild or check",
-            ["alias", "board"],
-            registry=registry,
-        )
-        self.board_drift = Gauge(
-            "django_redis_leaderboard_drift_members",
+        self.board_members = g("leaderboard_members", "Members on the board at its last rebuild or check", "board")
+        self.board_drift = g(
+            "leaderboard_drift_members",
             "Members that differ from the source table at the last check, by kind",
-            ["alias", "board", "kind"],
-            registry=registry,
+            "board",
+            "kind",
         )
+        #: (alias, pattern, command) -> label tuples of the commands counter and the duration
+        #: histogram: the capped label lookups run once per distinct command, not per call.
+        self._per_command: dict[tuple[str, str | None, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+        self._lookup_labels: dict[tuple[str, str], tuple[str, str]] = {}
+        self._handlers = {
+            tuple(name[1:].split("_", 1)): getattr(self, name)
+            for name in dir(type(self))
+            if name.startswith(("_cache_", "_sessions_", "_client_", "_ratelimit_", "_locks_", "_leaderboard_"))
+        }
+
+    # -- families -------------------------------------------------------------------------
+    def _counter(self, name: str, doc: str, *labels: str) -> _Family:
+        return self._add(_Family("counter", f"django_redis_{name}", doc, ("alias", *labels)))
+
+    def _gauge(self, name: str, doc: str, *labels: str) -> _Family:
+        return self._add(_Family("gauge", f"django_redis_{name}", doc, ("alias", *labels)))
+
+    def _histogram(self, name: str, doc: str, buckets: tuple[float, ...], *labels: str) -> _Family:
+        return self._add(_Family("histogram", f"django_redis_{name}", doc, ("alias", *labels), buckets))
+
+    def _add(self, family: _Family) -> _Family:
+        self.families.append(family)
+        return family
+
+    @staticmethod
+    def _inc(family: _Family, key: tuple[str, ...], amount: float = 1) -> None:  # under self.lock
+        values = family.values
+        values[key] = values.get(key, 0) + amount
+
+    @staticmethod
+    def _observe(family: _Family, key: tuple[str, ...], value: float) -> None:  # under self.lock
+        entry = family.values.get(key)
+        if entry is None:
+            entry = family.values[key] = [[0] * (len(family.buckets) + 1), 0.0]
+        entry[0][bisect.bisect_left(family.buckets, value)] += 1
+        entry[1] += value
+
+    def collect(self) -> Iterator[Metric]:
+        with self.lock:
+            return iter([family.metric() for family in self.families])
+
+    def describe(self) -> Iterator[Metric]:
+        return iter([_Family(f.kind, f.name, f.doc, f.labels, f.buckets).metric() for f in self.families])
 
     # -- listener ---------------------------------------------------------------------------
     def command(self, event: instrument.CommandEvent) -> None:
-        pattern = event.pattern or "other"
-        self.commands.labels(event.alias, pattern, self._command(event.command.split(" ", 1)[0])).inc()
-        self.command_seconds.labels(event.alias, pattern).observe(event.duration)
-        if event.error is not None:
-            self.command_errors.labels(event.alias, pattern).inc()
+        # Runs for every command: the counter and histogram updates are written out here.
+        seconds = (event.end_ns - event.start_ns) / 1e9
+        key = (event.alias, event.pattern, event.command)
+        with self.lock:
+            labels = self._per_command.get(key)
+            if labels is None:
+                pattern = event.pattern or "other"
+                name = self._command(event.command.split(" ", 1)[0])
+                labels = self._per_command[key] = ((event.alias, pattern, name), (event.alias, pattern))
+            counts = self.commands.values
+            counts[labels[0]] = counts.get(labels[0], 0) + 1
+            entry = self.command_seconds.values.get(labels[1])
+            if entry is None:
+                entry = self.command_seconds.values[labels[1]] = [[0] * (len(COMMAND_BUCKETS) + 1), 0.0]
+            entry[0][bisect.bisect_left(COMMAND_BUCKETS, seconds)] += 1
+            entry[1] += seconds
+            if event.error is not None:
+                self._inc(self.command_errors, labels[1])
 
     def event(self, event: instrument.PatternEvent) -> None:
-        handler = getattr(self, f"_{event.pattern}_{event.name}", None)
+        handler = self._handlers.get(event.kind)
         if handler is not None:
-            handler(event.alias, event.data)
+            with self.lock:
+                handler(event.alias, event.data)
 
+    # Handlers, named _<pattern>_<event>, run under self.lock.
     def _cache_hit(self, alias: str, d: dict[str, Any]) -> None:
-        self.cache_hits.labels(alias, self._prefix(d["prefix"])).inc(d["count"])
+        key = self._lookup_labels.get((alias, d["prefix"])) or self._lookup_key(alias, d["prefix"])
+        values = self.cache_hits.values
+        values[key] = values.get(key, 0) + d["count"]
 
     def _cache_miss(self, alias: str, d: dict[str, Any]) -> None:
-        self.cache_misses.labels(alias, self._prefix(d["prefix"])).inc(d["count"])
+        key = self._lookup_labels.get((alias, d["prefix"])) or self._lookup_key(alias, d["prefix"])
+        values = self.cache_misses.values
+        values[key] = values.get(key, 0) + d["count"]
+
+    def _lookup_key(self, alias: str, prefix: str) -> tuple[str, str]:
+        key = self._lookup_labels[(alias, prefix)] = (alias, self._prefix(prefix))
+        return key
 
     def _cache_stampede_wait(self, alias: str, d: dict[str, Any]) -> None:
-        self.stampede_wait.labels(alias, str(d["found"]).lower()).observe(d["seconds"])
+        self._observe(self.stampede_wait, (alias, str(d["found"]).lower()), d["seconds"])
 
     def _cache_recompute(self, alias: str, d: dict[str, Any]) -> None:
-        self.recomputes.labels(alias, str(d["locked"]).lower()).inc()
+        self._inc(self.recomputes, (alias, str(d["locked"]).lower()))
 
     def _sessions_load(self, alias: str, d: dict[str, Any]) -> None:
-        self.sessions.labels(alias, "load").inc()
+        self._inc(self.sessions, (alias, "load"))
 
     def _sessions_save(self, alias: str, d: dict[str, Any]) -> None:
-        self.sessions.labels(alias, "save").inc()
+        self._inc(self.sessions, (alias, "save"))
 
     def _sessions_delete(self, alias: str, d: dict[str, Any]) -> None:
-        self.sessions.labels(alias, "delete").inc()
+        self._inc(self.sessions, (alias, "delete"))
 
     def _sessions_revoke(self, alias: str, d: dict[str, Any]) -> None:
-        self.sessions.labels(alias, "revoke").inc()
+        self._inc(self.sessions, (alias, "revoke"))
 
     def _sessions_error(self, alias: str, d: dict[str, Any]) -> None:
-        self.session_errors.labels(alias).inc()
+        self._inc(self.session_errors, (alias,))
 
     def _client_breaker(self, alias: str, d: dict[str, Any]) -> None:
         is_open = d["state"] == "open"
-        self.breaker_open.labels(alias).set(1 if is_open else 0)
+        self.breaker_open.values[(alias,)] = 1 if is_open else 0
         if is_open:
-            self.breaker_opened.labels(alias).inc()
+            self._inc(self.breaker_opened, (alias,))
 
     def _ratelimit_decision(self, alias: str, d: dict[str, Any]) -> None:
         if d["counted"]:  # a peek decides nothing
             decision = "allowed" if d["allowed"] else "denied"
-            self.ratelimit.labels(alias, d["algorithm"], self._group(d["group"]), decision).inc()
+            self._inc(self.ratelimit, (alias, d["algorithm"], self._group(d["group"]), decision))
 
     def _locks_acquire(self, alias: str, d: dict[str, Any]) -> None:
-        self.lock_acquires.labels(alias, "acquired" if d["acquired"] else "not_acquired").inc()
-        self.lock_wait.labels(alias).observe(d["wait"])
+        self._inc(self.lock_acquires, (alias, "acquired" if d["acquired"] else "not_acquired"))
+        self._observe(self.lock_wait, (alias,), d["wait"])
 
     def _locks_release(self, alias: str, d: dict[str, Any]) -> None:
-        self.lock_hold.labels(alias).observe(d["held"])
+        self._observe(self.lock_hold, (alias,), d["held"])
 
     def _locks_lost(self, alias: str, d: dict[str, Any]) -> None:
-        self.lock_lost.labels(alias).inc()
+        self._inc(self.lock_lost, (alias,))
 
     def _locks_renew(self, alias: str, d: dict[str, Any]) -> None:
-        self.lock_renewals.labels(alias).inc()
+        self._inc(self.lock_renewals, (alias,))
 
     def _leaderboard_sync(self, alias: str, d: dict[str, Any]) -> None:
-        self.board_ops.labels(alias, self._board(d["board"]), "sync").inc()
+        self._inc(self.board_ops, (alias, self._board(d["board"]), "sync"))
 
     def _leaderboard_read(self, alias: str, d: dict[str, Any]) -> None:
         board = self._board(d["board"])
-        self.board_ops.labels(alias, board, "read").inc()
+        self._inc(self.board_ops, (alias, board, "read"))
         if d["size"] is not None:
-            self.board_read_entries.labels(alias, board).observe(d["size"])
+            self._observe(self.board_read_entries, (alias, board), d["size"])
 
     def _leaderboard_rebuild(self, alias: str, d: dict[str, Any]) -> None:
         board = self._board(d["board"])
-        self.board_rebuilds.labels(alias, board, str(d["healed"]).lower()).inc()
-        self.board_members.labels(alias, board).set(d["members"])
+        self._inc(self.board_rebuilds, (alias, board, str(d["healed"]).lower()))
+        self.board_members.values[(alias, board)] = d["members"]
 
     def _leaderboard_drift(self, alias: str, d: dict[str, Any]) -> None:
         board = self._board(d["board"])
-        self.board_members.labels(alias, board).set(d["members"])
+        self.board_members.values[(alias, board)] = d["members"]
         for kind in ("missing", "extra", "mismatched", "wrong_partition"):
-            self.board_drift.labels(alias, board, kind).set(d[kind])
-
-    def unregister(self) -> None:
-        for value in vars(self).values():
-            if isinstance(value, Counter | Gauge | Histogram):
-                self.registry.unregister(value)
+            self.board_drift.values[(alias, board, kind)] = d[kind]
 
 
 _installed: Metrics | None = None
@@ -301,8 +322,10 @@ def install(registry: CollectorRegistry = REGISTRY) -> Metrics:
     global _installed
     with _install_lock:
         if _installed is None:
-            _installed = Metrics(registry)
-            instrument.add_listener(_installed)
+            metrics = Metrics(registry)
+            registry.register(metrics)
+            instrument.add_listener(metrics)
+            _installed = metrics
         elif _installed.registry is not registry:
             raise ValueError("django_redis_patterns.contrib.prometheus is already installed in another registry")
         return _installed
@@ -318,7 +341,7 @@ def uninstall() -> None:
     with _install_lock:
         if _installed is not None:
             instrument.remove_listener(_installed)
-            _installed.unregister()
+            _installed.registry.unregister(_installed)
             _installed = None
 
 

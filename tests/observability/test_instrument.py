@@ -114,3 +114,18 @@ def test_no_listener_means_no_operation_object_and_a_broken_listener_never_break
 def test_add_listener_names_a_wrong_argument() -> None:
     with pytest.raises(TypeError, match="listener must be"):
         instrument.add_listener(print)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "plain"])
+def test_with_nothing_listening_no_hook_is_on_the_client(topology: Any, settings: Any, lean: bool) -> None:
+    _lean(settings, lean)
+    client = connections.get_redis("default")
+    before = dict(client.__dict__)  # the plain client carries the circuit breaker's wrappers
+    assert "execute_command" not in before if lean else before["execute_command"].__name__ == "sexecute"
+    with listening(Recorder()) as rec:
+        assert client.__dict__["execute_command"] is not before.get("execute_command")
+        client.get("k")
+    assert rec.names() == ["GET"]
+    assert {k: client.__dict__.get(k) for k in ("execute_command", "pipeline")} == {
+        k: before.get(k) for k in ("execute_command", "pipeline")
+    }
