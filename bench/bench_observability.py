@@ -11,6 +11,7 @@ its listener check; otherwise the same client class, pool and key):
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.core.cache import caches
@@ -25,17 +26,31 @@ from django_redis_patterns.contrib import prometheus
 VALUE = {"id": 42, "name": "player-42", "score": 1234.5, "tags": ["a", "b", "c"], "bio": "x" * 200}
 
 
+def guarded_without_hook(command: str, fallback: Any) -> Any:
+    """``cache.errors.guarded`` (sync) as it is without the instrumentation point."""
+
+    def decorate(method: Any) -> Any:
+        @functools.wraps(method)
+        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                result = method(self, *args, **kwargs)
+            except REDIS_ERRORS as exc:
+                return self._failed(exc, command, fallback(*args, **kwargs))
+            if errors._failing:
+                errors.record_success(self.alias, self._spec)
+            return result
+
+        return wrapper
+
+    return decorate
+
+
 class NoHookCache(RedisCache):
     """``RedisCache.get`` as it is without the instrumentation point (see :func:`run`)."""
 
+    @guarded_without_hook("GET", lambda key, default=None, version=None: default)
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        # The body of RedisCache.get and of its @guarded wrapper, minus the two listener checks.
-        try:
-            raw = self._reader().get(self.make_and_validate_key(key, version=version))
-        except REDIS_ERRORS as exc:
-            return self._failed(exc, "GET", default)
-        if errors._failing:
-            errors.record_success(self.alias, self._spec)
+        raw = self._reader().get(self.make_and_validate_key(key, version=version))
         return default if raw is None else self._codec.decode(raw)
 
 

@@ -96,6 +96,9 @@ class CommandEvent:
     (Prometheus) never pays for them.
     """
 
+    _key: str | None  # worked out on first access (key, node)
+    _node: str
+
     __slots__ = (
         "_args",
         "_client",
@@ -128,8 +131,6 @@ class CommandEvent:
         self._info = info
         self._client = client
         self._args = args
-        self._key: Any = _UNSET
-        self._node: str | None = None
         self.alias = op.alias if op is not None else info.alias
         #: The command's name in upper case; ``PIPELINE`` or ``MULTI`` for a pipeline.
         name = args[0] if args else ""
@@ -147,20 +148,26 @@ class CommandEvent:
     @property
     def key(self) -> str | None:
         """The first key (truncated to :data:`KEY_CHARS`), None for a keyless command."""
-        if self._key is _UNSET:
-            if self.commands is None:
-                self._key = _name_and_key(self._args)[1]
-            else:
-                self._key = self._args[1] if len(self._args) > 1 else None
-        return self._key  # type: ignore[no-any-return]
+        try:
+            return self._key
+        except AttributeError:  # not worked out yet
+            pass
+        if self.commands is None:
+            self._key = _name_and_key(self._args)[1]
+        else:
+            self._key = self._args[1] if len(self._args) > 1 else None
+        return self._key
 
     @property
     def node(self) -> str:
         """``host:port`` of the server (Cluster: the key's slot owner), ``unix:<path>`` or
         ``sentinel:<service>``."""
-        if self._node is None:
-            raw = _raw_key(self._args) if self.commands is None else None
-            self._node = self._info.node_for(self._client, raw)
+        try:
+            return self._node
+        except AttributeError:  # not worked out yet
+            pass
+        raw = _raw_key(self._args) if self.commands is None else None
+        self._node = self._info.node_for(self._client, raw)
         return self._node
 
     @property
@@ -174,9 +181,6 @@ class CommandEvent:
 
     def __repr__(self) -> str:
         return f"<CommandEvent {self.alias} {self.command} {self.key!r} {self.pattern}.{self.operation}>"
-
-
-_UNSET: Any = object()
 
 
 class PatternEvent:

@@ -46,6 +46,9 @@ WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 3
 ENTRY_BUCKETS = (0, 1, 5, 10, 25, 50, 100, 250, 1000)
 
 
+_LOOKUPS = frozenset({("cache", "hit"), ("cache", "miss")})
+
+
 class _Capped:
     """Maps a label value to itself for the first ``limit`` distinct values, else to "other"."""
 
@@ -161,10 +164,13 @@ class Metrics(instrument.Listener, Collector):
             "board",
             "kind",
         )
-        #: (alias, pattern, command) -> label tuples of the commands counter and the duration
-        #: histogram: the capped label lookups run once per distinct command, not per call.
-        self._per_command: dict[tuple[str, str | None, str], tuple[tuple[str, ...], tuple[str, ...]]] = {}
-        self._lookup_labels: dict[tuple[str, str], tuple[str, str]] = {}
+        # The hottest numbers (per command, and cache hits and misses) are kept per thread,
+        # without a lock, and added into the families at each scrape. Each thread's store:
+        # (alias, pattern, command) -> [commands, errors, bucket counts, seconds], and
+        # (alias, prefix, hit) -> keys. Stores of finished threads are kept: their counts stay.
+        self._local = threading.local()
+        self._stores: list[dict[tuple[Any, ...], Any]] = []
+        self._merged: list[dict[tuple[Any, ...], Any]] = []  # what was added from each store so far
         self._handlers = {
             tuple(name[1:].split("_", 1)): getattr(self, name)
             for name in dir(type(self))
@@ -200,52 +206,96 @@ class Metrics(instrument.Listener, Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self.lock:
+            self._merge()
             return iter([family.metric() for family in self.families])
 
     def describe(self) -> Iterator[Metric]:
         return iter([_Family(f.kind, f.name, f.doc, f.labels, f.buckets).metric() for f in self.families])
 
+    def _store(self) -> dict[tuple[Any, ...], Any]:
+        store: dict[tuple[Any, ...], Any] = {}
+        self._local.store = store
+        with self.lock:
+            self._stores.append(store)
+            self._merged.append({})
+        return store
+
+    def _merge(self) -> None:
+        """Add what the threads counted since the last scrape into the families (under self.lock)."""
+        for store, merged in zip(self._stores, self._merged, strict=True):
+            for key, value in dict(store).items():  # a copy: the thread may be adding keys
+                if len(key) == 3 and isinstance(key[2], bool):
+                    alias, prefix, hit = key
+                    delta = value - merged.get(key, 0)
+                    merged[key] = value
+                    if delta:
+                        self._inc(self.cache_hits if hit else self.cache_misses, (alias, self._prefix(prefix)), delta)
+                    continue
+                alias, pattern, command = key
+                count, errors, buckets, seconds = value[0], value[1], list(value[2]), value[3]
+                seen = merged.get(key) or (0, 0, [0] * len(buckets), 0.0)
+                merged[key] = (count, errors, buckets, seconds)
+                pattern = pattern or "other"
+                name = self._command(command.split(" ", 1)[0])
+                if count - seen[0]:
+                    self._inc(self.commands, (alias, pattern, name), count - seen[0])
+                if errors - seen[1]:
+                    self._inc(self.command_errors, (alias, pattern), errors - seen[1])
+                entry = self.command_seconds.values.get((alias, pattern))
+                if entry is None:
+                    entry = self.command_seconds.values[(alias, pattern)] = [[0] * len(buckets), 0.0]
+                for i, (now, before) in enumerate(zip(buckets, seen[2], strict=True)):
+                    entry[0][i] += now - before
+                entry[1] += seconds - seen[3]
+
     # -- listener ---------------------------------------------------------------------------
     def command(self, event: instrument.CommandEvent) -> None:
-        # Runs for every command: the counter and histogram updates are written out here.
+        # Runs for every command: this thread's own store, no lock.
+        try:
+            store = self._local.store
+        except AttributeError:
+            store = self._store()
         seconds = (event.end_ns - event.start_ns) / 1e9
         key = (event.alias, event.pattern, event.command)
-        with self.lock:
-            labels = self._per_command.get(key)
-            if labels is None:
-                pattern = event.pattern or "other"
-                name = self._command(event.command.split(" ", 1)[0])
-                labels = self._per_command[key] = ((event.alias, pattern, name), (event.alias, pattern))
-            counts = self.commands.values
-            counts[labels[0]] = counts.get(labels[0], 0) + 1
-            entry = self.command_seconds.values.get(labels[1])
-            if entry is None:
-                entry = self.command_seconds.values[labels[1]] = [[0] * (len(COMMAND_BUCKETS) + 1), 0.0]
-            entry[0][bisect.bisect_left(COMMAND_BUCKETS, seconds)] += 1
-            entry[1] += seconds
-            if event.error is not None:
-                self._inc(self.command_errors, labels[1])
+        entry = store.get(key)
+        if entry is None:
+            entry = store[key] = [0, 0, [0] * (len(COMMAND_BUCKETS) + 1), 0.0]
+        entry[0] += 1
+        entry[2][bisect.bisect_left(COMMAND_BUCKETS, seconds)] += 1
+        entry[3] += seconds
+        if event.error is not None:
+            entry[1] += 1
 
     def event(self, event: instrument.PatternEvent) -> None:
-        handler = self._handlers.get(event.kind)
+        kind = event.kind
+        if kind in _LOOKUPS:  # the hot ones: this thread's store, no lock (_looked_up, written out)
+            try:
+                store = self._local.store
+            except AttributeError:
+                store = self._store()
+            d = event.data
+            key = (event.alias, d["prefix"], kind[1] == "hit")
+            store[key] = store.get(key, 0) + d["count"]
+            return
+        handler = self._handlers.get(kind)
         if handler is not None:
             with self.lock:
                 handler(event.alias, event.data)
 
     # Handlers, named _<pattern>_<event>, run under self.lock.
     def _cache_hit(self, alias: str, d: dict[str, Any]) -> None:
-        key = self._lookup_labels.get((alias, d["prefix"])) or self._lookup_key(alias, d["prefix"])
-        values = self.cache_hits.values
-        values[key] = values.get(key, 0) + d["count"]
+        self._looked_up(alias, d["prefix"], True, d["count"])
 
     def _cache_miss(self, alias: str, d: dict[str, Any]) -> None:
-        key = self._lookup_labels.get((alias, d["prefix"])) or self._lookup_key(alias, d["prefix"])
-        values = self.cache_misses.values
-        values[key] = values.get(key, 0) + d["count"]
+        self._looked_up(alias, d["prefix"], False, d["count"])
 
-    def _lookup_key(self, alias: str, prefix: str) -> tuple[str, str]:
-        key = self._lookup_labels[(alias, prefix)] = (alias, self._prefix(prefix))
-        return key
+    def _looked_up(self, alias: str, prefix: str, hit: bool, count: int) -> None:
+        try:
+            store = self._local.store
+        except AttributeError:
+            store = self._store()
+        key = (alias, prefix, hit)
+        store[key] = store.get(key, 0) + count
 
     def _cache_stampede_wait(self, alias: str, d: dict[str, Any]) -> None:
         self._observe(self.stampede_wait, (alias, str(d["found"]).lower()), d["seconds"])

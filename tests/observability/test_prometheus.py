@@ -80,3 +80,31 @@ def test_install_twice_is_one_listener_and_another_registry_is_refused(registry:
     assert prometheus.install(registry) is prometheus.installed()
     with pytest.raises(ValueError, match="already installed"):
         prometheus.install(CollectorRegistry())
+
+
+def test_counts_from_many_threads_are_exact(topology: Any, registry: CollectorRegistry) -> None:
+    import threading
+
+    cache.set("t", 1)
+    start = threading.Barrier(4)
+
+    def reader() -> None:
+        start.wait()
+        for _ in range(250):
+            cache.get("t")
+            cache.get("absent")
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sample(registry, "django_redis_cache_get_hits_total", alias="default", prefix="") == 1000
+    assert sample(registry, "django_redis_cache_get_misses_total", alias="default", prefix="") == 1000
+    gets = sample(registry, "django_redis_commands_total", alias="default", pattern="cache", command="GET")
+    assert gets == 2000
+    timed = sample(registry, "django_redis_command_duration_seconds_count", alias="default", pattern="cache")
+    assert timed == 2001  # the SET too
+    # A second scrape adds only what happened since the first.
+    cache.get("t")
+    assert sample(registry, "django_redis_cache_get_hits_total", alias="default", prefix="") == 1001
