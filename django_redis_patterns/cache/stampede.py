@@ -177,6 +177,8 @@ def _plain(call: _Call) -> Any:
         raw = cache._reader().get(call.key)
     except REDIS_ERRORS as exc:
         raw = call.failed(exc, "GET", None)
+    if instrument.LISTENERS:
+        cache._looked_up(1 if raw is not None else 0, 1)
     if raw is not None:
         return call.decode(raw)
     value = call.default() if callable(call.default) else call.default
@@ -317,6 +319,8 @@ async def _aplain(call: _Call) -> Any:
         raw = await (await cache._areader()).get(call.key)
     except REDIS_ERRORS as exc:
         raw = call.failed(exc, "GET", None)
+    if instrument.LISTENERS:
+        cache._looked_up(1 if raw is not None else 0, 1)
     if raw is not None:
         return call.decode(raw)
     value = call.default() if callable(call.default) else call.default

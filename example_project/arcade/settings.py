@@ -85,6 +85,7 @@ if DEBUG_TOOLBAR:
     MIDDLEWARE.insert(1, "debug_toolbar.middleware.DebugToolbarMiddleware")  # early, after SecurityMiddleware
     INTERNAL_IPS = ["127.0.0.1", "::1"]
     DEBUG_TOOLBAR_PANELS = [*PANELS_DEFAULTS, "django_redis_patterns.contrib.debug_toolbar.RedisPanel"]
+    DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}  # a "DJDT" tab at the edge until clicked
 
 ROOT_URLCONF = "arcade.urls"
 TEMPLATES = [

@@ -29,9 +29,11 @@ def test_cache_reports_hits_and_misses_by_alias_and_prefix(topology: Any) -> Non
         cache.get("nope")
         cache.get_many(["a", "b", "c"])
         asyncio.run(cache.aget("a"))
+        cache.get_or_set("g", 1)  # a constant default: Django's plain way, a miss then a hit
+        cache.get_or_set("g", 1)
     hits = sum(e.data["count"] for e in rec.of("cache", "hit"))
     misses = sum(e.data["count"] for e in rec.of("cache", "miss"))
-    assert (hits, misses) == (3, 3)
+    assert (hits, misses) == (4, 4)
     assert {(e.alias, e.data["prefix"]) for e in rec.events} == {("default", "")}
     # The commands inside carry the cache's pattern and operation.
     assert [(c.command, c.pattern, c.operation) for c in rec.commands if not c.is_async][:2] == [

@@ -108,3 +108,26 @@ def test_counts_from_many_threads_are_exact(topology: Any, registry: CollectorRe
     # A second scrape adds only what happened since the first.
     cache.get("t")
     assert sample(registry, "django_redis_cache_get_hits_total", alias="default", prefix="") == 1001
+
+
+def test_an_unreachable_alias_counts_the_failed_command_and_opens_the_breaker(
+    settings: Any, registry: CollectorRegistry
+) -> None:
+    import redis
+
+    from django_redis_patterns import get_redis
+    from django_redis_patterns.client import connections
+    from django_redis_patterns.client.breaker import CircuitOpen
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django_redis_patterns.cache.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"},
+    }
+    connections.reset()
+    with pytest.raises(redis.ConnectionError):
+        get_redis().ping()
+    with pytest.raises(CircuitOpen):  # failing fast: no command reached a socket
+        get_redis().ping()
+    assert sample(registry, "django_redis_breaker_open", alias="default") == 1
+    assert sample(registry, "django_redis_breaker_opened_total", alias="default") == 1
+    assert sample(registry, "django_redis_command_errors_total", alias="default", pattern="other") == 2
