@@ -398,7 +398,8 @@ class _LockBase:
     def _report_acquire(self, op: Any, handle: _HandleBase | None, waited: float) -> None:
         """Report an acquire: ``wait`` is the seconds from the first attempt to the answer."""
         op.set(acquired=handle is not None, wait=waited)
-        instrument.emit("locks", "acquire", op.alias, name=self.name, acquired=handle is not None, wait=waited)
+        alias = op.alias if isinstance(op, instrument.Operation) else self._alias_label()  # a listener left meanwhile
+        instrument.emit("locks", "acquire", alias, name=self.name, acquired=handle is not None, wait=waited)
 
     def _acquired(self, handle: _HandleBase) -> None:
         signals.lock_acquired.send(sender=type(self), name=self.name, handle=handle)
