@@ -156,3 +156,25 @@ def test_boards_report_syncs_reads_rebuilds_and_drift(topology: Any) -> None:
     assert (read.data["operation"], read.data["size"]) == ("range", 3)
     (drifted,) = rec.of("leaderboard", "drift")
     assert (drifted.data["extra"], drifted.data["missing"]) == (1, 0)
+
+
+def test_a_session_read_with_redis_down_is_reported_as_an_error(redis_factory: Any, settings: Any) -> None:
+    from tests.sessions.conftest import point_default_at
+
+    group = redis_factory("standalone")
+    point_default_at(settings, group.url)
+    settings.REDIS_PATTERNS = {
+        **(getattr(settings, "REDIS_PATTERNS", None) or {}),
+        "SESSIONS": {"ON_ERROR": "anonymous"},
+    }
+    store = SessionStore()
+    store["x"] = 1
+    store.save()
+    group.primary.stop()
+    with listening(Recorder()) as rec:
+        assert SessionStore(store.session_key).load() == {}  # anonymous: an empty session
+    assert [(e.name, e.data) for e in rec.of("sessions")] == [
+        ("error", {"on_error": "anonymous"}),
+        ("load", {"found": False}),
+    ]
+    assert rec.commands and all(c.error is not None for c in rec.commands)
