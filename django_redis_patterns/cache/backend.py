@@ -12,6 +12,7 @@ only the I/O line differs. Failures go through :mod:`.errors`.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -22,7 +23,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, default_
 from redis.crc import key_slot
 from redis.exceptions import ResponseError
 
-from ..client import connections, scripts
+from ..client import connections, instrument, scripts
 from ..exceptions import ImproperlyConfigured
 from . import batching, errors, keyspace
 from . import stampede as _stampede
@@ -181,6 +182,8 @@ class RedisCache(BaseCache):
         # A subclass that overrides validate_key() gets it called for every key.
         self._fast_validate = type(self).validate_key is BaseCache.validate_key
         self._alias: str | None = None
+        #: method name -> the operation its commands are attributed to (see errors.guarded)
+        self._operation_tags: dict[str, instrument.Operation] = {}
 
     def __repr__(self) -> str:
         return f"<RedisCache {self._spec!r} prefix={self.key_prefix!r}>"
@@ -307,11 +310,32 @@ class RedisCache(BaseCache):
     @guarded("GET", lambda key, default=None, version=None: default)
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         raw = self._reader().get(self.make_and_validate_key(key, version=version))
+        if instrument.LISTENERS:
+            instrument.deliver(self._one_lookup[raw is not None])
         try:
             return default if raw is None else self._codec.decode(raw)
         except TamperedValue as exc:  # SignedSerializer refused it: a miss
             _tampered(self.alias, exc)
             return default
+
+    def _operation_tag(self, name: str) -> instrument.Operation:
+        tag = self._operation_tags[name] = instrument.attributed("cache", name, self.alias)
+        return tag
+
+    @functools.cached_property
+    def _one_lookup(self) -> tuple[instrument.PatternEvent, instrument.PatternEvent]:
+        """The events of one key's miss and hit (shared: the hottest events there are)."""
+        return (
+            instrument.PatternEvent("cache", "miss", self.alias, {"prefix": self.key_prefix, "count": 1}),
+            instrument.PatternEvent("cache", "hit", self.alias, {"prefix": self.key_prefix, "count": 1}),
+        )
+
+    def _looked_up(self, hits: int, keys: int) -> None:
+        """Report the hits and misses of a read (``prefix``: the alias's KEY_PREFIX, a bounded label)."""
+        if hits:
+            instrument.emit("cache", "hit", self.alias, prefix=self.key_prefix, count=hits)
+        if keys - hits:
+            instrument.emit("cache", "miss", self.alias, prefix=self.key_prefix, count=keys - hits)
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         """The async twin of :meth:`get`, on ``redis.asyncio``.
@@ -330,6 +354,8 @@ class RedisCache(BaseCache):
             return self._failed(exc, "GET", default)
         if errors._failing:
             errors.record_success(self.alias, self._spec)
+        if instrument.LISTENERS:
+            instrument.deliver(self._one_lookup[raw is not None])
         try:
             return default if raw is None else self._codec.decode(raw)
         except TamperedValue as exc:  # SignedSerializer refused it: a miss
@@ -440,6 +466,8 @@ class RedisCache(BaseCache):
         client = self._reader()
         made = list(key_map)
         values = client.mget_nonatomic(made) if self._cluster else client.mget(made)
+        if instrument.LISTENERS:
+            self._looked_up(sum(v is not None for v in values), len(values))
         return self._decode_many(key_map, values)
 
     @guarded("MGET", lambda keys, version=None: {})
@@ -450,6 +478,8 @@ class RedisCache(BaseCache):
         client = await self._areader()
         made = list(key_map)
         values = await (client.mget_nonatomic(made) if self._cluster else client.mget(made))
+        if instrument.LISTENERS:
+            self._looked_up(sum(v is not None for v in values), len(values))
         return self._decode_many(key_map, values)
 
     def _set_many_plan(

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from redis.exceptions import RedisClusterException, RedisError
 
+from ..client import instrument
 from ..exceptions import RedisUnavailable
 
 logger = logging.getLogger("django_redis_patterns.cache")
@@ -82,12 +83,20 @@ def guarded(command: str, fallback: Callable[..., Any] = lambda *a, **kw: False)
     """
 
     def decorate(method: F) -> F:
+        operation = method.__name__.lstrip("_")
         if inspect.iscoroutinefunction(method):
 
             @functools.wraps(method)
             async def async_wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
                 try:
-                    result = await method(self, *args, **kwargs)
+                    if not instrument.LISTENERS:
+                        result = await method(self, *args, **kwargs)
+                    elif instrument.OPERATION_LISTENERS:  # spans: the operation is reported
+                        async with instrument.operation("cache", operation, alias=self.alias):
+                            result = await method(self, *args, **kwargs)
+                    else:  # the commands inside are the cache's
+                        tag = self._operation_tags.get(operation) or self._operation_tag(operation)
+                        result = await instrument.arun_as(tag, method, self, *args, **kwargs)
                 except REDIS_ERRORS as exc:
                     return self._failed(exc, command, fallback(*args, **kwargs))
                 if _failing:
@@ -99,7 +108,14 @@ def guarded(command: str, fallback: Callable[..., Any] = lambda *a, **kw: False)
         @functools.wraps(method)
         def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
-                result = method(self, *args, **kwargs)
+                if not instrument.LISTENERS:
+                    result = method(self, *args, **kwargs)
+                elif instrument.OPERATION_LISTENERS:  # spans: the operation is reported
+                    with instrument.operation("cache", operation, alias=self.alias):
+                        result = method(self, *args, **kwargs)
+                else:  # the commands inside are the cache's
+                    tag = self._operation_tags.get(operation) or self._operation_tag(operation)
+                    result = instrument.run_as(tag, method, self, *args, **kwargs)
             except REDIS_ERRORS as exc:
                 return self._failed(exc, command, fallback(*args, **kwargs))
             if _failing:

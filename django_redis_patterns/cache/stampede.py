@@ -27,7 +27,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..client import scripts
+from ..client import instrument, scripts
 from ..exceptions import ImproperlyConfigured
 from .codec import Codec
 from .errors import REDIS_ERRORS
@@ -135,6 +135,8 @@ def get_or_set(cache: RedisCache, key: Any, default: Any, timeout: Any, version:
     except REDIS_ERRORS as exc:
         raw, pttl = call.failed(exc, "GET", (None, -2))
     token: str | None = None
+    if instrument.LISTENERS:
+        call.cache._looked_up(1 if raw is not None else 0, 1)
     if raw is not None:
         if not recompute_early(Codec.compute_ms(raw), pttl, call.settings.beta):
             return call.decode(raw)
@@ -175,6 +177,8 @@ def _plain(call: _Call) -> Any:
         raw = cache._reader().get(call.key)
     except REDIS_ERRORS as exc:
         raw = call.failed(exc, "GET", None)
+    if instrument.LISTENERS:
+        cache._looked_up(1 if raw is not None else 0, 1)
     if raw is not None:
         return call.decode(raw)
     value = call.default() if callable(call.default) else call.default
@@ -197,7 +201,29 @@ def _try_lock(call: _Call, client: Any) -> str | None:
     return token if got else None
 
 
+def _waited(call: _Call, started: float, found: bool) -> None:
+    """Report a wait for another caller's recompute (``found``: its value arrived in time)."""
+    seconds = time.monotonic() - started
+    instrument.emit(
+        "cache", "stampede_wait", call.cache.alias, prefix=call.cache.key_prefix, seconds=seconds, found=found
+    )
+
+
+def _recomputing(call: _Call, locked: bool) -> None:
+    """Report a recompute (``locked``: under the recompute lock, so no other caller runs it)."""
+    instrument.emit("cache", "recompute", call.cache.alias, prefix=call.cache.key_prefix, locked=locked)
+
+
 def _wait_for(call: _Call, client: Any) -> Any:
+    if instrument.LISTENERS:
+        started = time.monotonic()
+        found = _wait_for_value(call, client)
+        _waited(call, started, found is not _MISSING)
+        return found
+    return _wait_for_value(call, client)
+
+
+def _wait_for_value(call: _Call, client: Any) -> Any:
     deadline, delay = _poll_delays(call.settings.lock_timeout)
     while time.monotonic() < deadline:
         time.sleep(delay)
@@ -212,6 +238,8 @@ def _wait_for(call: _Call, client: Any) -> Any:
 
 
 def _recompute(call: _Call, client: Any, token: str | None) -> Any:
+    if instrument.LISTENERS:
+        _recomputing(call, token is not None)
     try:
         value, stored = call.compute()
     except BaseException:
@@ -250,6 +278,8 @@ async def aget_or_set(cache: RedisCache, key: Any, default: Any, timeout: Any, v
     except REDIS_ERRORS as exc:
         raw, pttl = call.failed(exc, "GET", (None, -2))
     token: str | None = None
+    if instrument.LISTENERS:
+        call.cache._looked_up(1 if raw is not None else 0, 1)
     if raw is not None:
         if not recompute_early(Codec.compute_ms(raw), pttl, call.settings.beta):
             return call.decode(raw)
@@ -289,6 +319,8 @@ async def _aplain(call: _Call) -> Any:
         raw = await (await cache._areader()).get(call.key)
     except REDIS_ERRORS as exc:
         raw = call.failed(exc, "GET", None)
+    if instrument.LISTENERS:
+        cache._looked_up(1 if raw is not None else 0, 1)
     if raw is not None:
         return call.decode(raw)
     value = call.default() if callable(call.default) else call.default
@@ -312,6 +344,15 @@ async def _atry_lock(call: _Call, client: Any) -> str | None:
 
 
 async def _await_for(call: _Call, client: Any) -> Any:
+    if instrument.LISTENERS:
+        started = time.monotonic()
+        found = await _await_for_value(call, client)
+        _waited(call, started, found is not _MISSING)
+        return found
+    return await _await_for_value(call, client)
+
+
+async def _await_for_value(call: _Call, client: Any) -> Any:
     deadline, delay = _poll_delays(call.settings.lock_timeout)
     while time.monotonic() < deadline:
         await asyncio.sleep(delay)
@@ -326,6 +367,8 @@ async def _await_for(call: _Call, client: Any) -> Any:
 
 
 async def _arecompute(call: _Call, client: Any, token: str | None) -> Any:
+    if instrument.LISTENERS:
+        _recomputing(call, token is not None)
     try:
         value, stored = call.compute()
     except BaseException:

@@ -169,6 +169,7 @@ class Breaker:
                 self._opened_at = now
             self._cause = _describe(exc)
         if opening:
+            self._report("open")
             # INFO, not WARNING: the pattern whose call failed logs the incident itself (once);
             # a second warning would only repeat it -- and on a management command's stderr,
             # where Python prints unhandled warnings, add a line to its one-line error.
@@ -187,7 +188,15 @@ class Breaker:
             self._probing_since = None
             down_for = time.monotonic() - self._opened_at
         if was_open:
+            self._report("closed")
             logger.info("Redis alias %s answers again: circuit closed after %.1f s", self.label, down_for)
+
+    def _report(self, state: str) -> None:
+        from . import instrument  # breaker is imported by the instrumentation's importers
+
+        if instrument.LISTENERS:
+            alias = self.label.split(",", 1)[0].strip().strip("'")  # the label is "'a', 'b'"
+            instrument.emit("client", "breaker", alias, state=state, label=self.label)
 
     def released(self) -> None:
         """The probe ended without an answer either way (cancelled...): the next caller probes."""

@@ -49,7 +49,7 @@ from redis.retry import Retry
 from .. import conf
 from ..exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
 from . import breaker as breakers
-from . import compat
+from . import compat, instrument
 
 Topology = Literal["standalone", "sentinel", "cluster"]
 #: What :func:`get_redis` returns: standalone and Sentinel give ``redis.Redis`` (a lean
@@ -673,6 +673,7 @@ def _build_sync(spec: ConnectionSpec, replica_index: int | None = None, role: st
     client = _build(spec, replica_index, _SYNC)
     if not spec.fake and spec.breaker_cooldown > 0:
         breakers.attach(client, breaker_for(spec, role), asyncio=False)
+    instrument.attach(client, lambda: _alias_name(spec), is_async=False)
     return client
 
 
@@ -680,6 +681,7 @@ def _build_async(spec: ConnectionSpec, replica_index: int | None = None, role: s
     client = _build(spec, replica_index, _ASYNC)
     if not spec.fake and spec.breaker_cooldown > 0:
         breakers.attach(client, breaker_for(spec, role), asyncio=True)
+    instrument.attach(client, lambda: _alias_name(spec), is_async=True)
     return client
 
 
@@ -706,6 +708,17 @@ def _label(spec: ConnectionSpec) -> str:
         except Exception:  # a non-Redis or malformed alias is not this one
             continue
     return ", ".join(names) if names else f"<{', '.join(spec.display_nodes())}>"
+
+
+def _alias_name(spec: ConnectionSpec) -> str:
+    """The first alias whose settings give ``spec`` (for instrumentation events); else its nodes."""
+    for alias in getattr(settings, "CACHES", None) or {}:
+        try:
+            if spec_for_alias(alias) == spec:
+                return str(alias)
+        except Exception:  # a non-Redis or malformed alias is not this one
+            continue
+    return f"<{', '.join(spec.display_nodes())}>"
 
 
 def _replica_reads(enabled: bool) -> dict[str, Any]:

@@ -16,8 +16,10 @@ opens at most that many), and the client's retry policy for
 
 What it drops: redis-py's connection-pool bookkeeping for single commands (a lean client
 keeps its own free list of connections, built from the pool's connection class and
-arguments) and redis-py 8's per-command observability hooks. ``OPTIONS["LEAN_CLIENT"] =
-False`` builds plain redis-py clients instead, for projects that rely on those hooks.
+arguments) and redis-py 8's per-command observability hooks. This package's own
+instrumentation point (:mod:`.instrument`: metrics, spans, the debug-toolbar panel) sees lean
+clients as it sees plain ones; ``OPTIONS["LEAN_CLIENT"] = False`` builds plain redis-py
+clients, for projects that rely on redis-py's own hooks.
 
 A connection is only ever returned to the free list in a clean state: redis-py's
 connection disconnects itself on any error or interruption while sending or reading, and

@@ -31,7 +31,7 @@ import redis.exceptions
 from django.core.paginator import Page, Paginator
 
 from django_redis_patterns import conf as core_conf
-from django_redis_patterns.client import connections, scripts
+from django_redis_patterns.client import connections, instrument, scripts
 from django_redis_patterns.exceptions import ImproperlyConfigured, RedisUnavailable
 
 from . import periods as periods_mod
@@ -150,6 +150,23 @@ class _Call:
     command: str
     send: Callable[[Any, bool], Any]
     parse: Callable[[Any], Any]
+
+
+_WRITES = frozenset({"set", "incr", "best", "remove"})
+
+
+def _op_of(call: _Call) -> tuple[str, str]:
+    """("sync" for a write, else "read"; the operation's name) of a call."""
+    name = call.command.split(" ", 1)[1] if call.command.startswith("leaderboard ") else call.command.lower()
+    return ("sync" if name in _WRITES else "read"), name
+
+
+def _report(board: Leaderboard, kind: str, name: str, result: Any) -> None:
+    """A write ("sync": the board follows its source) or a read, with how many entries it returned."""
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], list):
+        result = result[1]  # (board size, entries)
+    size = len(result) if isinstance(result, list) else None
+    instrument.emit("leaderboard", kind, board.alias, board=board.name, operation=name, size=size)
 
 
 def _member(value: Any, argument: str = "member") -> str:
@@ -322,6 +339,15 @@ class Leaderboard:
 
     # -- running calls ---------------------------------------------------------------
     def _run(self, call: _Call) -> Any:
+        if instrument.LISTENERS:
+            kind, name = _op_of(call)
+            with instrument.operation("leaderboard", name, alias=self.alias, board=self.name):
+                result = self._run_unobserved(call)
+            _report(self, kind, name, result)
+            return result
+        return self._run_unobserved(call)
+
+    def _run_unobserved(self, call: _Call) -> Any:
         alias = self.alias
         for attempt in range(2):
             try:
@@ -340,6 +366,15 @@ class Leaderboard:
             return call.parse(reply)
 
     async def _arun(self, call: _Call) -> Any:
+        if instrument.LISTENERS:
+            kind, name = _op_of(call)
+            async with instrument.operation("leaderboard", name, alias=self.alias, board=self.name):
+                result = await self._arun_unobserved(call)
+            _report(self, kind, name, result)
+            return result
+        return await self._arun_unobserved(call)
+
+    async def _arun_unobserved(self, call: _Call) -> Any:
         alias = self.alias
         for attempt in range(2):
             try:

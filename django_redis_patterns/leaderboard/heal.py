@@ -34,12 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisClusterException, RedisError
 
+from django_redis_patterns.client import instrument
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from . import periods as periods_mod
 from .board import _OUTAGES, BoardMissing, _failed
 from .conf import get as get_settings
-from .rebuild import Period, RebuildError, RebuildResult, RebuildRunning, _arebuild, _rebuild
+from .rebuild import Period, RebuildError, RebuildResult, RebuildRunning, _arebuild, _rebuild, reported
 from .signals import board_healed
 
 if TYPE_CHECKING:
@@ -84,6 +85,8 @@ def _healed(board: ModelLeaderboard, result: RebuildResult, period: Period | Non
         result.seconds,
     )
     board_healed.send(sender=board.model, board=board, members=result.members, seconds=result.seconds, period=period)
+    if instrument.LISTENERS:
+        reported(board, result, healed=True)
 
 
 def _period(board: ModelLeaderboard, label: str | None) -> Period | None:

@@ -56,7 +56,7 @@ from django.db.models import Q
 from django.db.models.signals import class_prepared, post_delete, post_save
 from django.utils import timezone
 
-from django_redis_patterns.client import scripts
+from django_redis_patterns.client import instrument, scripts
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from . import periods as periods_mod
@@ -453,6 +453,14 @@ class ModelLeaderboard(Leaderboard):
 
     def sync_pks(self, pks: Iterable[Any], using: str | None = None) -> int:
         """Write the committed state of these rows (absent/excluded rows are removed)."""
+        if instrument.LISTENERS:
+            with instrument.operation("leaderboard", "sync", alias=self.alias, board=self.name):
+                rows = self._sync_pks(pks, using)
+            instrument.emit("leaderboard", "sync", self.alias, board=self.name, operation="sync", size=rows)
+            return rows
+        return self._sync_pks(pks, using)
+
+    def _sync_pks(self, pks: Iterable[Any], using: str | None) -> int:
         with self._pending_lock:
             wanted = set(pks) | self._pending
             self._pending.clear()
@@ -508,6 +516,14 @@ class ModelLeaderboard(Leaderboard):
         """Write these rows' current values now (default: every row). Returns rows written.
 
         Not atomic for the whole board: use ``manage.py leaderboard_rebuild`` to replace it."""
+        if instrument.LISTENERS:
+            with instrument.operation("leaderboard", "sync", alias=self.alias, board=self.name):
+                rows = self._sync_rows(queryset)
+            instrument.emit("leaderboard", "sync", self.alias, board=self.name, operation="sync", size=rows)
+            return rows
+        return self._sync_rows(queryset)
+
+    def _sync_rows(self, queryset: models.QuerySet[Any] | None) -> int:
         qs = queryset if queryset is not None else self.model._base_manager.all()
         all_args, payloads = [], {}
         for member, value, part, data in self.rows_with_data(qs):

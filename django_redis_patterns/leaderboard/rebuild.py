@@ -23,7 +23,7 @@ from typing import Any
 import redis.exceptions
 from asgiref.sync import sync_to_async
 
-from django_redis_patterns.client import scripts
+from django_redis_patterns.client import instrument, scripts
 
 from . import periods as periods_mod
 from . import scores
@@ -192,9 +192,25 @@ def rebuild(
 ) -> RebuildResult:
     """Replace ``board`` (all-time and partitions) with ``rows`` (default: the model's table);
     with ``period``, that period board (global and partitions) instead."""
-    result = _rebuild(board, rows, force=force, progress=progress, heal=False, period=period)
+    with instrument.operation("leaderboard", "rebuild", alias=board.alias, board=board.name):
+        result = _rebuild(board, rows, force=force, progress=progress, heal=False, period=period)
     assert result is not None  # only a heal can find the board back already
+    if instrument.LISTENERS:
+        reported(board, result, healed=False)
     return result
+
+
+def reported(board: Leaderboard, result: RebuildResult, *, healed: bool) -> None:
+    """Report a rebuild (``healed``: a read found the board missing and rebuilt it)."""
+    instrument.emit(
+        "leaderboard",
+        "rebuild",
+        board.alias,
+        board=board.name,
+        members=result.members,
+        seconds=result.seconds,
+        healed=healed,
+    )
 
 
 def _rebuild(
@@ -341,6 +357,19 @@ def check(board: Leaderboard, rows: Iterable[Row] | None = None) -> Drift:
                     drift.note("extra", name)
                     if len(drift.examples["extra"]) >= 5:
                         break
+    if instrument.LISTENERS:
+        instrument.emit(
+            "leaderboard",
+            "drift",
+            board.alias,
+            board=board.name,
+            rows=drift.rows,
+            members=drift.members,
+            missing=drift.missing,
+            extra=drift.extra,
+            mismatched=drift.mismatched,
+            wrong_partition=drift.wrong_partition,
+        )
     return drift
 
 

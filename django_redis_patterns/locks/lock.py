@@ -19,7 +19,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, NoReturn, TypeVar, cast
 
-from django_redis_patterns.client import connections
+from django_redis_patterns.client import connections, instrument
 
 from . import core, signals
 from .exceptions import LockError, LockLost, LockNotAcquired, LockUnavailable
@@ -29,6 +29,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 #: Serialises the first report of a loss: the renewer and its deadline timer may both see it.
 _loss_lock = threading.Lock()
+
+
+def _outside_lock_operation() -> bool:
+    """True unless a lock operation (an acquire) is already in progress here."""
+    op = instrument.current_operation()
+    return op is None or op.pattern != "locks"
 
 
 class _HandleBase:
@@ -113,6 +119,8 @@ class _HandleBase:
         self._expires = started + ms / 1000
         if renewal:
             self.renewals += 1
+            if instrument.LISTENERS:
+                instrument.emit("locks", "renew", self.alias, name=self.name, ttl=ms / 1000)
 
     def _mark_lost(self) -> bool:
         """Record the loss once; returns True the first time (so the signal goes out once)."""
@@ -121,7 +129,16 @@ class _HandleBase:
                 return False
             self._lost = True
         signals.lock_lost.send(sender=type(self.lock), name=self.name, handle=self)
+        if instrument.LISTENERS:
+            instrument.emit("locks", "lost", self.alias, name=self.name, held=time.monotonic() - self._started)
         return True
+
+    def _report_released(self) -> None:
+        signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
+        if instrument.LISTENERS:
+            # How long the lock was held: from before the acquiring call was sent to now.
+            held = time.monotonic() - self._started
+            instrument.emit("locks", "release", self.alias, name=self.name, held=held, renewals=self.renewals)
 
     def _lost_if_not_renewed(self, expires: float) -> None:
         """The deadline timer of a renewal: the local expiry came and the renewal has not
@@ -217,7 +234,7 @@ class LockHandle(_ThreadRenewal, _HandleBase):
             self._closing = False
             self._mark_lost()
             raise self._lost_error("it was released")
-        signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
+        self._report_released()
 
     def detach(self) -> None:
         """Stop renewing and forget the lock without deleting it: it lives out its TTL."""
@@ -240,7 +257,7 @@ class LockHandle(_ThreadRenewal, _HandleBase):
             self._closing = False
             self._mark_lost()
             raise self._lost_error("the period was marked done")
-        signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
+        self._report_released()
 
 
 class _Renewer(threading.Thread):
@@ -372,6 +389,18 @@ class _LockBase:
         label = core.label(target)
         return core.unavailable(exc, name=self.name, alias=label, command=command, log=self.log_unavailable)
 
+    def _alias_label(self) -> str:
+        try:
+            return core.label(core.resolve_target(self.using))
+        except Exception:  # a bad alias: the acquire itself raises the clear error
+            return str(self.using)
+
+    def _report_acquire(self, op: Any, handle: _HandleBase | None, waited: float) -> None:
+        """Report an acquire: ``wait`` is the seconds from the first attempt to the answer."""
+        op.set(acquired=handle is not None, wait=waited)
+        alias = op.alias if isinstance(op, instrument.Operation) else self._alias_label()  # a listener left meanwhile
+        instrument.emit("locks", "acquire", alias, name=self.name, acquired=handle is not None, wait=waited)
+
     def _acquired(self, handle: _HandleBase) -> None:
         signals.lock_acquired.send(sender=type(self), name=self.name, handle=handle)
 
@@ -422,6 +451,12 @@ class Lock(_LockBase):
 
     # -- I/O ---------------------------------------------------------------------------
     def _run(self, script: Any, target: core.Target, keys: list[str], args: list[Any], command: str) -> Any:
+        if instrument.LISTENERS and _outside_lock_operation():
+            with instrument.operation("locks", command, alias=core.label(target), name=self.name):
+                return self._run_unobserved(script, target, keys, args, command)
+        return self._run_unobserved(script, target, keys, args, command)
+
+    def _run_unobserved(self, script: Any, target: core.Target, keys: list[str], args: list[Any], command: str) -> Any:
         try:
             reply = script(core.sync_client(target), keys, args)
         except core.UNAVAILABLE_ERRORS as exc:
@@ -444,6 +479,15 @@ class Lock(_LockBase):
         return self._acquire(blocking, timeout) is not None
 
     def _acquire(self, blocking: bool | None, timeout: float | None) -> LockHandle | None:
+        if not instrument.LISTENERS:
+            return self._acquire_unobserved(blocking, timeout)
+        started = time.monotonic()
+        with instrument.operation("locks", "acquire", alias=self._alias_label(), name=self.name) as op:
+            handle = self._acquire_unobserved(blocking, timeout)
+            self._report_acquire(op, handle, time.monotonic() - started)
+        return handle
+
+    def _acquire_unobserved(self, blocking: bool | None, timeout: float | None) -> LockHandle | None:
         blocking = self.blocking if blocking is None else blocking
         timeout = self.timeout if timeout is None else core.validate_seconds("timeout", timeout, allow_zero=True)
         current = self._current()
@@ -602,7 +646,7 @@ class AsyncLockHandle(_TaskRenewal, _HandleBase):
             self._closing = False
             self._mark_lost()
             raise self._lost_error("it was released")
-        signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
+        self._report_released()
 
     async def detach(self) -> None:
         """Stop renewing and forget this hold locally, without touching Redis."""
@@ -670,6 +714,14 @@ class AsyncLock(_LockBase):
         return task
 
     async def _run(self, script: Any, target: core.Target, keys: list[str], args: list[Any], command: str) -> Any:
+        if instrument.LISTENERS and _outside_lock_operation():
+            async with instrument.operation("locks", command, alias=core.label(target), name=self.name):
+                return await self._run_unobserved(script, target, keys, args, command)
+        return await self._run_unobserved(script, target, keys, args, command)
+
+    async def _run_unobserved(
+        self, script: Any, target: core.Target, keys: list[str], args: list[Any], command: str
+    ) -> Any:
         try:
             reply = await script.acall(await core.async_client(target), keys, args)
         except core.UNAVAILABLE_ERRORS as exc:
@@ -688,6 +740,15 @@ class AsyncLock(_LockBase):
         return await self._acquire(blocking, timeout) is not None
 
     async def _acquire(self, blocking: bool | None, timeout: float | None) -> AsyncLockHandle | None:
+        if not instrument.LISTENERS:
+            return await self._acquire_unobserved(blocking, timeout)
+        started = time.monotonic()
+        async with instrument.operation("locks", "acquire", alias=self._alias_label(), name=self.name) as op:
+            handle = await self._acquire_unobserved(blocking, timeout)
+            self._report_acquire(op, handle, time.monotonic() - started)
+        return handle
+
+    async def _acquire_unobserved(self, blocking: bool | None, timeout: float | None) -> AsyncLockHandle | None:
         blocking = self.blocking if blocking is None else blocking
         timeout = self.timeout if timeout is None else core.validate_seconds("timeout", timeout, allow_zero=True)
         owner = self._owner()

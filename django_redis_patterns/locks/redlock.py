@@ -76,7 +76,7 @@ class _RedlockHandleBase(_HandleBase):
             self._closing = False
             self._mark_lost()
             raise self._lost_error("it was released")
-        signals.lock_released.send(sender=type(self.lock), name=self.name, handle=self)
+        self._report_released()
 
     def _begin_release(self) -> None:
         if self._released:

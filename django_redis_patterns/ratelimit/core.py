@@ -20,7 +20,7 @@ from typing import Any
 import redis.exceptions
 
 from django_redis_patterns import conf
-from django_redis_patterns.client import connections
+from django_redis_patterns.client import connections, instrument
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 from . import algorithms
@@ -223,6 +223,12 @@ class Limiter:
 
     # -- sync ---------------------------------------------------------------------------
     def _run(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
+        if instrument.LISTENERS:
+            with instrument.operation("ratelimit", "check", alias=self.alias, algorithm=self.algorithm.name) as op:
+                return self._decided(op, key, mode, self._run_unobserved(key, rate, cost, mode))
+        return self._run_unobserved(key, rate, cost, mode)
+
+    def _run_unobserved(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
         rates, keys, args = self._call(key, rate, cost, mode)
         if any(r.limit == 0 for r in rates):
             return self._refused(rates)
@@ -236,6 +242,25 @@ class Limiter:
             return self._unavailable(rates, exc, f"EVALSHA {self.algorithm.name}", mode)
         _note_success(alias)
         return Usage.from_reply(reply, rates, self.algorithm.name)
+
+    def _decided(self, op: Any, key: str, mode: str, usage: Usage) -> Usage:
+        """Report a decision: ``group`` is the request-level group (None for a direct Limiter call)."""
+        group = key.split("\x00", 1)[0] if "\x00" in key else None
+        counted = mode == "1"
+        op.set(group=group, allowed=usage.allowed, remaining=usage.remaining, counted=counted)
+        instrument.emit(
+            "ratelimit",
+            "decision",
+            self.alias,
+            algorithm=self.algorithm.name,
+            group=group,
+            allowed=usage.allowed,
+            remaining=usage.remaining,
+            limit=usage.limit,
+            counted=counted,
+            unavailable=usage.unavailable,
+        )
+        return usage
 
     def hit(self, key: str, rate: RateSpec | tuple[Rate, ...], *, cost: int = 1) -> Usage:
         """Count ``cost`` against every rate if all of them allow it (else count nothing)."""
@@ -264,6 +289,12 @@ class Limiter:
 
     # -- async (redis.asyncio, no thread hop) -------------------------------------------
     async def _arun(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
+        if instrument.LISTENERS:
+            with instrument.operation("ratelimit", "check", alias=self.alias, algorithm=self.algorithm.name) as op:
+                return self._decided(op, key, mode, await self._arun_unobserved(key, rate, cost, mode))
+        return await self._arun_unobserved(key, rate, cost, mode)
+
+    async def _arun_unobserved(self, key: str, rate: RateSpec | tuple[Rate, ...], cost: int, mode: str) -> Usage:
         rates, keys, args = self._call(key, rate, cost, mode)
         if any(r.limit == 0 for r in rates):
             return self._refused(rates)

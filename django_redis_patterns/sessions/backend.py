@@ -28,7 +28,7 @@ from typing import Any, cast
 from django.contrib.sessions.backends.base import CreateError, SessionBase, UpdateError
 from django.utils.crypto import get_random_string
 
-from ..client import connections, scripts
+from ..client import connections, instrument, scripts
 from . import index, migration, records, replication, sealing
 from .errors import SessionUnavailable, guard
 from .runtime import Runtime, current
@@ -81,6 +81,8 @@ class SessionStore(SessionBase):
 
     def _degrade(self, exc: SessionUnavailable) -> None:
         """ON_ERROR="anonymous": swallow (already logged once per incident); else re-raise."""
+        if instrument.LISTENERS:
+            instrument.emit("sessions", "error", self._rt.alias, on_error=self._rt.on_error)
         if self._rt.on_error != "anonymous":
             raise exc
         self._unavailable = True
@@ -162,6 +164,14 @@ class SessionStore(SessionBase):
     # -- sync -----------------------------------------------------------------------------
 
     def load(self) -> dict[str, Any]:
+        if instrument.LISTENERS and self.session_key is not None and not self._unavailable:
+            with instrument.operation("sessions", "load", alias=self._rt.alias):
+                data = self._load()
+            instrument.emit("sessions", "load", self._rt.alias, found=bool(data))
+            return data
+        return self._load()
+
+    def _load(self) -> dict[str, Any]:
         key = self.session_key
         if key is None or self._unavailable:
             return {}
@@ -232,7 +242,12 @@ class SessionStore(SessionBase):
         if self._unavailable:
             return None
         try:
-            self._save(must_create)
+            if instrument.LISTENERS:
+                with instrument.operation("sessions", "save", alias=self._rt.alias):
+                    self._save(must_create)
+                instrument.emit("sessions", "save", self._rt.alias)
+            else:
+                self._save(must_create)
         except SessionUnavailable as exc:
             self._degrade(exc)
         return None
@@ -291,6 +306,11 @@ class SessionStore(SessionBase):
             index.remove(rt, client, old.uid, [key])
 
     def delete(self, session_key: str | None = None) -> None:
+        if instrument.LISTENERS:
+            with instrument.operation("sessions", "delete", alias=self._rt.alias):
+                self._delete(session_key)
+            instrument.emit("sessions", "delete", self._rt.alias)
+            return
         self._delete(session_key)
 
     def _delete(self, session_key: str | None = None) -> bool:
@@ -460,6 +480,14 @@ class SessionStore(SessionBase):
 
     async def aload(self) -> dict[str, Any]:
         """The async twin of :meth:`load`, on ``redis.asyncio``."""
+        if instrument.LISTENERS and self.session_key is not None and not self._unavailable:
+            async with instrument.operation("sessions", "load", alias=self._rt.alias):
+                data = await self._aload()
+            instrument.emit("sessions", "load", self._rt.alias, found=bool(data))
+            return data
+        return await self._aload()
+
+    async def _aload(self) -> dict[str, Any]:
         key = self.session_key
         if key is None or self._unavailable:
             return {}
@@ -533,7 +561,12 @@ class SessionStore(SessionBase):
         if self._unavailable:
             return None
         try:
-            await self._asave(must_create)
+            if instrument.LISTENERS:
+                async with instrument.operation("sessions", "save", alias=self._rt.alias):
+                    await self._asave(must_create)
+                instrument.emit("sessions", "save", self._rt.alias)
+            else:
+                await self._asave(must_create)
         except SessionUnavailable as exc:
             self._degrade(exc)
         return None
@@ -591,6 +624,11 @@ class SessionStore(SessionBase):
 
     async def adelete(self, session_key: str | None = None) -> None:
         """The async twin of :meth:`delete`, on ``redis.asyncio``."""
+        if instrument.LISTENERS:
+            async with instrument.operation("sessions", "delete", alias=self._rt.alias):
+                await self._adelete(session_key)
+            instrument.emit("sessions", "delete", self._rt.alias)
+            return
         await self._adelete(session_key)
 
     async def _adelete(self, session_key: str | None = None) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 import redis.asyncio.client
 import redis.client
 
-from ..client import connections, scripts
+from ..client import connections, instrument, scripts
 from ..client.connections import is_cluster
 from . import records, replication
 from .devices import Device, describe
@@ -303,6 +303,8 @@ def _revoke(
     The tombstones come first and in the index's slot, where every cycle_key checks them,
     so a request that still holds one of these sessions cannot carry its login to a new key.
     """
+    if instrument.LISTENERS:
+        instrument.emit("sessions", "revoke", rt.alias, sessions=len(session_keys), every=every)
     if not session_keys and not every:
         return
     keys, args = _revoke_args(rt, uid, every, keep, session_keys)
@@ -324,6 +326,8 @@ def _revoke(
 async def _arevoke(
     rt: Runtime, client: Any, uid: str, session_keys: list[str], *, every: bool = False, keep: str | None = None
 ) -> None:
+    if instrument.LISTENERS:
+        instrument.emit("sessions", "revoke", rt.alias, sessions=len(session_keys), every=every)
     if not session_keys and not every:
         return
     keys, args = _revoke_args(rt, uid, every, keep, session_keys)

@@ -10,3 +10,11 @@ class ArcadeConfig(AppConfig):
     label = "arcade"
     verbose_name = "Arcade"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        if getattr(settings, "ARCADE_METRICS", False):
+            from django_redis_patterns.contrib import prometheus
+
+            prometheus.install()

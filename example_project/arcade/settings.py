@@ -9,6 +9,10 @@ ARCADE_REDIS_DIR  where that private server keeps its data and env file (default
               example_project/.redis)
 DATABASE_URL  sqlite:///path (default: example_project/db.sqlite3) or
               postgres://user@host:5432/name
+DEBUG_TOOLBAR 1 (default with DEBUG=1 when django-debug-toolbar is installed): the toolbar,
+              with the Redis panel (django_redis_patterns.contrib.debug_toolbar)
+METRICS       1 (default when prometheus_client is installed): Prometheus metrics of every
+              pattern at /metrics (django_redis_patterns.contrib.prometheus)
 SECRET_KEY, DEBUG (default 1), ALLOWED_HOSTS (comma-separated), HTTPS=1 (secure cookies,
               HSTS, redirect to https: what ``check --deploy`` asks for behind TLS)
 ARCADE_STACK  "patterns" (default: this package) or "today" (django-redis cache, Django's
@@ -21,6 +25,7 @@ SESSION_MIN_REPLICAS  replicas each session write waits for (WAIT; default 0): 1
 from __future__ import annotations
 
 import os
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -37,6 +42,7 @@ if not DEBUG and "SECRET_KEY" not in os.environ:
     raise ValueError("SECRET_KEY must be set in the environment when DEBUG=0 (the default one is public)")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 ARCADE_STACK = os.environ.get("ARCADE_STACK", "patterns")
+ARCADE_METRICS = os.environ.get("METRICS", "1" if find_spec("prometheus_client") else "0") == "1"
 if ARCADE_STACK not in ("patterns", "today"):
     raise ValueError(f"ARCADE_STACK must be 'patterns' or 'today', got {ARCADE_STACK!r}")
 
@@ -68,6 +74,18 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
+
+# django-debug-toolbar in DEBUG (extra "debug-toolbar"; DEBUG_TOOLBAR=0 turns it off), with the
+# Redis panel: every Redis command of the request, by pattern, and what the patterns decided.
+DEBUG_TOOLBAR = DEBUG and find_spec("debug_toolbar") is not None and os.environ.get("DEBUG_TOOLBAR", "1") == "1"
+if DEBUG_TOOLBAR:
+    from debug_toolbar.settings import PANELS_DEFAULTS
+
+    INSTALLED_APPS.append("debug_toolbar")
+    MIDDLEWARE.insert(1, "debug_toolbar.middleware.DebugToolbarMiddleware")  # early, after SecurityMiddleware
+    INTERNAL_IPS = ["127.0.0.1", "::1"]
+    DEBUG_TOOLBAR_PANELS = [*PANELS_DEFAULTS, "django_redis_patterns.contrib.debug_toolbar.RedisPanel"]
+    DEBUG_TOOLBAR_CONFIG = {"SHOW_COLLAPSED": True}  # a "DJDT" tab at the edge until clicked
 
 ROOT_URLCONF = "arcade.urls"
 TEMPLATES = [

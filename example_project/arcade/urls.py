@@ -26,4 +26,10 @@ urlpatterns = [
     path("devices/logout-others/", views.logout_others, name="logout_others"),
     path("devices/revoke/", views.revoke_session_view, name="revoke_session"),
     path("admin/", admin.site.urls),
+    path("metrics", views.metrics, name="metrics"),
 ]
+
+if "debug_toolbar" in settings.INSTALLED_APPS:  # DEBUG with django-debug-toolbar (see settings.py)
+    from debug_toolbar.toolbar import debug_toolbar_urls
+
+    urlpatterns += debug_toolbar_urls()

@@ -19,7 +19,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import mark_safe
@@ -216,3 +216,14 @@ def revoke_session_view(request: HttpRequest) -> HttpResponse:
     if ref and revoke_session(request.user, ref):
         messages.success(request, "That device was logged out.")
     return redirect("devices")
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics of every pattern (METRICS=1; docs/observability.md). Keep it off the
+    public site in production (a proxy rule, or a separate port)."""
+    if not getattr(settings, "ARCADE_METRICS", False):
+        raise Http404("metrics are off (METRICS=0)")
+    from django_redis_patterns.contrib import prometheus
+
+    prometheus.install()  # normally done at startup (ArcadeConfig.ready); here for settings changed since
+    return prometheus.metrics_view(request)

@@ -15,12 +15,21 @@ MODULES = sorted(p.stem for p in BENCH.glob("bench_*.py"))
 COMPETITORS = ["django_redis", "django_ratelimit", "redis_sessions", "limits", "redis_lock", "pottery", "leaderboard"]
 #: What the example's load benchmark serves and drives it with.
 SERVERS = ["gunicorn"]
+#: What bench_observability measures with.
+INSTRUMENTS = ["prometheus_client"]
 
 
 def test_every_benchmark_is_found() -> None:
-    assert {"cache", "connection", "example_load", "leaderboard", "locks", "ratelimit", "sessions"} <= {
-        m.removeprefix("bench_") for m in MODULES
-    }
+    assert {
+        "cache",
+        "connection",
+        "example_load",
+        "leaderboard",
+        "locks",
+        "observability",
+        "ratelimit",
+        "sessions",
+    } <= {m.removeprefix("bench_") for m in MODULES}
 
 
 @pytest.mark.parametrize("name", MODULES)
@@ -29,7 +38,7 @@ def test_bench_module_imports_and_has_run(name: str) -> None:
     assert callable(module.run)
 
 
-@pytest.mark.parametrize("name", COMPETITORS + SERVERS)
+@pytest.mark.parametrize("name", COMPETITORS + SERVERS + INSTRUMENTS)
 def test_competitor_is_installed(name: str) -> None:
     importlib.import_module(name)
 

@@ -18,7 +18,9 @@ import pytest
 
 # The example's settings refuse to load without a Redis to name (REDIS_URL or the private server
 # of scripts/run-example); this one is never used: arcade_site points CACHES at the test topology.
-with mock.patch.dict(os.environ, {"REDIS_URL": "redis://127.0.0.1:1/0"}):
+# The site's toolbar (DEBUG_TOOLBAR) is left out: Django runs tests with DEBUG=False; the browser
+# test of the Redis panel (test_debug_toolbar.py) turns it on for itself.
+with mock.patch.dict(os.environ, {"REDIS_URL": "redis://127.0.0.1:1/0", "DEBUG_TOOLBAR": "0"}):
     from arcade import settings as example
 
 SITE_SETTINGS = (
