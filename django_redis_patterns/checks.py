@@ -17,7 +17,7 @@ from django.core.checks import CheckMessage, Error, Tags, register
 
 from . import conf, deploy, installed
 from .client import connections
-from .client.django_redis_options import UnsupportedOptions
+from .client.django_redis_options import HANDLED, UnsupportedOptions
 from .exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
 
 
@@ -144,12 +144,11 @@ def _check_location(
 ) -> list[CheckMessage]:
     """E003 a LOCATION that is not a Redis URL; E007 a db in it that Redis cannot select; E009 a
     django-redis setting (CLIENT_CLASS, SENTINELS...) that cannot be honoured."""
-    if not isinstance(options, Mapping):
-        options = {}  # E008's to report
+    # Only the django-redis options that decide the topology: a bad connection option is E008's
+    # to report, and must not hide a bad URL.
+    options = {k: v for k, v in options.items() if k in HANDLED} if isinstance(options, Mapping) else {}
     try:
         connections.parse(location, options, dialect=dialect, argument=f"CACHES[{alias!r}]['LOCATION']")
-    except InvalidOptions:
-        return []  # E008, below
     except UnsupportedOptions as exc:
         if foreign:
             return []

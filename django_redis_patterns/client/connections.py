@@ -261,11 +261,11 @@ def parse(
                     "must be redis://, rediss:// or unix:// URLs"
                 )
             _check_url_db(u, argument)
-            _check_url_port(u, argument)
             try:
                 redis.connection.parse_url(u)
             except ValueError as exc:
                 raise ImproperlyConfigured(f"{argument}: {_strip_password(u)!r} is malformed: {exc}")
+            _check_url_port(u, argument)
         return ConnectionSpec(topology="standalone", nodes=tuple(urls), extra=tuple(sorted(extra.items())), **common)
 
     if len(urls) != 1:

@@ -32,7 +32,9 @@ INTERNALS: dict[str, str] = {
     "test_client.py::TestClientClose::test_close_client_disconnect_default": (
         "mocks DefaultClient.connection_factory.disconnect"
     ),
-    "test_client.py::TestClientClose::test_close_disconnect_settings": "mocks DefaultClient.connection_factory.disconnect",
+    "test_client.py::TestClientClose::test_close_disconnect_settings": (
+        "mocks DefaultClient.connection_factory.disconnect"
+    ),
     "test_client.py::TestClientClose::test_close_disconnect_settings_cache": (
         "mocks DefaultClient.connection_factory.disconnect"
     ),
