@@ -922,16 +922,8 @@ class RedisCache(StructuresMixin, BaseCache):
         self.client.close()  # django-redis's order: projects patch cache.client.close
 
     def _close_connections(self) -> None:
-        if not self._close_connection:
-            return
-        client = self._client()
-        pools = (
-            [node.redis_connection.connection_pool for node in client.get_nodes() if node.redis_connection]
-            if self._cluster
-            else [client.connection_pool]
-        )
-        for pool in pools:
-            pool.disconnect(inuse_connections=False)
+        if self._close_connection:
+            connections.close_idle_connections(self._client())
 
     async def aclose(self, **kwargs: Any) -> None:
         """See :meth:`close` (the sync pools are the ones closed)."""

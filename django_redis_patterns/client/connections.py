@@ -869,6 +869,26 @@ def is_cluster(client: Any) -> bool:
     return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
 
 
+def close_idle_connections(client: Any) -> None:
+    """Close the connections of ``client`` that no thread is using; the client stays usable.
+
+    For ``OPTIONS["CLOSE_CONNECTION"]`` (django-redis's option): connections in use by
+    other threads' commands are left alone, unlike a pool ``disconnect()``.
+    """
+    from .leanclient import LeanRedis
+
+    if is_cluster(client):
+        for lean in list(getattr(client, "_lean_nodes", {}).values()):
+            lean.close_idle()
+        pools = [n.redis_connection.connection_pool for n in client.get_nodes() if n.redis_connection is not None]
+    else:
+        if isinstance(client, LeanRedis):
+            client.close_idle()
+        pools = [client.connection_pool]
+    for pool in pools:
+        pool.disconnect(inuse_connections=False)
+
+
 def reset() -> None:
     """Forget every client (tests, settings changes). Open connections close when collected."""
     with _lock:

@@ -8,10 +8,10 @@ A ``CACHES`` entry written for django-redis keeps working when only ``BACKEND`` 
   ``redis+sentinel://h1:p1,h2:p2/<service>/<db>``; ``SentinelClient`` (or a LOCATION URL with
   ``is_master=0``) reads from replicas, as in django-redis; ``SENTINEL_KWARGS``' ``username`` and
   ``password`` become the Sentinels' credentials.
-* ``CONNECTION_POOL_CLASS_KWARGS`` adds to ``CONNECTION_POOL_KWARGS``; ``PARSER_CLASS`` is passed
-  to every connection.
+* ``CONNECTION_POOL_CLASS_KWARGS`` adds to ``CONNECTION_POOL_KWARGS``.
 * The defaults (``DefaultClient``, ``ConnectionFactory``, ``redis.ConnectionPool``, ``redis.Redis``,
-  ``REPLICA_READ_ONLY=True``) are accepted as the no-ops they are.
+  ``REPLICA_READ_ONLY=True``, ``PARSER_CLASS`` naming redis-py's default parser: hiredis when
+  installed) are accepted as the no-ops they are.
 
 Everything else raises :class:`UnsupportedOptions` (system check ``redis_patterns.E009``), one
 problem per option, each naming the option and what to use instead: ``ShardClient`` (django-redis
@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
+
+import redis.connection
 
 from ..exceptions import ImproperlyConfigured
 
@@ -132,21 +134,14 @@ def translate(location: Any, options: Mapping[str, Any], argument: str) -> tuple
         else:
             options["CONNECTION_POOL_KWARGS"] = {**pool_kwargs, **(options.get("CONNECTION_POOL_KWARGS") or {})}
     parser = options.pop("PARSER_CLASS", None)
-    if parser is not None:
-        parser_class = _parser_class(parser)
-        if parser_class is None:
-            problems.append(
-                (
-                    "PARSER_CLASS",
-                    f"OPTIONS['PARSER_CLASS'] = {parser!r} is not an importable redis-py parser class "
-                    "(e.g. 'redis._parsers.PythonParser'); remove it to let redis-py choose (hiredis when installed)",
-                )
+    if parser is not None and not _is_default_parser(parser):
+        problems.append(
+            (
+                "PARSER_CLASS",
+                f"OPTIONS['PARSER_CLASS'] = {parser!r} is not the parser in use: every connection (sync "
+                "and asyncio) uses redis-py's default, hiredis when it is installed. Remove it",
             )
-        else:
-            options["CONNECTION_POOL_KWARGS"] = {
-                **(options.get("CONNECTION_POOL_KWARGS") or {}),
-                "parser_class": parser_class,
-            }
+        )
     redis_client = options.pop("REDIS_CLIENT_CLASS", None)
     if redis_client is not None and redis_client not in DEFAULT_REDIS_CLIENTS:
         problems.append(
@@ -193,18 +188,17 @@ def translate(location: Any, options: Mapping[str, Any], argument: str) -> tuple
     return location, options
 
 
-def _parser_class(path: Any) -> Any:
+def _is_default_parser(path: Any) -> bool:
+    """Whether ``path`` names the parser redis-py uses here anyway (hiredis when installed)."""
     if not isinstance(path, str):
-        return None
+        return False
     try:
         from django.utils.module_loading import import_string
 
         cls = import_string(path)
     except ImportError:
-        return None
-    from redis._parsers import BaseParser
-
-    return cls if isinstance(cls, type) and issubclass(cls, BaseParser) else None
+        return False
+    return cls is redis.connection.DefaultParser
 
 
 def _sentinel(
