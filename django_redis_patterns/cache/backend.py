@@ -103,15 +103,14 @@ def glob_escape(text: str) -> str:
 
 
 def _default_reverse_key(key: str) -> str:
-    return key.split(":", 2)[2]
-
-
-def _no_reverse_key(key: str) -> str:
-    raise ValueError(
-        f"cannot tell the cache key of Redis key {key!r}: KEY_FUNCTION is set without "
-        "REVERSE_KEY_FUNCTION, which keys() and iter_keys() need (a dotted path or callable "
-        "turning a Redis key back into the cache key, beside KEY_FUNCTION in CACHES)"
-    )
+    parts = key.split(":", 2)
+    if len(parts) < 3:
+        raise ValueError(
+            f"cannot tell the cache key of Redis key {key!r} (not '<prefix>:<version>:<key>'): with a custom "
+            "KEY_FUNCTION, keys() and iter_keys() need REVERSE_KEY_FUNCTION (a dotted path or callable turning "
+            "a Redis key back into the cache key, beside KEY_FUNCTION in CACHES)"
+        )
+    return parts[2]
 
 
 def _missing(key: Any) -> ValueError:
@@ -183,7 +182,7 @@ class RedisCache(StructuresMixin, BaseCache):
         # django-redis reads REVERSE_KEY_FUNCTION beside KEY_FUNCTION; OPTIONS also works.
         reverse = params.get("REVERSE_KEY_FUNCTION", options.get("REVERSE_KEY_FUNCTION"))
         if reverse is None:
-            self.reverse_key = _default_reverse_key if self.key_func is default_key_func else _no_reverse_key
+            self.reverse_key = _default_reverse_key
         else:
             from django.utils.module_loading import import_string
 

@@ -7,6 +7,7 @@ a pytest subprocess of its own (Django reads settings once per process), with th
 
 * ``plain`` (django-redis's ``settings/sqlite.py``: a primary + replica LOCATION list) on a
   private standalone server, with the tests that take no settings module too;
+* ``json`` (``settings/sqlite_json.py``: django-redis's ``JSONSerializer`` class) likewise;
 * ``sentinel`` and ``sentinel_opts`` (``SENTINELS`` + ``SentinelClient`` /
   ``SentinelConnectionFactory``, ``LOCATION = "redis://<service>/<db>"``) on the private
   Sentinel group: django-redis's Sentinel settings, unchanged, mapped onto our Sentinel support.
@@ -116,6 +117,14 @@ def test_plain_client_settings(redis_factory: Any) -> None:
     outcomes, output = run_suite("sqlite", {"DRP_PEER_REDIS": server.primary.address}, unparametrized=True)
     check("plain", outcomes, output, all_excluded_collected=True)
     assert len(outcomes) >= 190, output  # django-redis 7.0.0 collects 197 here
+
+
+def test_json_serializer_settings(redis_factory: Any) -> None:
+    """django-redis's own JSONSerializer class as SERIALIZER, through our codec."""
+    server = redis_factory("standalone")
+    outcomes, output = run_suite("sqlite_json", {"DRP_PEER_REDIS": server.primary.address})
+    check("json", outcomes, output, all_excluded_collected=False)
+    assert len(outcomes) >= 150, output  # django-redis 7.0.0 collects 165 here
 
 
 @pytest.mark.parametrize("variant", ["sqlite_sentinel", "sqlite_sentinel_opts"])
