@@ -17,6 +17,7 @@ from django.core.checks import CheckMessage, Error, Tags, register
 
 from . import conf, deploy, installed
 from .client import connections
+from .client.django_redis_options import HANDLED, UnsupportedOptions
 from .exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
 
 
@@ -94,7 +95,8 @@ def referenced_aliases() -> dict[str, str]:
 
 
 def check_aliases() -> list[CheckMessage]:
-    """E001 unknown alias, E002 alias whose backend is not Redis, E003 malformed URL, E007 bad db, E008 bad OPTIONS."""
+    """E001 unknown alias, E002 alias whose backend is not Redis, E003 malformed URL, E007 bad db, E008 bad OPTIONS,
+    E009 django-redis settings this package cannot honour."""
     errors: list[CheckMessage] = []
     caches = getattr(settings, "CACHES", {}) or {}
     for alias, source in referenced_aliases().items():
@@ -116,13 +118,18 @@ def check_aliases() -> list[CheckMessage]:
                     id="redis_patterns.E002",
                 )
             )
+    used = referenced_aliases()
     for alias, config in caches.items():
         backend = config.get("BACKEND", "")
         if connections.dialect_of(backend) is None:
             continue
         dialect = connections.dialect_of(backend) or "upper"
-        errors += _check_location(alias, config.get("LOCATION", ""), dialect)
-        errors += _check_options(alias, config.get("OPTIONS") or {}, dialect)
+        options = config.get("OPTIONS") or {}
+        # An alias that stays on django-redis and that no pattern uses may keep settings only
+        # django-redis honours (ShardClient...): nothing here reads it.
+        foreign = alias not in used and backend in connections.FOREIGN_BACKENDS
+        errors += _check_location(alias, config.get("LOCATION", ""), options, dialect, foreign=foreign)
+        errors += _check_options(alias, options, dialect)
     return errors
 
 
@@ -132,10 +139,28 @@ URL_EXAMPLES = (
 )
 
 
-def _check_location(alias: str, location: Any, dialect: str) -> list[CheckMessage]:
-    """E003 a LOCATION that is not a Redis URL; E007 a db in it that Redis cannot select."""
+def _check_location(
+    alias: str, location: Any, options: Any, dialect: str, *, foreign: bool = False
+) -> list[CheckMessage]:
+    """E003 a LOCATION that is not a Redis URL; E007 a db in it that Redis cannot select; E009 a
+    django-redis setting (CLIENT_CLASS, SENTINELS...) that cannot be honoured."""
+    # Only the django-redis options that decide the topology: a bad connection option is E008's
+    # to report, and must not hide a bad URL.
+    options = {k: v for k, v in options.items() if k in HANDLED} if isinstance(options, Mapping) else {}
     try:
-        connections.parse(location, None, dialect=dialect, argument=f"CACHES[{alias!r}]['LOCATION']")
+        connections.parse(location, options, dialect=dialect, argument=f"CACHES[{alias!r}]['LOCATION']")
+    except UnsupportedOptions as exc:
+        if foreign:
+            return []
+        return [
+            Error(
+                f"Cache alias {alias!r} cannot be used: CACHES[{alias!r}]['OPTIONS']{message.removeprefix('OPTIONS')}.",
+                hint="docs/cache.md, 'Migrating from django-redis', lists what is read, mapped and refused.",
+                id="redis_patterns.E009",
+                obj=option,
+            )
+            for option, message in exc.problems
+        ]
     except InvalidDatabase as exc:
         return [
             Error(

@@ -29,12 +29,15 @@ from . import batching, errors, keyspace
 from . import stampede as _stampede
 from .batching import ready
 from .codec import Codec
+from .compat import DjangoRedisClient
 from .errors import REDIS_ERRORS, guarded, raise_or_fallback
 from .serializers import TamperedValue
+from .structures import StructuresMixin
 
 _incr_script = scripts.load("incr", package="django_redis_patterns.cache")
 _get_pttl_script = scripts.load("get_pttl", package="django_redis_patterns.cache")
 _set_many_script = scripts.load("set_many", package="django_redis_patterns.cache")
+_compare_and_set_script = scripts.load("compare_and_set", package="django_redis_patterns.cache")
 
 # Django warns about keys memcached would refuse; checking every character in Python costs
 # more than the rest of make_key, so only keys this regex flags take Django's slow path.
@@ -54,6 +57,12 @@ _GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 CLEAR_MODES = ("scan", "flushdb")
 DEFAULT_ITERSIZE = 1000
+
+
+def _itersize(itersize: int | None) -> int:
+    """``itersize``, else django-redis's ``DJANGO_REDIS_SCAN_ITERSIZE``, else 1000."""
+    return itersize or getattr(settings, "DJANGO_REDIS_SCAN_ITERSIZE", None) or DEFAULT_ITERSIZE
+
 
 #: OPTIONS this backend reads (on top of the connection OPTIONS of connections.parse).
 BACKEND_OPTIONS = frozenset(
@@ -109,7 +118,14 @@ def glob_escape(text: str) -> str:
 
 
 def _default_reverse_key(key: str) -> str:
-    return key.split(":", 2)[2]
+    parts = key.split(":", 2)
+    if len(parts) < 3:
+        raise ValueError(
+            f"cannot tell the cache key of Redis key {key!r} (not '<prefix>:<version>:<key>'): with a custom "
+            "KEY_FUNCTION, keys() and iter_keys() need REVERSE_KEY_FUNCTION (a dotted path or callable turning "
+            "a Redis key back into the cache key, beside KEY_FUNCTION in CACHES)"
+        )
+    return parts[2]
 
 
 def _missing(key: Any) -> ValueError:
@@ -125,6 +141,15 @@ def _parse_incr(key: Any, reply: Any) -> int:
     return int(reply)
 
 
+#: Compare-and-set attempts of an incr past 64 bits before giving up (each lost one means
+#: another writer changed the key in between).
+_CAS_ATTEMPTS = 32
+
+
+def _contended(key: Any) -> RuntimeError:
+    return RuntimeError(f"incr/decr of {key!r}: the value kept changing during {_CAS_ATTEMPTS} attempts")
+
+
 def _parse_ttl(reply: int) -> int | None:
     """django-redis's convention: missing key -> 0, no expiry -> None."""
     if reply == -2:
@@ -134,7 +159,7 @@ def _parse_ttl(reply: int) -> int | None:
     return int(reply)
 
 
-class RedisCache(BaseCache):
+class RedisCache(StructuresMixin, BaseCache):
     """Django cache backend for Redis standalone (+replicas), Sentinel and Cluster."""
 
     #: How the connection layer reads this backend's OPTIONS (django-redis's upper-case names).
@@ -169,7 +194,8 @@ class RedisCache(BaseCache):
         if self._clear_mode not in CLEAR_MODES:
             raise ImproperlyConfigured(f"OPTIONS['CLEAR'] must be one of {CLEAR_MODES}, got {self._clear_mode!r}")
         self._stampede = _stampede.Settings.from_options(options)
-        reverse = options.get("REVERSE_KEY_FUNCTION")
+        # django-redis reads REVERSE_KEY_FUNCTION beside KEY_FUNCTION; OPTIONS also works.
+        reverse = params.get("REVERSE_KEY_FUNCTION", options.get("REVERSE_KEY_FUNCTION"))
         if reverse is None:
             self.reverse_key = _default_reverse_key
         else:
@@ -179,6 +205,10 @@ class RedisCache(BaseCache):
         self._batcher = (
             batching.batcher_for(self._spec, self._read_replica) if options.get("ASYNC_BATCHING", True) else None
         )
+        self._close_connection = bool(
+            options.get("CLOSE_CONNECTION", getattr(settings, "DJANGO_REDIS_CLOSE_CONNECTION", False))
+        )
+        self._client_compat: DjangoRedisClient | None = None
         # A subclass that overrides validate_key() gets it called for every key.
         self._fast_validate = type(self).validate_key is BaseCache.validate_key
         self._alias: str | None = None
@@ -189,6 +219,21 @@ class RedisCache(BaseCache):
         return f"<RedisCache {self._spec!r} prefix={self.key_prefix!r}>"
 
     # -- plumbing ----------------------------------------------------------------------
+    @property
+    def client(self) -> DjangoRedisClient:
+        """django-redis's ``cache.client`` (``get_client()``, ``make_key()``, ...; see :mod:`.compat`)."""
+        if self._client_compat is None:
+            self._client_compat = DjangoRedisClient(self)
+        return self._client_compat
+
+    @property
+    def _ignore_exceptions(self) -> bool:  # django-redis's attribute name
+        return self._ignore
+
+    @property
+    def _log_ignored_exceptions(self) -> bool:
+        return True  # every incident is logged (errors.record_failure)
+
     @property
     def alias(self) -> str:
         """The CACHES alias this backend was built for (Django does not tell backends)."""
@@ -548,27 +593,50 @@ class RedisCache(BaseCache):
         return []
 
     @guarded("DEL (many)", lambda keys, version=None: None)
-    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> int | None:  # type: ignore[override]
+        """Delete the keys; how many existed (django-redis's return value).
+
+        ``None`` for no keys at all and under ``IGNORE_EXCEPTIONS`` (Django's contract, which
+        its own test suite checks for the empty case)."""
         made = list(self._made_keys(keys, version))
-        if made:
-            self._client().delete(*made)  # Cluster: split per slot, one pipeline
+        if not made:
+            return None
+        return int(self._client().delete(*made))  # Cluster: split per slot, one pipeline
 
     @guarded("DEL (many)", lambda keys, version=None: None)
-    async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+    async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> int | None:  # type: ignore[override]
         """The async twin of :meth:`delete_many`, on ``redis.asyncio``."""
         made = list(self._made_keys(keys, version))
-        if made:
-            await (await self._aclient()).delete(*made)
+        if not made:
+            return None
+        return int(await (await self._aclient()).delete(*made))
 
     # -- counters ------------------------------------------------------------------------
     @guarded("INCRBY")
     def incr(self, key: Any, delta: int = 1, version: int | None = None, *, ignore_key_check: bool = False) -> int:
-        """Atomic, one round trip; ``ValueError`` on a missing key (unless ``ignore_key_check``)."""
+        """Atomic; ``ValueError`` on a missing key (unless ``ignore_key_check``).
+
+        One round trip while the value fits Redis's 64-bit integers; past them (django-redis
+        falls back to Python integers too) the value is read, added to in Python and written
+        back with a compare-and-set that keeps the TTL, retried if another writer got there first.
+        """
         made = self.make_and_validate_key(key, version=version)
         client = self._client()
         if ignore_key_check:
-            return self._incrby(client.incrby, made, key, delta)
-        return _parse_incr(key, _incr_script(client, [made], [int(delta)]))
+            try:
+                return int(client.incrby(made, int(delta)))
+            except ResponseError:
+                pass  # not a 64-bit integer: the Python path below decides
+        else:
+            reply = _incr_script(client, [made], [int(delta)])
+            if not isinstance(reply, list):
+                return _parse_incr(key, reply)
+        for _ in range(_CAS_ATTEMPTS):
+            raw = client.get(made)
+            new, encoded = self._python_incr(key, raw, delta)
+            if _compare_and_set_script(client, [made], [raw, encoded]):
+                return new
+        raise _contended(key)
 
     @guarded("INCRBY")
     async def aincr(
@@ -579,16 +647,27 @@ class RedisCache(BaseCache):
         if ignore_key_check:
             try:
                 return int(await client.incrby(made, int(delta)))
-            except ResponseError as exc:
-                raise TypeError(f"cache value of {key!r} is not an integer ({exc})")
-        return _parse_incr(key, await _incr_script.acall(client, [made], [int(delta)]))
+            except ResponseError:
+                pass
+        else:
+            reply = await _incr_script.acall(client, [made], [int(delta)])
+            if not isinstance(reply, list):
+                return _parse_incr(key, reply)
+        for _ in range(_CAS_ATTEMPTS):
+            raw = await client.get(made)
+            new, encoded = self._python_incr(key, raw, delta)
+            if await _compare_and_set_script.acall(client, [made], [raw, encoded]):
+                return new
+        raise _contended(key)
 
-    @staticmethod
-    def _incrby(incrby: Any, made: str, key: Any, delta: int) -> int:
-        try:
-            return int(incrby(made, int(delta)))
-        except ResponseError as exc:
-            raise TypeError(f"cache value of {key!r} is not an integer ({exc})")
+    def _python_incr(self, key: Any, raw: bytes | None, delta: int) -> tuple[Any, bytes | int]:
+        if raw is None:
+            raise _missing(key)
+        value = self._codec.decode(raw)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise TypeError(f"cache value of {key!r} is not an integer, cannot incr/decr it ({type(value).__name__})")
+        new = value + delta
+        return new, self._codec.encode(new)
 
     def decr(self, key: Any, delta: int = 1, version: int | None = None, *, ignore_key_check: bool = False) -> int:
         return self.incr(key, -delta, version, ignore_key_check=ignore_key_check)
@@ -728,7 +807,7 @@ class RedisCache(BaseCache):
     ) -> int:
         """Delete keys matching a glob (django-redis's API), SCANning every primary in batches."""
         match = self.make_pattern(pattern, version=version, prefix=prefix)
-        return self._delete_matching(self._client(), match, itersize or DEFAULT_ITERSIZE)
+        return self._delete_matching(self._client(), match, _itersize(itersize))
 
     @guarded("SCAN+UNLINK", lambda *a, **kw: 0)
     async def adelete_pattern(
@@ -736,7 +815,7 @@ class RedisCache(BaseCache):
     ) -> int:
         """The async twin of :meth:`delete_pattern`, on ``redis.asyncio``."""
         match = self.make_pattern(pattern, version=version, prefix=prefix)
-        return await self._adelete_matching(await self._aclient(), match, itersize or DEFAULT_ITERSIZE)
+        return await self._adelete_matching(await self._aclient(), match, _itersize(itersize))
 
     @staticmethod
     def _delete_matching(client: Any, match: str, batch: int, owns: re.Pattern[bytes] | None = None) -> int:
@@ -773,7 +852,7 @@ class RedisCache(BaseCache):
         """Yield this cache's keys matching a glob (SCAN on every primary; never KEYS)."""
         match = self.make_pattern(search, version=version)
         try:
-            for key in self._client().scan_iter(match=match, count=itersize or DEFAULT_ITERSIZE):
+            for key in self._client().scan_iter(match=match, count=_itersize(itersize)):
                 yield self.reverse_key(key.decode())
         except REDIS_ERRORS as exc:
             self._failed(exc, "SCAN", None)
@@ -784,7 +863,7 @@ class RedisCache(BaseCache):
         """Async iterator over this cache's keys matching ``pattern`` (``SCAN`` on every primary)."""
         match = self.make_pattern(search, version=version)
         try:
-            async for key in (await self._aclient()).scan_iter(match=match, count=itersize or DEFAULT_ITERSIZE):
+            async for key in (await self._aclient()).scan_iter(match=match, count=_itersize(itersize)):
                 yield self.reverse_key(key.decode())
         except REDIS_ERRORS as exc:
             self._failed(exc, "SCAN", None)
@@ -814,25 +893,44 @@ class RedisCache(BaseCache):
         """The async twin of :meth:`pttl`, on ``redis.asyncio``."""
         return _parse_ttl(await (await self._aclient()).pttl(self.make_and_validate_key(key, version=version)))
 
-    @guarded("EXPIRE")
-    def expire(self, key: Any, timeout: int, version: int | None = None) -> bool:
-        """Set the key's TTL to ``timeout`` seconds; whether the key exists."""
-        return bool(self._client().expire(self.make_and_validate_key(key, version=version), timeout))
+    def _expiry_seconds(self, timeout: Any) -> Any:
+        """django-redis's ``expire(key, DEFAULT_TIMEOUT)``: the cache's default timeout."""
+        return self.default_timeout if timeout is DEFAULT_TIMEOUT else timeout
 
     @guarded("EXPIRE")
-    async def aexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+    def expire(self, key: Any, timeout: Any, version: int | None = None) -> bool:
+        """Expire in ``timeout`` seconds (``DEFAULT_TIMEOUT``: the cache's; ``None``: never, like ``persist``)."""
+        made = self.make_and_validate_key(key, version=version)
+        timeout = self._expiry_seconds(timeout)
+        if timeout is None:
+            return bool(self._client().pipeline(transaction=False).persist(made).exists(made).execute()[1])
+        return bool(self._client().expire(made, timeout))
+
+    @guarded("EXPIRE")
+    async def aexpire(self, key: Any, timeout: Any, version: int | None = None) -> bool:
         """The async twin of :meth:`expire`, on ``redis.asyncio``."""
-        return bool(await (await self._aclient()).expire(self.make_and_validate_key(key, version=version), timeout))
+        made = self.make_and_validate_key(key, version=version)
+        timeout = self._expiry_seconds(timeout)
+        client = await self._aclient()
+        if timeout is None:
+            return bool((await client.pipeline(transaction=False).persist(made).exists(made).execute())[1])
+        return bool(await client.expire(made, timeout))
 
     @guarded("PEXPIRE")
-    def pexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
-        """Set the key's TTL to ``timeout`` milliseconds; whether the key exists."""
-        return bool(self._client().pexpire(self.make_and_validate_key(key, version=version), timeout))
+    def pexpire(self, key: Any, timeout: Any, version: int | None = None) -> bool:
+        """Expire in ``timeout`` milliseconds (``DEFAULT_TIMEOUT``: the cache's default timeout)."""
+        made = self.make_and_validate_key(key, version=version)
+        if timeout is DEFAULT_TIMEOUT:
+            return self.expire(key, timeout, version)
+        return bool(self._client().pexpire(made, timeout))
 
     @guarded("PEXPIRE")
-    async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+    async def apexpire(self, key: Any, timeout: Any, version: int | None = None) -> bool:
         """The async twin of :meth:`pexpire`, on ``redis.asyncio``."""
-        return bool(await (await self._aclient()).pexpire(self.make_and_validate_key(key, version=version), timeout))
+        made = self.make_and_validate_key(key, version=version)
+        if timeout is DEFAULT_TIMEOUT:
+            return await self.aexpire(key, timeout, version)
+        return bool(await (await self._aclient()).pexpire(made, timeout))
 
     @guarded("EXPIREAT")
     def expire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
@@ -865,64 +963,73 @@ class RedisCache(BaseCache):
         return bool(await (await self._aclient()).persist(self.make_and_validate_key(key, version=version)))
 
     # -- locks -----------------------------------------------------------------------------
-    def _lock_target(self) -> Any:
-        # The alias when Django built us from CACHES; otherwise our connection spec (the
-        # locks package accepts either).
-        alias = self.alias
-        return alias if alias in (getattr(settings, "CACHES", None) or {}) else self._spec
-
     def lock(
         self,
         key: Any,
         version: int | None = None,
-        timeout: float | None = 30,
+        timeout: float | None = None,
         sleep: float = 0.1,
         blocking: bool = True,
         blocking_timeout: float | None = None,
         thread_local: bool = True,
-        *,
-        renew: bool = False,
     ) -> Any:
-        """A :class:`django_redis_patterns.locks.Lock` named after this cache's key.
+        """django-redis's ``lock()``: redis-py's ``Lock`` on the cache key itself.
 
-        django-redis's signature: ``timeout`` is the lock's TTL in seconds (``None``: 30),
-        ``blocking_timeout`` how long ``acquire()`` waits; ``sleep`` and ``thread_local``
-        are accepted and unused (waiters are woken by the releaser; each thread holds its
-        own token). ``renew=True`` keeps extending the TTL while held.
+        The Redis key is the cache key (``has_key(key)`` is True while it is held), and the
+        lock protocol is redis-py's, so processes still on django-redis and processes on this
+        backend exclude each other during a migration. ``timeout`` is the TTL in seconds
+        (``None``: none, as in django-redis), ``blocking_timeout`` how long ``acquire()`` waits,
+        ``thread_local=False`` lets another thread release it. For fencing tokens, renewal
+        and waiters woken on release, use :func:`django_redis_patterns.locks.lock`.
         """
-        from ..locks import lock as make_lock
-
-        name = self.make_and_validate_key(key, version=version)
-        ttl = 30 if timeout is None else timeout
-        return make_lock(
-            name, ttl=ttl, blocking=blocking, timeout=blocking_timeout, renew=renew, using=self._lock_target()
+        made = self.make_and_validate_key(key, version=version)
+        return self._client().lock(
+            made,
+            timeout=timeout,
+            sleep=sleep,
+            blocking=blocking,
+            blocking_timeout=blocking_timeout,
+            thread_local=thread_local,
         )
 
     async def alock(
         self,
         key: Any,
         version: int | None = None,
-        timeout: float | None = 30,
+        timeout: float | None = None,
         sleep: float = 0.1,
         blocking: bool = True,
         blocking_timeout: float | None = None,
-        *,
-        renew: bool = False,
+        thread_local: bool = True,
     ) -> Any:
-        """A :class:`django_redis_patterns.locks.AsyncLock` (``async with await cache.alock("k"):``)."""
-        from ..locks import alock as make_alock
-
-        name = self.make_and_validate_key(key, version=version)
-        ttl = 30 if timeout is None else timeout
-        return make_alock(
-            name, ttl=ttl, blocking=blocking, timeout=blocking_timeout, renew=renew, using=self._lock_target()
+        """``redis.asyncio``'s ``Lock`` on the cache key (``async with await cache.alock("k"):``)."""
+        made = self.make_and_validate_key(key, version=version)
+        return (await self._aclient()).lock(
+            made,
+            timeout=timeout,
+            sleep=sleep,
+            blocking=blocking,
+            blocking_timeout=blocking_timeout,
+            thread_local=thread_local,
         )
 
     def close(self, **kwargs: Any) -> None:
-        """Nothing to do: pools are shared by every thread and request (connections.py)."""
+        """Django calls this at the end of each request.
+
+        Pools are shared by every thread and request (connections.py), so nothing is closed,
+        unless ``OPTIONS["CLOSE_CONNECTION"]`` (or ``DJANGO_REDIS_CLOSE_CONNECTION``) is set:
+        then the idle connections are closed, as django-redis does; connections other
+        threads are using stay open.
+        """
+        self.client.close()  # django-redis's order: projects patch cache.client.close
+
+    def _close_connections(self) -> None:
+        if self._close_connection:
+            connections.close_idle_connections(self._client())
 
     async def aclose(self, **kwargs: Any) -> None:
-        """Nothing to do (see :meth:`close`)."""
+        """See :meth:`close` (the sync pools are the ones closed)."""
+        self.close()
 
 
 class MisconfiguredRedisCache(RedisCache):

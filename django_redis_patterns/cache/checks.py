@@ -23,7 +23,9 @@ from ..exceptions import ImproperlyConfigured, RedisPatternsError
 from . import keyspace
 from .backend import BACKEND_OPTIONS, CONNECTION_OPTIONS, RedisCache
 
-_ALSO_ACCEPTED = {  # django-redis options that mean nothing here but must not break a migration
+# django-redis's options: mapped onto ours or refused (system check E009) by
+# client/django_redis_options.py, so never "unknown".
+_ALSO_ACCEPTED = {
     "CLIENT_CLASS",
     "CONNECTION_POOL_CLASS",
     "CONNECTION_POOL_CLASS_KWARGS",

@@ -92,6 +92,14 @@ class Codec:
             return value
         return self._compress(self._dumps(value))  # type: ignore[no-any-return]
 
+    def encode_serialized(self, value: Any) -> bytes:
+        """``encode`` without the raw-integer shortcut (django-redis's sorted-set members)."""
+        return self._compress(self._dumps(value))  # type: ignore[no-any-return]
+
+    @property
+    def compresses(self) -> bool:
+        return type(self.compressor) is not IdentityCompressor
+
     def decode(self, raw: bytes) -> Any:
         if raw:
             first = raw[0]

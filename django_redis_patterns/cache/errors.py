@@ -6,7 +6,11 @@ refused command) becomes:
 
 * with ``OPTIONS["IGNORE_EXCEPTIONS"] = True``: the method's fallback (reads return the
   caller's default, writes ``False``);
-* otherwise :class:`CacheError`, with the redis-py error as ``__cause__``.
+* otherwise :class:`CacheError`, with the redis-py error as ``__cause__``. The error raised
+  is also an instance of the redis-py class a django-redis user catches (django-redis lets
+  redis-py's errors through): ``except redis.exceptions.ConnectionError`` still catches a
+  refused connection, ``except redis.exceptions.TimeoutError`` a timeout, ``except
+  redis.exceptions.RedisError`` any of them.
 
 Either way one WARNING per incident goes to the ``django_redis_patterns.cache`` logger,
 naming the alias and the command; the next success ends the incident (logged at INFO).
@@ -21,7 +25,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from redis.exceptions import RedisClusterException, RedisError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ReadOnlyError, RedisClusterException, RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..client import instrument
 from ..exceptions import RedisUnavailable
@@ -32,11 +38,46 @@ logger = logging.getLogger("django_redis_patterns.cache")
 REDIS_ERRORS = (RedisError, RedisClusterException)
 
 
-class CacheError(RedisUnavailable):
+class CacheError(RedisUnavailable, RedisError):
     """A cache operation failed in Redis: unreachable, too slow, read-only, or refused.
 
-    ``alias`` and ``command`` say where; ``__cause__`` is the redis-py exception.
+    ``alias`` and ``command`` say where; ``__cause__`` is the redis-py exception. Also a
+    ``redis.exceptions.RedisError``; the subclasses below add the specific redis-py class.
     """
+
+
+class CacheConnectionError(CacheError, RedisConnectionError):
+    """Redis could not be reached (also ``redis.exceptions.ConnectionError``)."""
+
+
+class CacheTimeoutError(CacheError, RedisTimeoutError):
+    """Redis did not answer in time (also ``redis.exceptions.TimeoutError``)."""
+
+
+class CacheReadOnlyError(CacheError, ReadOnlyError):
+    """A write reached a replica, e.g. during a failover (also ``redis.exceptions.ReadOnlyError``)."""
+
+
+class CacheResponseError(CacheError, ResponseError):
+    """Redis refused the command (also ``redis.exceptions.ResponseError``)."""
+
+
+#: Most specific first: ReadOnlyError is a ResponseError; redis-py's TimeoutError is not a
+#: ConnectionError, but some of its connection errors are both (checked in this order).
+_RAISED_AS: tuple[tuple[type[BaseException], type[CacheError]], ...] = (
+    (RedisTimeoutError, CacheTimeoutError),
+    (RedisConnectionError, CacheConnectionError),
+    (ReadOnlyError, CacheReadOnlyError),
+    (ResponseError, CacheResponseError),
+)
+
+
+def error_class(exc: BaseException) -> type[CacheError]:
+    """The CacheError subclass that is also the redis-py class of ``exc``."""
+    for redis_class, cache_class in _RAISED_AS:
+        if isinstance(exc, redis_class):
+            return cache_class
+    return CacheError
 
 
 #: (alias, connection spec) pairs currently in an incident; read without the lock on the hot path.
@@ -128,7 +169,12 @@ def guarded(command: str, fallback: Callable[..., Any] = lambda *a, **kw: False)
 
 
 def raise_or_fallback(alias: str, spec: Any, ignore: bool, exc: BaseException, command: str, fallback: Any) -> Any:
+    if isinstance(exc, CacheError):  # raised by a guarded method this one called: already logged
+        if ignore:
+            return fallback
+        raise exc
     record_failure(alias, spec, command, exc, ignore)
     if ignore:
         return fallback
-    raise CacheError(f"cache {alias!r}: Redis failed on {command}: {exc}", alias=alias, command=command) from exc
+    message = f"cache {alias!r}: Redis failed on {command}: {exc}"
+    raise error_class(exc)(message, alias=alias, command=command) from exc

@@ -49,7 +49,7 @@ from redis.retry import Retry
 from .. import conf
 from ..exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
 from . import breaker as breakers
-from . import compat, instrument
+from . import compat, django_redis_options, instrument
 
 Topology = Literal["standalone", "sentinel", "cluster"]
 #: What :func:`get_redis` returns: standalone and Sentinel give ``redis.Redis`` (a lean
@@ -66,6 +66,9 @@ BACKEND_DIALECTS: dict[str, str] = {
     "django_redis.cache.RedisCache": "upper",
     "django.core.cache.backends.redis.RedisCache": "lower",
 }
+
+#: Redis backends that are not this package's: their aliases are read (get_redis()) only when used.
+FOREIGN_BACKENDS = frozenset({"django_redis.cache.RedisCache", "django.core.cache.backends.redis.RedisCache"})
 
 # Chosen for a web request: a refused or black-holed server must fail well inside a
 # request's budget. One retry after a short jittered pause covers a dropped idle
@@ -230,6 +233,8 @@ def parse(
     :class:`ImproperlyConfigured` naming ``argument`` on any malformed input.
     """
     options = dict(options or {})
+    if dialect == "upper":
+        location, options = django_redis_options.translate(location, options, argument)
     urls = _locations(location, argument)
     if not urls:
         raise ImproperlyConfigured(f"{argument} is empty")
@@ -260,6 +265,7 @@ def parse(
                 redis.connection.parse_url(u)
             except ValueError as exc:
                 raise ImproperlyConfigured(f"{argument}: {_strip_password(u)!r} is malformed: {exc}")
+            _check_url_port(u, argument)
         return ConnectionSpec(topology="standalone", nodes=tuple(urls), extra=tuple(sorted(extra.items())), **common)
 
     if len(urls) != 1:
@@ -321,6 +327,27 @@ def parse(
         f"{argument}: unsupported scheme {scheme!r} (expected redis://, rediss://, unix://, "
         "redis+sentinel:// or redis+cluster://)"
     )
+
+
+def _check_url_port(url: str, argument: str) -> None:
+    """A redis:// or rediss:// URL must name its port.
+
+    redis-py would read a missing one as 6379, which hides a mistake such as a Sentinel
+    service name written where a host belongs (``redis://mymaster/0``) until the first command.
+    """
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("redis", "rediss"):
+        return
+    try:
+        port = parts.port
+    except ValueError:
+        raise ImproperlyConfigured(f"{argument}: {_strip_password(url)!r} has an invalid port")
+    if port is None:
+        raise ImproperlyConfigured(
+            f"{argument}: {_strip_password(url)!r} names no port; write it out "
+            f"(e.g. {parts.scheme}://{parts.hostname or 'host'}:6379/0). For Sentinel use "
+            "redis+sentinel://h1:26379,h2:26379/<service>/<db>"
+        )
 
 
 def _check_url_db(url: str, argument: str) -> None:
@@ -853,6 +880,26 @@ def topology_of(alias: str | None = None) -> Topology:
 
 def is_cluster(client: Any) -> bool:
     return isinstance(client, redis.cluster.RedisCluster | redis.asyncio.cluster.RedisCluster)
+
+
+def close_idle_connections(client: Any) -> None:
+    """Close the connections of ``client`` that no thread is using; the client stays usable.
+
+    For ``OPTIONS["CLOSE_CONNECTION"]`` (django-redis's option): connections in use by
+    other threads' commands are left alone, unlike a pool ``disconnect()``.
+    """
+    from .leanclient import LeanRedis
+
+    if is_cluster(client):
+        for lean in list(getattr(client, "_lean_nodes", {}).values()):
+            lean.close_idle()
+        pools = [n.redis_connection.connection_pool for n in client.get_nodes() if n.redis_connection is not None]
+    else:
+        if isinstance(client, LeanRedis):
+            client.close_idle()
+        pools = [client.connection_pool]
+    for pool in pools:
+        pool.disconnect(inuse_connections=False)
 
 
 def reset() -> None:

@@ -189,6 +189,11 @@ class LeanRedis(redis.Redis):
         free.append(conn)
 
     def close(self) -> None:
+        self.close_idle()
+        super().close()
+
+    def close_idle(self) -> None:
+        """Close the idle connections of the lean path; the client stays usable."""
         # One atomic pop at a time: another thread may be mid-command on a connection of this
         # client; it is not in the free list, so it is never touched here.
         free = getattr(self, "_lean_free", [])  # also runs from __del__ after a failed __init__
@@ -200,4 +205,3 @@ class LeanRedis(redis.Redis):
             with self._lean_made_lock:
                 self._lean_made -= 1
             conn.disconnect()
-        super().close()
