@@ -29,6 +29,7 @@ from . import stampede as _stampede
 from .batching import ready
 from .codec import Codec
 from .errors import REDIS_ERRORS, guarded, raise_or_fallback
+from .nearcache import NearCacheSettings
 
 _incr_script = scripts.load("incr", package="django_redis_patterns.cache")
 _get_pttl_script = scripts.load("get_pttl", package="django_redis_patterns.cache")
@@ -59,6 +60,7 @@ BACKEND_OPTIONS = frozenset(
         "REVERSE_KEY_FUNCTION",
         "CLOSE_CONNECTION",
         "ASYNC_BATCHING",
+        "NEAR_CACHE",
     }
 )
 CONNECTION_OPTIONS = frozenset(
@@ -129,6 +131,12 @@ class RedisCache(BaseCache):
         super().__init__(params)
         try:
             self._configure(server, params)
+            near = NearCacheSettings.from_options(self._options)
+            if near is not None:
+                from . import nearbackend
+
+                nearbackend.configure(self, near)
+                self.__class__ = nearbackend.near_class(type(self))
         except ImproperlyConfigured as exc:
             # Django's own system checks build every cache before ours run, so raising here
             # would turn redis_patterns.E003/E050 into a traceback. Fail on first use instead.
