@@ -31,7 +31,7 @@ from . import stampede as _stampede
 from .backend import RedisCache
 from .errors import REDIS_ERRORS, guarded
 from .nearcache import NearCacheSettings, Store
-from .tracking import Tracker
+from .tracking import ClusterWatch, Tracker, connection_factory
 
 _get_pttl_script = scripts.load("get_pttl", package="django_redis_patterns.cache")
 
@@ -64,29 +64,17 @@ def configure(cache: Any, settings: NearCacheSettings) -> None:
     cache._near_head = head
 
 
-def _connection_factory(client: Any) -> Callable[[], Any]:
-    """New RESP2 connections like the client's own (auth, TLS, db, Sentinel discovery)."""
-    pool = client.connection_pool
-    kwargs = {**pool.connection_kwargs, "protocol": 2, "health_check_interval": 0}
-    kwargs.pop("cache", None)
-    kwargs.pop("cache_config", None)
-    connection_class = pool.connection_class
-    return lambda: connection_class(**kwargs)
-
-
 def _start_tracking(spec: connections.ConnectionSpec, store: Store) -> None:
     client = connections.client_for_spec(spec)
     label = ", ".join(spec.display_nodes())
     if connections.is_cluster(client):
-        trackers = [
-            Tracker(store, _connection_factory(node.redis_connection), f"{label} node {node.name}")
-            for node in client.get_primaries()
-        ]
-    else:
-        trackers = [Tracker(store, _connection_factory(client), label)]
-    store.trackers = trackers
-    for tracker in trackers:
-        tracker.start()
+        watch = ClusterWatch(store, client, label)
+        store.trackers = [watch]
+        watch.start()
+        return
+    tracker = Tracker(store, connection_factory(client), label)
+    store.trackers = [tracker]
+    tracker.start()
 
 
 class NearCacheMixin:

@@ -181,3 +181,128 @@ class Tracker:
                 conn.disconnect()
             except Exception:  # the socket is gone already
                 pass
+
+
+#: How often a Cluster's slot map is read to notice resharding, failovers and new primaries.
+CLUSTER_WATCH_INTERVAL = 1.0
+
+
+class ClusterWatch:
+    """One invalidation connection per Cluster primary, following the slot map.
+
+    Every ``CLUSTER_WATCH_INTERVAL`` it reads ``CLUSTER SLOTS``. When the map changed (a
+    resharding, a failover, a primary added or removed) it empties the store, starts a
+    :class:`Tracker` for each new primary and stops those of primaries that left; until
+    every current primary's tracker is subscribed the store is not live (reads bypass).
+    Between two reads of the map, a key that moved stays correct: its old node sends the
+    invalidation of the migration's delete, and its new node was already tracked unless it
+    is a primary that just joined.
+    """
+
+    subscribed = True  # the watch itself never holds the store back
+
+    def __init__(self, store: Store, client: Any, label: str) -> None:
+        self.store = store
+        self._client = client
+        self.label = label
+        self._stop = threading.Event()
+        self._pid = os.getpid()
+        self._trackers: dict[str, Tracker] = {}
+        self._map: Any = None
+        self._template: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"near-cache cluster watch {label}", daemon=True)
+
+    def start(self) -> None:
+        self._refresh()
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for tracker in list(self._trackers.values()):
+            tracker.stop()
+
+    def abandon(self) -> None:
+        self._stop.set()
+        for tracker in self._trackers.values():
+            tracker.abandon()
+
+    def _run(self) -> None:
+        while not self._stop.wait(CLUSTER_WATCH_INTERVAL) and os.getpid() == self._pid:
+            try:
+                self._refresh()
+            except Exception as exc:  # a node down: its tracker already holds the store back
+                logger.debug("near cache %s: reading CLUSTER SLOTS failed: %s", self.label, exc)
+
+    def _slot_map(self) -> tuple[tuple[int, int, str], ...]:
+        errors: list[BaseException] = []
+        for node in self._client.get_primaries():
+            try:
+                reply = node.redis_connection.execute_command("CLUSTER SLOTS")
+            except Exception as exc:
+                errors.append(exc)
+                continue
+            if self._template is None:
+                self._template = node.redis_connection
+            return _parse_slots(reply)
+        raise ConnectionError(f"no primary answered CLUSTER SLOTS: {errors[-1:]}")
+
+    def _refresh(self) -> None:
+        slot_map = self._slot_map()
+        if slot_map == self._map:
+            return
+        first = self._map is None
+        self._map = slot_map
+        primaries = {address for _, _, address in slot_map}
+        for address in list(self._trackers):
+            if address not in primaries:
+                self._trackers.pop(address).stop()
+        for address in sorted(primaries - set(self._trackers)):
+            host, _, port = address.rpartition(":")
+            self._trackers[address] = Tracker(
+                self.store, _connection_to(self._template, host, int(port)), f"{self.label} node {address}"
+            )
+        self.store.trackers = [self, *self._trackers.values()]
+        if not first:
+            logger.info("near cache %s: the cluster's slot map changed; local copies dropped", self.label)
+        self.store.set_live(True)  # empties the store; live only once every tracker is subscribed
+        for tracker in self._trackers.values():
+            if not tracker._thread.is_alive() and not tracker._stop.is_set():
+                tracker.start()
+
+
+def _parse_slots(reply: Any) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, "host:port" of the primary) per slot range, from redis-py's parsed or raw reply."""
+    ranges: list[tuple[int, int, str]] = []
+    if isinstance(reply, dict):
+        for (start, end), nodes in reply.items():
+            host, port = nodes["primary"][:2]
+            ranges.append((int(start), int(end), f"{_text(host)}:{int(port)}"))
+    else:
+        for entry in reply:
+            host, port = entry[2][:2]
+            ranges.append((int(entry[0]), int(entry[1]), f"{_text(host)}:{int(port)}"))
+    return tuple(sorted(ranges))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def connection_factory(client: Any) -> Callable[[], Any]:
+    """New RESP2 connections like the client's own (auth, TLS, db, Sentinel discovery)."""
+    pool = client.connection_pool
+    kwargs = {**pool.connection_kwargs, "protocol": 2, "health_check_interval": 0}
+    kwargs.pop("cache", None)
+    kwargs.pop("cache_config", None)
+    connection_class = pool.connection_class
+    return lambda: connection_class(**kwargs)
+
+
+def _connection_to(template: Any, host: str, port: int) -> Callable[[], Any]:
+    """Like :func:`connection_factory` for another Cluster node (same credentials and TLS)."""
+    pool = template.connection_pool
+    kwargs = {**pool.connection_kwargs, "host": host, "port": port, "protocol": 2, "health_check_interval": 0}
+    kwargs.pop("cache", None)
+    kwargs.pop("cache_config", None)
+    connection_class = pool.connection_class
+    return lambda: connection_class(**kwargs)
