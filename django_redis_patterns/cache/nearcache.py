@@ -170,6 +170,28 @@ class Store:
             self._data.move_to_end(key)
             return entry[0]
 
+    def lookup_many(self, keys: list[str]) -> list[bytes | None]:
+        """:meth:`lookup` of several keys under one lock."""
+        if not self.live:
+            if not self._started:
+                self._start()
+            return [None] * len(keys)
+        now = time.monotonic()
+        found: list[bytes | None] = []
+        with self._lock:
+            data = self._data
+            for key in keys:
+                entry = data.get(key)
+                if entry is None:
+                    found.append(None)
+                elif entry[1] < now:
+                    self._drop(key)
+                    found.append(None)
+                else:
+                    data.move_to_end(key)
+                    found.append(entry[0])
+        return found
+
     def begin(self, key: str) -> object | None:
         """The placeholder of a read about to go to Redis; None: do not keep its reply."""
         if not self.live:
@@ -187,8 +209,8 @@ class Store:
             if self._pending.get(key) is not token:
                 return
             del self._pending[key]
-            if raw is None or not self.live or not isinstance(raw, bytes):
-                return
+            if raw is None or pttl_ms == -2 or not self.live or not isinstance(raw, bytes):
+                return  # -2: gone between the GET and the PTTL
             settings = self.settings
             size = len(raw) + len(key) + ENTRY_OVERHEAD
             if size > settings.max_bytes:

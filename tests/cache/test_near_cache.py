@@ -265,17 +265,17 @@ def test_a_value_read_while_its_invalidation_is_in_flight_is_never_kept(
     cache.set("hot:race", "old")
     warm(cache, "hot:race")  # our own write's invalidation has come and gone
     store.flush()  # so the next read is a miss that would be kept
-    real = nearbackend._get_pttl_script
+    real = nearbackend._read_with_ttl
 
-    def read_then_someone_writes(client: Any, keys: list[str]) -> Any:
-        reply = real(client, keys)  # the old value is on its way back to us...
-        other.set(keys[0], b"\x80\x05\x95\x07\x00\x00\x00\x00\x00\x00\x00\x8c\x03new\x94.")  # pickle of "new"
-        eventually(lambda: keys[0] not in store._pending, "the invalidation")  # ...and is overtaken
+    def read_then_someone_writes(client: Any, made: str) -> Any:
+        reply = real(client, made)  # the old value is on its way back to us...
+        other.set(made, b"\x80\x05\x95\x07\x00\x00\x00\x00\x00\x00\x00\x8c\x03new\x94.")  # pickle of "new"
+        eventually(lambda: made not in store._pending, "the invalidation")  # ...and is overtaken
         return reply
 
-    monkeypatch.setattr(nearbackend, "_get_pttl_script", read_then_someone_writes)
+    monkeypatch.setattr(nearbackend, "_read_with_ttl", read_then_someone_writes)
     assert cache.get("hot:race") == "old"  # this caller read before the write: fine
-    monkeypatch.setattr(nearbackend, "_get_pttl_script", real)
+    monkeypatch.setattr(nearbackend, "_read_with_ttl", real)
     assert len(store) == 0  # but the reply was not kept
     assert cache.get("hot:race") == "new"
 
@@ -285,16 +285,16 @@ def test_an_own_write_cancels_a_read_in_flight(topology: Any, settings: Any, mon
     cache.set("hot:mine", "old")
     warm(cache, "hot:mine")
     cache.near_cache().flush()
-    real = nearbackend._get_pttl_script
+    real = nearbackend._read_with_ttl
     writer = caches.create_connection("default")  # another thread's backend instance, same store
 
-    def read_then_write(client: Any, keys: list[str]) -> Any:
-        reply = real(client, keys)
-        monkeypatch.setattr(nearbackend, "_get_pttl_script", real)
+    def read_then_write(client: Any, made: str) -> Any:
+        reply = real(client, made)
+        monkeypatch.setattr(nearbackend, "_read_with_ttl", real)
         writer.set("hot:mine", "new")
         return reply
 
-    monkeypatch.setattr(nearbackend, "_get_pttl_script", read_then_write)
+    monkeypatch.setattr(nearbackend, "_read_with_ttl", read_then_write)
     assert cache.get("hot:mine") == "old"
     assert cache.get("hot:mine") == "new"
 
@@ -448,3 +448,18 @@ def test_async_miss_is_kept_and_then_served_locally(topology: Any, settings: Any
 
     (first, again), n = asyncio.run(scenario())
     assert first == [1, 2] and again == [[1, 2]] * 20 and n == 0
+
+
+def test_a_lean_client_sends_get_and_pttl_together_and_stays_clean_after_an_error(topology: Any, other: Any) -> None:
+    from django_redis_patterns.client import connections
+
+    client = connections.get_redis("default")
+    other.set("plain", b"v", px=60_000)
+    other.rpush("a-list", b"x")
+    raw, pttl = client.execute_together(("GET", "plain"), ("PTTL", "plain"))
+    assert raw == b"v" and 0 < pttl <= 60_000
+    with pytest.raises(Exception, match="WRONGTYPE"):
+        client.execute_together(("GET", "a-list"), ("PTTL", "a-list"))
+    # Both replies were read: the connection answers the next command with its own reply.
+    assert client.execute_together(("GET", "plain"), ("PTTL", "missing")) == [b"v", -2]
+    assert client.get("plain") == b"v"

@@ -96,17 +96,17 @@ def test_a_read_overtaken_by_an_invalidation_is_not_kept(
     cache.set(KEY, "old")
     warm(cache, KEY)
     store.flush()
-    real = nearbackend._get_pttl_script
+    real = nearbackend._read_with_ttl
 
-    def read_then_someone_writes(client: Any, keys: list[str]) -> Any:
-        reply = real(client, keys)
+    def read_then_someone_writes(client: Any, made: str) -> Any:
+        reply = real(client, made)
         other.set(MADE, b"7")
         eventually(lambda: MADE not in store._pending, "the invalidation")
         return reply
 
-    monkeypatch.setattr(nearbackend, "_get_pttl_script", read_then_someone_writes)
+    monkeypatch.setattr(nearbackend, "_read_with_ttl", read_then_someone_writes)
     assert cache.get(KEY) == "old"
-    monkeypatch.setattr(nearbackend, "_get_pttl_script", real)
+    monkeypatch.setattr(nearbackend, "_read_with_ttl", real)
     assert len(store) == 0 and cache.get(KEY) == 7
 
 
