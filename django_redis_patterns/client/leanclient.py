@@ -192,7 +192,9 @@ class LeanRedis(redis.Redis):
     @staticmethod
     def _lean_together(conn: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
         pack = conn._drp_pack
-        packed = [pack(args) for args in commands] if pack is not None else conn.pack_commands(commands)
+        # One buffer, one send: two sends can reach the server as two segments, and it would
+        # answer the first before the second arrives (two round trips' worth of waiting).
+        packed = [b"".join([pack(args) for args in commands])] if pack is not None else conn.pack_commands(commands)
         conn.send_packed_command(packed)
         replies: list[Any] = []
         error: ResponseError | None = None
