@@ -46,9 +46,10 @@ SETTINGS = ("MAX_ENTRIES", "MAX_BYTES", "MAX_AGE", "KEYS")
 DEFAULT_MAX_ENTRIES = 10_000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 DEFAULT_MAX_AGE = 300.0
-#: Bytes an entry costs besides its key and value (dict slot, tuple, floats); measured
-#: with tracemalloc by bench/bench_cache.py, rounded up.
-ENTRY_OVERHEAD = 200
+#: Bytes an entry costs besides its key's characters and its value's bytes (object headers,
+#: dict slot, tuple, float): bench/bench_near_cache.py measures 570 bytes with tracemalloc
+#: for a 291-byte value under an 18-character key.
+ENTRY_OVERHEAD = 260
 _GLOB = frozenset("*?[]\\")
 
 
