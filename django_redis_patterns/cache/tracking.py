@@ -47,6 +47,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from redis.exceptions import ResponseError
+
 from .nearcache import Store
 
 logger = logging.getLogger("django_redis_patterns.cache")
@@ -111,6 +113,17 @@ class Tracker:
                 incident = False
                 failures = 0
                 self._read(conn)
+            except ResponseError as exc:
+                # The server refused the setup (CLIENT TRACKING needs Redis 6+; an ACL may deny
+                # it): the near cache stays off, and every read goes to Redis.
+                if not incident:
+                    logger.error(
+                        "near cache %s: the server refused invalidation tracking (%s); NEAR_CACHE needs Redis 6 "
+                        "or later and the CLIENT and SUBSCRIBE commands; reading every key from Redis",
+                        self.label,
+                        exc,
+                    )
+                incident = True
             except Exception as exc:
                 if self._stop.is_set():
                     break

@@ -463,3 +463,41 @@ def test_a_lean_client_sends_get_and_pttl_together_and_stays_clean_after_an_erro
     # Both replies were read: the connection answers the next command with its own reply.
     assert client.execute_together(("GET", "plain"), ("PTTL", "missing")) == [b"v", -2]
     assert client.get("plain") == b"v"
+
+
+def test_a_restarted_server_empties_the_near_cache_until_tracking_is_back(redis_factory: Any, settings: Any) -> None:
+    from tests.topologies import SHORT_COOLDOWN, after_cooldown
+
+    group = redis_factory("standalone")
+    options = {"NEAR_CACHE": HOT, "IGNORE_EXCEPTIONS": True, "CIRCUIT_BREAKER_COOLDOWN": SHORT_COOLDOWN}
+    cache = point_default_at(settings, group.url, OPTIONS=options)
+    store = cache.near_cache()
+    assert store.wait_live(5)
+    cache.set("hot:r", "v")
+    warm(cache, "hot:r")
+    (server,) = group.servers
+    server.kill()
+    eventually(lambda: not store.live, "the lost connection being noticed")
+    assert len(store) == 0
+    assert cache.get("hot:r", "dflt") == "dflt"  # Redis is gone, and so is the local copy
+    server.start()
+    after_cooldown()
+    assert store.wait_live(10)
+    assert cache.get("hot:r", "dflt") == "dflt"  # the restarted server is empty (no persistence)
+    cache.set("hot:r", "w")
+    warm(cache, "hot:r")
+
+
+def test_a_server_that_refuses_tracking_leaves_the_near_cache_off_and_says_why(
+    redis_factory: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    group = redis_factory("standalone")
+    (server,) = group.servers
+    with server.client() as admin:
+        admin.execute_command("ACL", "SETUSER", "app", "on", ">pw", "~*", "&*", "+@all", "-client|tracking")
+    cache = point_default_at(settings, f"redis://app:pw@{server.address}/0", OPTIONS={"NEAR_CACHE": HOT})
+    store = cache.near_cache()
+    assert not store.wait_live(1)
+    assert any("refused invalidation tracking" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+    cache.set("hot:k", 1)
+    assert [cache.get("hot:k") for _ in range(3)] == [1, 1, 1] and len(store) == 0
