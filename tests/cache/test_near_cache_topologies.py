@@ -180,3 +180,37 @@ def test_the_watch_reads_a_cluster_map() -> None:
     parsed = {(0, 99): {"primary": ("10.0.0.1", 7000)}, (100, 16383): {"primary": ("10.0.0.2", 7001)}}
     expected = ((0, 99, "10.0.0.1:7000"), (100, 16383, "10.0.0.2:7001"))
     assert _parse_slots(raw) == _parse_slots(parsed) == expected
+
+
+@pytest.mark.slow
+def test_cluster_failover_tracks_the_promoted_replica(redis_factory: Any, settings: Any) -> None:
+    group = redis_factory("cluster")
+    settle_cluster(group)
+    options = {"NEAR_CACHE": HOT, "IGNORE_EXCEPTIONS": True, "CIRCUIT_BREAKER_COOLDOWN": 0.2}
+    cache = point_default_at(settings, group.url, OPTIONS=options)
+    store = cache.near_cache()
+    assert store.wait_live(10)
+    cache.set(KEY, "before")
+    warm(cache, KEY)
+    slot_map = _parse_slots(group.data_clients()[0].execute_command("CLUSTER SLOTS"))
+    owner = next(a for lo, hi, a in slot_map if lo <= key_slot(MADE.encode()) <= hi)
+    dead = next(p for p in group.primaries if p.address == owner)
+    dead.kill()
+    eventually(lambda: not store.live, "the lost node being noticed")
+    assert len(store) == 0
+    # The replica takes over after the node timeout; then the watch tracks it.
+    eventually(lambda: store.live, "tracking on the promoted replica", timeout=30)
+    assert len(store.trackers) == 1 + len(group.primaries)  # the watch + one per primary
+    eventually(lambda: cache.get(KEY) == "before", "the key served by the promoted replica", timeout=10)
+    warm(cache, KEY)
+    other = another_client(group.url)
+    eventually(lambda: _wrote(other, MADE, b"13"), "a write on the new primary", timeout=10)
+    eventually(lambda: cache.get(KEY) == 13, "the promoted replica's invalidation reaching the near cache")
+
+
+def _wrote(client: Any, key: str, value: bytes) -> bool:
+    """SET, or False while the Cluster is still settling after a failover."""
+    try:
+        return bool(client.set(key, value))
+    except Exception:
+        return False
