@@ -93,14 +93,6 @@ class Tracker:
         self._stop.set()
         self._conn = None
 
-    def kill_connection(self) -> None:
-        """Close the socket under the reader (tests of the loss path)."""
-        conn = self._conn
-        if conn is not None and conn._sock is not None:
-            import socket
-
-            conn._sock.shutdown(socket.SHUT_RDWR)
-
     # -- the thread ----------------------------------------------------------------------
     def _run(self) -> None:
         failures = 0
@@ -226,7 +218,8 @@ class ClusterWatch:
         self._thread = threading.Thread(target=self._run, name=f"near-cache cluster watch {label}", daemon=True)
 
     def start(self) -> None:
-        self._refresh()
+        # The first read of the map happens in the thread too: the caller may be a request
+        # (or an event loop) that must not wait on it, and a failure is simply retried.
         self._thread.start()
 
     def stop(self) -> None:
@@ -240,11 +233,12 @@ class ClusterWatch:
             tracker.abandon()
 
     def _run(self) -> None:
-        while not self._stop.wait(CLUSTER_WATCH_INTERVAL) and os.getpid() == self._pid:
+        while not self._stop.is_set() and os.getpid() == self._pid:
             try:
                 self._refresh()
             except Exception as exc:  # a node down: its tracker already holds the store back
                 logger.debug("near cache %s: reading CLUSTER SLOTS failed: %s", self.label, exc)
+            self._stop.wait(CLUSTER_WATCH_INTERVAL)
 
     def _slot_map(self) -> tuple[tuple[int, int, str], ...]:
         errors: list[BaseException] = []

@@ -64,7 +64,10 @@ def warm(cache: Any, *keys: str) -> None:
     """
     store = cache.near_cache()
     for key in keys:
-        eventually(lambda k=key: cache.get(k) is not None and f":1:{k}" in store._data, f"a local copy of {key}")
+        eventually(
+            lambda k=key: cache.get(k) is not None and f":1:{k}" in store._data,
+            f"a local copy of {key} (now: {cache.get(key)!r}, live {store.live}, {store.stats()})",
+        )
 
 
 def reads(counts: dict[str, int]) -> int:
