@@ -183,11 +183,16 @@ class NearCacheMixin:
             store = self._near
             tokens = [store.begin(made) for made in near]
             try:
-                pipe = self._client().pipeline(transaction=False)  # type: ignore[attr-defined]
-                for made in near:
-                    pipe.get(made)
-                    pipe.pttl(made)
-                replies = pipe.execute()
+                client = self._client()  # type: ignore[attr-defined]
+                together = getattr(client, "execute_together", None)
+                if together is not None:
+                    replies = together(*[(command, made) for made in near for command in ("GET", "PTTL")])
+                else:
+                    pipe = client.pipeline(transaction=False)
+                    for made in near:
+                        pipe.get(made)
+                        pipe.pttl(made)
+                    replies = pipe.execute()
             except BaseException:
                 for made, token in zip(near, tokens, strict=True):
                     store.finish(made, token, None, -2)
