@@ -7,6 +7,8 @@ process): to the server both are simply other clients.
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import multiprocessing
 import threading
 import time
@@ -17,6 +19,7 @@ import pytest
 from django.core.cache import caches
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from redis.crc import key_slot
 
 from django_redis_patterns.cache import nearbackend, nearcache
 from django_redis_patterns.exceptions import ImproperlyConfigured
@@ -55,19 +58,55 @@ def eventually(condition: Callable[[], bool], what: str, timeout: float = 5.0) -
 
 
 def warm(cache: Any, *keys: str) -> None:
-    """Read until each key has a local copy.
+    """Give each key a local copy that no invalidation already on its way will drop.
 
-    A read right after this process's own write may not be kept: Redis also sends the
-    invalidation of that write to this process, and if it lands while the read is in
-    flight, the placeholder rule drops the reply (correctly: the process cannot tell it
-    apart from someone else's newer write). The next read keeps it.
+    Redis also sends this process the invalidation of its own writes. Arriving while a read
+    is in flight, it makes the placeholder rule drop that read's reply (the process cannot
+    tell it from someone else's newer write); arriving after a read was kept, it drops the
+    copy. Either way it costs one more miss. So first wait for the invalidations already
+    sent for the key to be applied: write another tracked key that lives on the same node
+    (the node's invalidations arrive in order) and wait until its invalidation is applied.
     """
     store = cache.near_cache()
-    for key in keys:
-        eventually(
-            lambda k=key: cache.get(k) is not None and f":1:{k}" in store._data,
-            f"a local copy of {key} (now: {cache.get(key)!r}, live {store.live}, {store.stats()})",
-        )
+    applied: list[str] = []
+    discard = store.discard
+
+    def recording(made_keys: Any) -> None:
+        made_keys = list(made_keys)
+        applied.extend(made_keys)
+        discard(made_keys)
+
+    store.discard = recording
+    try:
+        for key in keys:
+            barrier = _same_node_key(f":1:{key}")
+            eventually(lambda b=barrier: wrote(cache._client(), b, b"1"), f"writing {barrier}")
+            eventually(lambda b=barrier: b in applied, f"the invalidation of {barrier}")
+            eventually(
+                lambda k=key: cache.get(k) is not None and f":1:{k}" in store._data,
+                f"a local copy of {key} (now: {cache.get(key)!r}, live {store.live}, {store.stats()})",
+            )
+    finally:
+        del store.discard
+
+
+def wrote(client: Any, key: str, value: bytes) -> bool:
+    """SET, or False while a failover is still settling (a connection closed by the server)."""
+    try:
+        return bool(client.set(key, value))
+    except Exception:
+        return False
+
+
+@functools.cache
+def _same_node_key(made: str) -> str:
+    """A tracked key in the same Cluster slot as ``made`` (on one server any key would do)."""
+    slot = key_slot(made.encode())
+    for i in itertools.count():
+        candidate = f":1:hot:barrier:{i}"
+        if key_slot(candidate.encode()) == slot:
+            return candidate
+    raise AssertionError("unreachable")
 
 
 def reads(counts: dict[str, int]) -> int:

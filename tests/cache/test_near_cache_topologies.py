@@ -14,7 +14,7 @@ from django_redis_patterns.cache import nearbackend, nearcache
 from django_redis_patterns.cache.tracking import _parse_slots
 from django_redis_patterns.client import connections
 from tests.cache.conftest import counting, point_default_at, settle_cluster
-from tests.cache.test_near_cache import HOT, eventually, reads, warm
+from tests.cache.test_near_cache import HOT, eventually, reads, warm, wrote
 from tests.topologies import all_topologies
 
 # One hash tag, so the RENAME and EVAL cases stay in one slot on Cluster.
@@ -208,13 +208,5 @@ def test_cluster_failover_tracks_the_promoted_replica(redis_factory: Any, settin
     eventually(lambda: cache.get(KEY) == "before", "the key served by the promoted replica", timeout=10)
     warm(cache, KEY)
     other = another_client(group.url)
-    eventually(lambda: _wrote(other, MADE, b"13"), "a write on the new primary", timeout=10)
+    eventually(lambda: wrote(other, MADE, b"13"), "a write on the new primary", timeout=10)
     eventually(lambda: cache.get(KEY) == 13, "the promoted replica's invalidation reaching the near cache")
-
-
-def _wrote(client: Any, key: str, value: bytes) -> bool:
-    """SET, or False while the Cluster is still settling after a failover."""
-    try:
-        return bool(client.set(key, value))
-    except Exception:
-        return False
