@@ -23,4 +23,9 @@ CACHES = {
     "default": {"BACKEND": "django_redis_patterns.cache.RedisCache", "LOCATION": URL},
     "django_redis": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": URL},
     "builtin": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": URL},
+    "near": {
+        "BACKEND": "django_redis_patterns.cache.RedisCache",
+        "LOCATION": URL,
+        "OPTIONS": {"NEAR_CACHE": {"KEYS": ["bench:hot:*", "bench:mem:*"], "MAX_ENTRIES": 20_000}},
+    },
 }

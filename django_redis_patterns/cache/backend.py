@@ -31,6 +31,7 @@ from .batching import ready
 from .codec import Codec
 from .compat import DjangoRedisClient
 from .errors import REDIS_ERRORS, guarded, raise_or_fallback
+from .nearcache import NearCacheSettings
 from .serializers import TamperedValue
 from .structures import StructuresMixin
 
@@ -83,6 +84,7 @@ BACKEND_OPTIONS = frozenset(
         "REVERSE_KEY_FUNCTION",
         "CLOSE_CONNECTION",
         "ASYNC_BATCHING",
+        "NEAR_CACHE",
     }
 )
 CONNECTION_OPTIONS = frozenset(
@@ -169,6 +171,12 @@ class RedisCache(StructuresMixin, BaseCache):
         super().__init__(params)
         try:
             self._configure(server, params)
+            near = NearCacheSettings.from_options(self._options)
+            if near is not None:
+                from . import nearbackend
+
+                nearbackend.configure(self, near)
+                self.__class__ = nearbackend.near_class(type(self))
         except ImproperlyConfigured as exc:
             # Django's own system checks build every cache before ours run, so raising here
             # would turn redis_patterns.E003/E050 into a traceback. Fail on first use instead.

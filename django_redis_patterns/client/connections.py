@@ -116,6 +116,7 @@ _NON_CONNECTION_OPTIONS = {
     "COMPRESS_LEVEL",
     "REVERSE_KEY_FUNCTION",
     "ASYNC_BATCHING",
+    "NEAR_CACHE",
 }
 #: OPTIONS keys this module reads besides the connection's own (the ``lower`` dialect of
 #: Django's built-in backend cannot carry them: its OPTIONS all go to the pool).
