@@ -13,6 +13,7 @@ only the I/O line differs. Failures go through :mod:`.errors`.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import datetime
@@ -198,6 +199,16 @@ class RedisCache(StructuresMixin, BaseCache):
         )
         ignore = options.get("IGNORE_EXCEPTIONS", getattr(settings, "DJANGO_REDIS_IGNORE_EXCEPTIONS", False))
         self._ignore = bool(ignore)
+        # django-redis's opt-in: every ignored error logged as ERROR "Exception ignored" on
+        # DJANGO_REDIS_LOGGER, instead of the one WARNING per incident.
+        log_ignored = options.get(
+            "LOG_IGNORED_EXCEPTIONS", getattr(settings, "DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS", False)
+        )
+        self._ignored_logger = (
+            logging.getLogger(getattr(settings, "DJANGO_REDIS_LOGGER", None) or "django_redis.cache")
+            if log_ignored
+            else None
+        )
         self._clear_mode = options.get("CLEAR", "scan")
         if self._clear_mode not in CLEAR_MODES:
             raise ImproperlyConfigured(f"OPTIONS['CLEAR'] must be one of {CLEAR_MODES}, got {self._clear_mode!r}")
@@ -239,8 +250,8 @@ class RedisCache(StructuresMixin, BaseCache):
         return self._ignore
 
     @property
-    def _log_ignored_exceptions(self) -> bool:
-        return True  # every incident is logged (errors.record_failure)
+    def _log_ignored_exceptions(self) -> bool:  # django-redis's attribute name
+        return self._ignored_logger is not None
 
     @property
     def alias(self) -> str:
@@ -261,7 +272,9 @@ class RedisCache(StructuresMixin, BaseCache):
         return f"<{', '.join(self._spec.display_nodes())}>"
 
     def _failed(self, exc: BaseException, command: str, fallback: Any) -> Any:
-        return raise_or_fallback(self.alias, self._spec, self._ignore, exc, command, fallback)
+        return raise_or_fallback(
+            self.alias, self._spec, self._ignore, exc, command, fallback, ignored_logger=self._ignored_logger
+        )
 
     def get_client(self, key: Any = None, *, write: bool = True) -> Any:
         """The shared sync redis-py client (django-redis's ``cache.client.get_client``)."""

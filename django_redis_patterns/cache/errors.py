@@ -85,11 +85,13 @@ _failing: set[tuple[str, Any]] = set()
 _failing_lock = threading.Lock()
 
 
-def record_failure(alias: str, spec: Any, command: str, exc: BaseException, ignored: bool) -> None:
+def record_failure(alias: str, spec: Any, command: str, exc: BaseException, ignored: bool, quiet: bool = False) -> None:
     with _failing_lock:
         if (alias, spec) in _failing:
             return
         _failing.add((alias, spec))
+    if quiet:  # the caller logs every ignored error itself (LOG_IGNORED_EXCEPTIONS)
+        return
     logger.warning(
         "cache %r: Redis failed on %s (%s: %s); %s until it answers again",
         alias,
@@ -168,13 +170,26 @@ def guarded(command: str, fallback: Callable[..., Any] = lambda *a, **kw: False)
     return decorate
 
 
-def raise_or_fallback(alias: str, spec: Any, ignore: bool, exc: BaseException, command: str, fallback: Any) -> Any:
+def raise_or_fallback(
+    alias: str,
+    spec: Any,
+    ignore: bool,
+    exc: BaseException,
+    command: str,
+    fallback: Any,
+    ignored_logger: logging.Logger | None = None,
+) -> Any:
     if isinstance(exc, CacheError):  # raised by a guarded method this one called: already logged
         if ignore:
             return fallback
         raise exc
-    record_failure(alias, spec, command, exc, ignore)
+    per_call = ignore and ignored_logger is not None
+    record_failure(alias, spec, command, exc, ignore, quiet=per_call)
     if ignore:
+        if per_call:
+            assert ignored_logger is not None
+            # django-redis's message and level, with the traceback, once per ignored error.
+            ignored_logger.error("Exception ignored", exc_info=exc)
         return fallback
     message = f"cache {alias!r}: Redis failed on {command}: {exc}"
     raise error_class(exc)(message, alias=alias, command=command) from exc

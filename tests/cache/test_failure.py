@@ -85,6 +85,39 @@ async def test_ignore_exceptions_returns_fallbacks_and_logs_once(
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
+async def test_log_ignored_exceptions_logs_every_ignored_error_as_django_redis_does(
+    redis_factory: Any, settings: Any, caplog: pytest.LogCaptureFixture, mode: str
+) -> None:
+    """django-redis's opt-in: each ignored error is an ERROR "Exception ignored" (with its
+    traceback) on DJANGO_REDIS_LOGGER, instead of the one WARNING per incident."""
+    group = redis_factory("standalone")
+    settings.DJANGO_REDIS_LOGGER = "myproject.cache"
+    cache = point_default_at(
+        settings,
+        group.url,
+        OPTIONS={"IGNORE_EXCEPTIONS": True, "LOG_IGNORED_EXCEPTIONS": True, "CIRCUIT_BREAKER_COOLDOWN": SHORT_COOLDOWN},
+    )
+    assert cache._log_ignored_exceptions is True
+    api = Api(cache, mode == "async")
+    group.primary.kill()
+    caplog.set_level(logging.INFO)
+    assert await api.get("k") is None
+    assert await api.get("k", "dflt") == "dflt"
+    assert await api.set("k", 1) is False
+    ours = [r for r in caplog.records if r.name in ("myproject.cache", "django_redis_patterns.cache")]
+    assert [(r.name, r.levelname, r.msg) for r in ours] == [("myproject.cache", "ERROR", "Exception ignored")] * 3
+    assert all(r.exc_info for r in ours)
+
+
+def test_log_ignored_exceptions_follows_django_redis_setting(settings: Any) -> None:
+    settings.DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    cache = point_default_at(settings, "redis://127.0.0.1:1/0", OPTIONS={"IGNORE_EXCEPTIONS": True})
+    assert cache._log_ignored_exceptions is True
+    settings.DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
+    assert point_default_at(settings, "redis://127.0.0.1:1/0")._log_ignored_exceptions is False
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
 async def test_without_ignore_every_method_raises_cache_error(
     redis_factory: Any, settings: Any, caplog: pytest.LogCaptureFixture, mode: str
 ) -> None:

@@ -45,10 +45,6 @@ INTERNALS: dict[str, str] = {
 
 #: Deliberate differences a migrating project may notice (each is in docs/cache.md).
 DIFFERENCES: dict[str, str] = {
-    "test_cache_options.py::test_get_django_omit_exceptions": (
-        "expects an ERROR record 'Exception ignored' for every ignored call; this backend logs one WARNING "
-        "per incident (and an INFO when Redis answers again)"
-    ),
     "test_cache_options.py::test_custom_key_function": (
         "expects clear() to have flushed the db: a key another test wrote under KEY_PREFIX '*' survives, "
         "because clear() deletes only this cache's keyspace (OPTIONS['CLEAR'] = 'flushdb' flushes)"
