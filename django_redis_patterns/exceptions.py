@@ -6,13 +6,18 @@ so a project can catch one type. Pattern packages subclass these.
 
 from __future__ import annotations
 
+from django.core import exceptions as django_exceptions
+
 
 class RedisPatternsError(Exception):
     """Base class of every error raised by django-redis-patterns."""
 
 
-class ImproperlyConfigured(RedisPatternsError):
-    """A setting or argument is invalid; the message names it."""
+class ImproperlyConfigured(RedisPatternsError, django_exceptions.ImproperlyConfigured):
+    """A setting or argument is invalid; the message names it.
+
+    Also Django's ``ImproperlyConfigured``, which is what code and tests written for Django,
+    django-redis or django-ratelimit catch for a configuration error."""
 
 
 class RedisUnavailable(RedisPatternsError):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.core.cache import InvalidCacheBackendError
-from django.core.exceptions import ImproperlyConfigured as DjangoImproperlyConfigured
 from django.core.exceptions import PermissionDenied
 
 from django_redis_patterns.exceptions import ImproperlyConfigured
@@ -25,12 +24,11 @@ class Ratelimited(PermissionDenied):
         self.usage = usage
 
 
-class RatelimitConfigError(ImproperlyConfigured, DjangoImproperlyConfigured, ValueError):
+class RatelimitConfigError(ImproperlyConfigured, ValueError):
     """A bad argument or setting of the rate limiter; the message names it.
 
-    Also Django's ``ImproperlyConfigured``, which is what django-ratelimit and DRF raise
-    for the same mistakes, so code catching that keeps working.
-    """
+    Like every configuration error of this package, also Django's ``ImproperlyConfigured``
+    (what django-ratelimit and DRF raise for the same mistakes)."""
 
 
 class RatelimitCacheError(RatelimitConfigError, InvalidCacheBackendError):

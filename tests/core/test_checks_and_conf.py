@@ -155,3 +155,18 @@ def test_misconfigured_cache_fails_on_use_not_at_startup() -> None:
         assert "redis_patterns.E003" in run_checks()  # manage.py check reports it, no traceback
         with pytest.raises(ImproperlyConfigured, match="is not a URL"):
             caches["default"].get("k")
+
+
+def test_every_configuration_error_is_also_djangos_improperly_configured() -> None:
+    """Code written for Django, django-redis or django-ratelimit catches Django's exception."""
+    import django.core.exceptions
+
+    from django_redis_patterns.client import connections
+    from django_redis_patterns.client.django_redis_options import UnsupportedOptions
+    from django_redis_patterns.exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
+    from django_redis_patterns.ratelimit.exceptions import RatelimitConfigError
+
+    for error in (ImproperlyConfigured, InvalidDatabase, InvalidOptions, UnsupportedOptions, RatelimitConfigError):
+        assert issubclass(error, django.core.exceptions.ImproperlyConfigured), error
+    with pytest.raises(django.core.exceptions.ImproperlyConfigured, match="SOCKET_TIMEOUT"):
+        connections.client_for_config("redis://127.0.0.1:6390/0", {"SOCKET_TIMEOUT": -1})
