@@ -93,6 +93,10 @@ def _read_with_ttl(client: Any, made: str) -> tuple[Any, int]:
     return raw, pttl
 
 
+#: What ``_decode`` answers for a local copy SignedSerializer refuses: the Redis path decides.
+_REFUSED = object()
+
+
 class NearCacheMixin:
     """Backend methods of a near-cached RedisCache (see the module docstring)."""
 
@@ -116,7 +120,7 @@ class NearCacheMixin:
             return self._failed(exc, "GET", default)  # type: ignore[attr-defined]
         if errors._failing:
             errors.record_success(self.alias, self._spec)  # type: ignore[attr-defined]
-        return default if raw is None else self._codec.decode(raw)  # type: ignore[attr-defined]
+        return self._decode(raw, default)  # type: ignore[attr-defined]
 
     def _near_read(self, made: str) -> Any:
         """A miss: read the value and its TTL from the primary, keep it under the placeholder rule."""
@@ -145,7 +149,7 @@ class NearCacheMixin:
                     store.finish(made, token, raw, pttl if raw is not None else -2)
         except REDIS_ERRORS as exc:
             return self._failed(exc, "GET", default)  # type: ignore[attr-defined]
-        return default if raw is None else self._codec.decode(raw)  # type: ignore[attr-defined]
+        return self._decode(raw, default)  # type: ignore[attr-defined]
 
     def _near_split(self, key_map: dict[str, Any]) -> tuple[dict[Any, Any], list[str], dict[str, Any]]:
         """(hits decoded, near-cached keys to read, other keys to read) of a get_many."""
@@ -158,19 +162,19 @@ class NearCacheMixin:
         )
         raws = self._near.lookup_many(tracked)
         hits = [(made, raw) for made, raw in zip(tracked, raws, strict=True) if raw is not None]
-        decoded = self._codec.decode_many([raw for _, raw in hits])  # type: ignore[attr-defined]
-        found = {key_map[made]: value for (made, _), value in zip(hits, decoded, strict=True)}
+        # The base's decoding: a value SignedSerializer refuses is left out, as a miss.
+        found = self._decode_many({made: key_map[made] for made, _ in hits}, [raw for _, raw in hits])  # type: ignore[attr-defined]
         near = [made for made, raw in zip(tracked, raws, strict=True) if raw is None]
         return found, near, other
 
     def _near_keep(self, key_map: dict[str, Any], near: list[str], tokens: list[Any], replies: list[Any]) -> dict:
-        store, decode = self._near, self._codec.decode  # type: ignore[attr-defined]
+        store, decode, miss = self._near, self._decode, object()  # type: ignore[attr-defined]
         found = {}
         for i, made in enumerate(near):
             raw, pttl = replies[2 * i], replies[2 * i + 1]
             store.finish(made, tokens[i], raw, pttl)
-            if raw is not None:
-                found[key_map[made]] = decode(raw)
+            if (value := decode(raw, miss)) is not miss:
+                found[key_map[made]] = value
         return found
 
     @guarded("MGET", lambda keys, version=None: {})
@@ -245,8 +249,8 @@ class NearCacheMixin:
     ) -> Any:
         """A local hit is returned as it is; otherwise the stampede-safe Redis path (which may write)."""
         raw = self._near_hit(key, version)
-        if raw is not None:
-            return self._codec.decode(raw)  # type: ignore[attr-defined]
+        if raw is not None and (value := self._decode(raw, _REFUSED)) is not _REFUSED:  # type: ignore[attr-defined]
+            return value
         try:
             return super().get_or_set(key, default, timeout, version, stampede=stampede)  # type: ignore[misc]
         finally:
@@ -262,8 +266,8 @@ class NearCacheMixin:
         stampede: str | object | None = _stampede.FROM_OPTIONS,
     ) -> Any:
         raw = self._near_hit(key, version)
-        if raw is not None:
-            return self._codec.decode(raw)  # type: ignore[attr-defined]
+        if raw is not None and (value := self._decode(raw, _REFUSED)) is not _REFUSED:  # type: ignore[attr-defined]
+            return value
         try:
             return await super().aget_or_set(key, default, timeout, version, stampede=stampede)  # type: ignore[misc]
         finally:

@@ -543,3 +543,22 @@ def test_a_server_that_refuses_tracking_leaves_the_near_cache_off_and_says_why(
     assert any("refused invalidation tracking" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
     cache.set("hot:k", 1)
     assert [cache.get("hot:k") for _ in range(3)] == [1, 1, 1] and len(store) == 0
+
+
+async def test_a_value_the_signed_serializer_refuses_is_a_miss_on_every_path(
+    topology: Any, settings: Any, other: Any
+) -> None:
+    """NEAR_CACHE with SERIALIZER="signed": a planted (unsigned) value is never unpickled,
+    neither on the miss path nor from the local copy, and get_or_set replaces it."""
+    import pickle
+
+    cache = point_default_at(settings, topology.location, OPTIONS={"SERIALIZER": "signed", "NEAR_CACHE": HOT})
+    assert cache.near_cache().wait_live(5), "tracking was not established"
+    other.set(cache.make_key("hot:planted"), pickle.dumps({"planted": True}))
+    assert cache.get("hot:planted", "dflt") == "dflt"  # read from Redis
+    assert cache.get("hot:planted", "dflt") == "dflt"  # and again, wherever it is read from
+    assert await cache.aget("hot:planted", "dflt") == "dflt"
+    assert cache.get_many(["hot:planted"]) == {}
+    assert cache.get_many(["hot:planted"]) == {}
+    assert cache.get_or_set("hot:planted", lambda: "computed", 60) == "computed"
+    eventually(lambda: cache.get("hot:planted") == "computed", "the recomputed value")
