@@ -65,8 +65,10 @@ _read = scripts.load("read", package=PACKAGE)
 KEEP: Any = object()
 
 
-class LeaderboardUnavailable(RedisUnavailable, LeaderboardError):
-    """Redis could not be reached for a leaderboard operation."""
+class LeaderboardUnavailable(RedisUnavailable, LeaderboardError, redis.exceptions.ConnectionError):
+    """Redis could not be reached for a leaderboard operation.
+
+    Also ``redis.exceptions.ConnectionError``, what code around hand-written sorted sets catches."""
 
 
 class BoardMissing(LeaderboardError):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import redis.exceptions
+
 from django_redis_patterns.exceptions import RedisPatternsError, RedisUnavailable
 
 if TYPE_CHECKING:
@@ -33,8 +35,10 @@ class LockLost(LockError):
     """The lock expired or was taken over while it was believed held."""
 
 
-class LockUnavailable(RedisUnavailable, LockError):
-    """Redis could not be reached to acquire, extend or release a lock."""
+class LockUnavailable(RedisUnavailable, LockError, redis.exceptions.ConnectionError):
+    """Redis could not be reached to acquire, extend or release a lock.
+
+    Also ``redis.exceptions.ConnectionError``, what code written for redis-py's ``Lock`` catches."""
 
     def __init__(self, message: str, *, name: str | None = None, alias: str | None = None, command: str | None = None):
         RedisUnavailable.__init__(self, message, alias=alias, command=command)

@@ -25,8 +25,11 @@ UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
-class SessionUnavailable(RedisUnavailable):
-    """The session store's Redis could not be reached (``ON_ERROR = "raise"``)."""
+class SessionUnavailable(RedisUnavailable, redis.exceptions.ConnectionError):
+    """The session store's Redis could not be reached (``ON_ERROR = "raise"``).
+
+    Also ``redis.exceptions.ConnectionError``, what code written for Django's cache session
+    engine on its ``RedisCache`` catches."""
 
 
 class SessionNotReplicated(RedisPatternsError):

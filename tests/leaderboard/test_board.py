@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+import redis.exceptions
 from django.core.paginator import EmptyPage, Paginator
 
 from django_redis_patterns import get_redis
@@ -370,6 +371,7 @@ def test_redis_down_raises_quickly_and_logs_once(redis_factory: Any, settings: A
         with pytest.raises(LeaderboardUnavailable) as info:
             board.top(5)
         assert info.value.alias == "lbdown"
+        assert isinstance(info.value, redis.exceptions.ConnectionError)  # what sorted-set code catches
     assert len([r for r in caplog.records if "unreachable" in r.message]) == 1
 
 

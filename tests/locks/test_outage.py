@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis.exceptions
 
 from django_redis_patterns.locks import LockLost, LockUnavailable, alock, lock, lock_lost
 from tests.topologies import SHORT_COOLDOWN, add_alias, after_cooldown
@@ -91,6 +92,7 @@ def raises_unavailable_within(seconds: float) -> Iterator[Any]:
     took = time.monotonic() - started
     assert took < seconds, f"LockUnavailable after {took:.1f}s, bound {seconds:.1f}s"
     assert info.value.alias == "stalled" and info.value.command == "acquire"
+    assert isinstance(info.value, redis.exceptions.ConnectionError)  # what redis-py Lock users catch
 
 
 def test_acquire_on_a_black_holed_server_raises_unavailable_within_the_bound(stalled: Any) -> None:

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pytest
+import redis.exceptions
 from django.test import Client
 
 from django_redis_patterns import get_redis
@@ -40,6 +41,7 @@ def test_raise_mode_raises_a_clear_error_logged_once(doomed: Any, caplog: pytest
             with pytest.raises(SessionUnavailable) as info:
                 SessionStore(doomed.key).load()
             assert info.value.alias == "default" and info.value.command == "GET"
+            assert isinstance(info.value, redis.exceptions.ConnectionError)  # what RedisCache users catch
             assert "session store unavailable (cache alias 'default', GET)" in str(info.value)
         with pytest.raises(SessionUnavailable):
             SessionStore().save()
