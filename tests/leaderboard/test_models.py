@@ -260,7 +260,15 @@ def test_model_board_on_fakeredis(transactional_db: Any) -> None:
 def test_concurrent_increments_from_threads_converge(redis_ready: Any) -> None:
     import threading
 
+    from django.db import connection
     from django.db import connections as db_connections
+
+    if connection.vendor == "sqlite":
+        # SQLite's shared in-memory test database locks the whole table under concurrent
+        # writers, so the commit callbacks' own reads fail at random ("database table is
+        # locked") and a sync is lost for reasons no real deployment has. The module is
+        # marked `postgres`: this runs in ./scripts/test's PostgreSQL pass.
+        pytest.skip("needs a database with row locks: runs in the PostgreSQL pass")
 
     player = Player.objects.create(name="hot", score=0)
     barrier = threading.Barrier(4)
