@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -143,7 +144,7 @@ class LeanRedis(redis.Redis):
             except ResponseError:
                 raise  # a reply: the connection is clean, nothing to retry
             except Exception as first:
-                return self._lean_retry(conn, args, options, first)
+                return self._lean_retry(conn, lambda: self._lean_call(conn, args, options), first)
         except (ConnectionError, TimeoutError) as exc:
             breaker.failed(exc, False)  # after the retry: the server is silent or refuses
             raise
@@ -177,14 +178,7 @@ class LeanRedis(redis.Redis):
             except ResponseError:
                 raise
             except Exception as first:
-                pending = [first]
-
-                def attempt() -> Any:
-                    if pending:
-                        raise pending.pop()
-                    return self._lean_together(conn, commands)
-
-                return conn.retry.call_with_retry(attempt, lambda _error: conn.disconnect())  # type: ignore[no-any-return]
+                return self._lean_retry(conn, lambda: self._lean_together(conn, commands), first)  # type: ignore[no-any-return]
         except (ConnectionError, TimeoutError) as exc:
             breaker.failed(exc, False)
             raise
@@ -226,7 +220,8 @@ class LeanRedis(redis.Redis):
         callback = self.response_callbacks.get(name)
         return response if callback is None else callback(response, **options)
 
-    def _lean_retry(self, conn: Any, args: tuple[Any, ...], options: dict[str, Any], first: Exception) -> Any:
+    @staticmethod
+    def _lean_retry(conn: Any, call: Callable[[], Any], first: Exception) -> Any:
         """The first attempt failed: let the connection's ``Retry`` run the rest.
 
         The first failure is replayed as the retry's own first attempt, so its rules apply
@@ -237,7 +232,7 @@ class LeanRedis(redis.Redis):
         def attempt() -> Any:
             if pending:
                 raise pending.pop()
-            return self._lean_call(conn, args, options)
+            return call()
 
         return conn.retry.call_with_retry(attempt, lambda _error: conn.disconnect())
 
