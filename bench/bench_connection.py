@@ -20,14 +20,16 @@ def run(ctx: Context) -> None:
     bare = ctx.redis()
     bare.set("bench:k", "v")
     ours = get_redis()
+    no_poll = connections.client_for_spec(connections.parse(ctx.url, {"SPIN_WAIT_US": 0}))
     raw = ctx.raw()
-    # The ceiling shows how much of a GET is Python work at all: untuned, the round trip's
-    # wait for an idle vCPU caps what any client can gain over redis-py (ceiling / bare).
+    # The ceiling shows how much of a GET is Python work at all; the row without polling
+    # shows what waiting for the reply awake (client.spin) adds: untuned, most of the gain.
     ctx.compare(
         "GET round trip (client reused)",
         {
             "ours: get_redis().get": lambda: ours.get("bench:k"),
             "bare redis-py": lambda: bare.get("bench:k"),
+            "ours, SPIN_WAIT_US=0": lambda: no_poll.get("bench:k"),
             CEILING: lambda: raw.call("GET", "bench:k"),
         },
     )
@@ -68,11 +70,13 @@ def run(ctx: Context) -> None:
     ours_label = f"ours: {type(ours_cluster).__name__}"
     async_lean = compat.lean_status("async-cluster")[0]
     ours_async_label = "ours: LeanAsyncRedisCluster" if async_lean else "ours: RedisCluster (lean off)"
+    cluster_no_poll = connections.client_for_config(cluster.url, {"SPIN_WAIT_US": 0})
     ctx.compare(
         "Cluster GET (16 keys over 3 primaries)",
         {
             ours_label: lambda: ours_cluster.get(keys[next(turn) % 16]),
             "redis-py RedisCluster": lambda: bare_cluster.get(keys[next(turn) % 16]),
+            f"{ours_label}, SPIN_WAIT_US=0": lambda: cluster_no_poll.get(keys[next(turn) % 16]),
         },
     )
     ctx.compare(

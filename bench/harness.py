@@ -34,6 +34,7 @@ from typing import Any
 
 import redis
 
+from django_redis_patterns.client import spin
 from django_redis_patterns.testing import servers
 
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -49,10 +50,12 @@ class RawSocket:
     Not a client anyone should use (no timeouts, reconnects or pooling). It is measured
     beside the contenders as the ceiling: no Python client can beat it on the same
     command, so ``their time / ceiling time`` is the largest ratio any implementation could
-    reach against a competitor in that run.
+    reach against a competitor in that run. As the ceiling it waits for a reply as our
+    lean clients do by default (polling first, :mod:`django_redis_patterns.client.spin`);
+    ``poll_us=0`` sleeps in ``recv`` at once, as redis-py does.
     """
 
-    def __init__(self, host: str, port: int):
+    def __init__(self, host: str, port: int, poll_us: int = spin.DEFAULT_SPIN_WAIT_US):
         import socket
 
         import hiredis
@@ -61,9 +64,12 @@ class RawSocket:
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._pack = hiredis.pack_command
         self._reader = hiredis.Reader()
+        self._spinner = spin.Spinner(poll_us) if poll_us else None
 
     def call(self, *args: Any) -> Any:
         self._sock.sendall(self._pack(args))
+        if self._spinner is not None:
+            self._spinner.wait(self)
         reader = self._reader
         reply = reader.gets()
         while reply is False:
@@ -148,9 +154,9 @@ class Context:
     def redis(self, **kw: Any) -> redis.Redis:
         return redis.Redis.from_url(self.url, **kw)
 
-    def raw(self) -> RawSocket:
+    def raw(self, poll_us: int = spin.DEFAULT_SPIN_WAIT_US) -> RawSocket:
         """A client-less socket to the bench server: the ceiling for any Python client."""
-        return RawSocket(self.standalone.servers[0].host, self.standalone.servers[0].port)
+        return RawSocket(self.standalone.servers[0].host, self.standalone.servers[0].port, poll_us)
 
     def extra_servers(self, n: int) -> list[servers.Standalone]:
         """``n`` more independent standalone servers (e.g. for Redlock)."""
@@ -171,8 +177,8 @@ class Context:
         return str(self.redis().info("server")["redis_version"])
 
     def round_trip_us(self, calls: int = 3000) -> float:
-        """Median loopback round trip of a raw-socket GET, in µs: the run's cost of one trip."""
-        raw = self.raw()
+        """Median loopback round trip of a raw-socket GET sleeping in ``recv``, in µs."""
+        raw = self.raw(poll_us=0)
         rounds = []
         for _ in range(5):
             started = time.perf_counter()

@@ -185,6 +185,7 @@ CONNECTION_OPTION_VALUES: dict[str, str] = {
     "RETRIES": "an int >= 0 (default 1)",
     "READ_FROM_REPLICAS": "True or False",
     "LEAN_CLIENT": "True or False (default True)",
+    "SPIN_WAIT_US": "microseconds a lean client polls for a reply, an int from 0 to 1000; 0 never polls (default 50)",
     "MAX_CONNECTIONS": "an int >= 1 (default 1000)",
     "SENTINEL_USERNAME": "a string",
     "SENTINEL_PASSWORD": "a string",

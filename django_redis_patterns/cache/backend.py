@@ -97,6 +97,7 @@ CONNECTION_OPTIONS = frozenset(
         "RETRIES",
         "READ_FROM_REPLICAS",
         "LEAN_CLIENT",
+        "SPIN_WAIT_US",
         "SENTINEL_USERNAME",
         "SENTINEL_PASSWORD",
         "MAX_CONNECTIONS",

@@ -49,7 +49,7 @@ from redis.retry import Retry
 from .. import conf
 from ..exceptions import ImproperlyConfigured, InvalidDatabase, InvalidOptions
 from . import breaker as breakers
-from . import compat, django_redis_options, instrument
+from . import compat, django_redis_options, instrument, spin
 
 Topology = Literal["standalone", "sentinel", "cluster"]
 #: What :func:`get_redis` returns: standalone and Sentinel give ``redis.Redis`` (a lean
@@ -155,6 +155,9 @@ class ConnectionSpec:
     #: Seconds an open circuit fails fast before one call probes (:mod:`.breaker`); 0: no breaker.
     #: From OPTIONS["CIRCUIT_BREAKER_COOLDOWN"], else REDIS_PATTERNS["CIRCUIT_BREAKER_COOLDOWN"].
     breaker_cooldown: float = breakers.DEFAULT_COOLDOWN
+    #: Microseconds a lean client polls for a reply before its blocking read (:mod:`.spin`);
+    #: 0: never. From OPTIONS["SPIN_WAIT_US"].
+    spin_wait_us: int = spin.DEFAULT_SPIN_WAIT_US
 
     def __hash__(self) -> int:
         # Computed once: every command looks its client up by spec, and hashing a dozen
@@ -411,6 +414,13 @@ def read_options(options: Mapping[str, Any], *, dialect: str = "upper") -> tuple
                     problems.append((key, f"{where} must be True or False, got {value!r}"))
                 else:
                     put("lean", value, where)
+            elif key == "SPIN_WAIT_US":
+                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= spin.MAX_SPIN_WAIT_US:
+                    problems.append(
+                        (key, f"{where} must be an int from 0 to {spin.MAX_SPIN_WAIT_US} (microseconds), got {value!r}")
+                    )
+                else:
+                    put("spin_wait_us", value, where)
             elif key == "MAX_CONNECTIONS":
                 if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                     problems.append((key, f"{where} must be an int >= 1, got {value!r}"))
@@ -699,6 +709,8 @@ def _build(spec: ConnectionSpec, replica_index: int | None, flavor: _Flavor) -> 
 
 def _build_sync(spec: ConnectionSpec, replica_index: int | None = None, role: str = "primary") -> Any:
     client = _build(spec, replica_index, _SYNC)
+    if not spec.fake and spec.spin_wait_us:
+        spin.attach(client, spec.spin_wait_us)
     if not spec.fake and spec.breaker_cooldown > 0:
         breakers.attach(client, breaker_for(spec, role), asyncio=False)
     instrument.attach(client, lambda: _alias_name(spec), is_async=False)

@@ -40,6 +40,7 @@ from redis.connection import ConnectionPool
 from redis.exceptions import ConnectionError, MaxConnectionsError, ResponseError, TimeoutError
 
 from .breaker import OFF, Breaker
+from .spin import Spinner
 
 try:  # the C packer redis-py itself uses when hiredis is installed
     from hiredis import pack_command as _hiredis_pack
@@ -84,6 +85,9 @@ class LeanRedis(redis.Redis):
     #: that a closed circuit costs one attribute read; the connection layer sets it.
     _breaker: Breaker = OFF
     _breaker_inline = True
+    #: Polls for a reply briefly before the blocking read (:mod:`.spin`); None: never polls.
+    #: The connection layer sets it from ``OPTIONS["SPIN_WAIT_US"]``.
+    _spinner: Spinner | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -185,13 +189,14 @@ class LeanRedis(redis.Redis):
         finally:
             self._lean_release(conn, free)
 
-    @staticmethod
-    def _lean_together(conn: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
+    def _lean_together(self, conn: Any, commands: tuple[tuple[Any, ...], ...]) -> list[Any]:
         pack = conn._drp_pack
         # One buffer, one send: two sends can reach the server as two segments, and it would
         # answer the first before the second arrives (two round trips' worth of waiting).
         packed = [b"".join([pack(args) for args in commands])] if pack is not None else conn.pack_commands(commands)
         conn.send_packed_command(packed)
+        if self._spinner is not None:
+            self._await_reply(conn)
         replies: list[Any] = []
         error: ResponseError | None = None
         for _ in commands:
@@ -214,11 +219,19 @@ class LeanRedis(redis.Redis):
             except TypeError:  # bytearray, memoryview, or a bad type: redis-py's packer decides
                 pass
         conn.send_packed_command(packed or conn.pack_command(*args))
+        if self._spinner is not None:
+            self._await_reply(conn)
         if options and (NEVER_DECODE in options or EMPTY_RESPONSE in options):
             return self.parse_response(conn, name, **options)  # rare: redis-py's full parse
         response = conn.read_response()
         callback = self.response_callbacks.get(name)
         return response if callback is None else callback(response, **options)
+
+    def _await_reply(self, conn: Any) -> None:
+        # Poll only while this is the client's one command in flight: other threads' commands
+        # keep this vCPU awake anyway, and polling would hold the GIL they need to send them.
+        if self._lean_made - len(self._lean_free) <= 1:
+            self._spinner.wait(conn)  # type: ignore[union-attr]
 
     @staticmethod
     def _lean_retry(conn: Any, call: Callable[[], Any], first: Exception) -> Any:

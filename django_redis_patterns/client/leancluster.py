@@ -53,6 +53,7 @@ from redis.exceptions import (
 
 from . import compat
 from .leanclient import LeanRedis
+from .spin import Spinner
 
 __all__ = ["LEAN_COMMANDS", "LeanRedisCluster", "OneKeyCommands", "lean_slot", "lean_table", "ordinary_policy"]
 
@@ -305,6 +306,9 @@ class _DeferredRefresh:
 class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
     """A ``RedisCluster`` with a lean single-key command path (see the module docstring)."""
 
+    #: Each node's lean client polls for replies this many microseconds (:mod:`.spin`); 0: never.
+    _spin_wait_us = 0
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         # Empty until redis-py's __init__ is done: anything it runs goes through redis-py.
         self._lean_commands: dict[str, int] = {}
@@ -352,6 +356,8 @@ class LeanRedisCluster(OneKeyCommands, redis.cluster.RedisCluster):
                 if lean is not None:
                     lean.close()  # its idle connections (it shares the node's pool, never closes it)
                 lean = LeanRedis(connection_pool=pool)
+                if self._spin_wait_us:
+                    lean._spinner = Spinner(self._spin_wait_us)  # one per node: its misses are its own
                 # The node's own callbacks (the very dict redis-py's path parses with).
                 lean.response_callbacks = redis_node.response_callbacks
                 self._lean_nodes[node.name] = lean

@@ -87,6 +87,7 @@ def test_every_bad_option_is_reported_in_one_run() -> None:
         "RETRIES": -1,
         "LEAN_CLIENT": "yes",
         "MAX_CONNECTIONS": 0,
+        "SPIN_WAIT_US": 2000,
         "PASSWORD": "fine",
     }
     with override_settings(CACHES={"default": {"BACKEND": OURS, "LOCATION": "redis://h:6379/0", "OPTIONS": options}}):
@@ -94,14 +95,21 @@ def test_every_bad_option_is_reported_in_one_run() -> None:
         with pytest.raises(InvalidOptions) as raised:
             get_redis()
     named = sorted(option for option in options if any(f"['OPTIONS'][{option!r}]" in e.msg for e in errors))
-    assert named == ["LEAN_CLIENT", "MAX_CONNECTIONS", "RETRIES", "SOCKET_CONNECT_TIMEOUT", "SOCKET_TIMEOUT"]
-    assert len(errors) == 5
+    assert named == [
+        "LEAN_CLIENT",
+        "MAX_CONNECTIONS",
+        "RETRIES",
+        "SOCKET_CONNECT_TIMEOUT",
+        "SOCKET_TIMEOUT",
+        "SPIN_WAIT_US",
+    ]
+    assert len(errors) == 6
     for error in errors:
         assert "redis://" not in (error.hint or "")  # about options, not URL examples
         assert "Connection OPTIONS:" in (error.hint or "")
     [timeout] = [e for e in errors if "'SOCKET_TIMEOUT'" in e.msg]
     assert timeout.hint and timeout.hint.startswith("SOCKET_TIMEOUT takes seconds, a number > 0")
-    assert len(raised.value.problems) == 5  # the error at first use lists them all too
+    assert len(raised.value.problems) == 6  # the error at first use lists them all too
 
 
 def test_bad_url_and_bad_option_are_both_reported() -> None:
