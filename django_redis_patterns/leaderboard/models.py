@@ -34,6 +34,9 @@ How the board follows the table:
 * Redis down during a sync: the database write has already committed and stays; the miss is
   logged (warning once per outage, then each miss at info) and retried with the next sync
   in this process; ``manage.py leaderboard_rebuild --check`` shows drift, a rebuild repairs it.
+  A read of the committed rows that fails with an ``OperationalError`` (SQLite's "database is
+  locked" under concurrent writers) is tried again three times within 0.26 s, then handled
+  the same way.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ import redis.exceptions
 from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import models, router, transaction
+from django.db import OperationalError, models, router, transaction
 from django.db.models import Q
 from django.db.models.signals import class_prepared, post_delete, post_save
 from django.utils import timezone
@@ -83,6 +86,8 @@ _CONFIG_FIELDS = {
 }
 #: Pks whose sync failed, retried with the next successful sync (bounded).
 _VERIFY_ROUNDS = 3
+#: Pauses (s) between reads of the committed rows that fail with an OperationalError.
+_READ_RETRY_PAUSES = (0.01, 0.05, 0.2)
 _MAX_PENDING = 10_000
 
 
@@ -487,14 +492,17 @@ class ModelLeaderboard(Leaderboard):
                     self.name,
                     sorted(writes),
                 )
-        except LeaderboardUnavailable:
+        except (LeaderboardUnavailable, OperationalError) as exc:
             with self._pending_lock:
                 if len(self._pending) + len(wanted) <= _MAX_PENDING:
                     self._pending |= wanted
-            logger.info(
-                "leaderboard %s: %d row(s) not synced (Redis down), will retry; leaderboard_rebuild repairs drift",
+            logger.log(
+                logging.INFO if isinstance(exc, LeaderboardUnavailable) else logging.WARNING,
+                "leaderboard %s: %d row(s) not synced (%s), will retry with the next sync; "
+                "leaderboard_rebuild repairs drift",
                 self.name,
                 len(wanted),
+                "Redis down" if isinstance(exc, LeaderboardUnavailable) else f"database: {exc}",
             )
             raise
         return len(wanted)
@@ -504,6 +512,18 @@ class ModelLeaderboard(Leaderboard):
     ) -> dict[str, tuple[list[scripts.ArgT] | None, str | None]]:
         """member -> (the write that puts its committed state on the board, removal if gone;
         its display data, None when removed)."""
+        for pause in _READ_RETRY_PAUSES:
+            try:
+                return self._read_committed(qs, wanted)
+            except OperationalError:
+                # Often a moment's contention (SQLite: "database is locked" while another
+                # writer commits): the row is committed, so reading it again is safe.
+                time.sleep(pause)
+        return self._read_committed(qs, wanted)
+
+    def _read_committed(
+        self, qs: models.QuerySet[Any], wanted: set[Any]
+    ) -> dict[str, tuple[list[scripts.ArgT] | None, str | None]]:
         found: dict[str, tuple[list[scripts.ArgT] | None, str | None]] = {}
         for member, value, part, data in self.rows_with_data(qs):
             found[member] = (self.row_args(member, value, part), data)
@@ -569,7 +589,7 @@ class _Encoder(DjangoJSONEncoder):
 def _sync_after_commit(board: ModelLeaderboard, pks: list[Any], using: str) -> None:
     try:
         board.sync_pks(pks, using=using)
-    except LeaderboardUnavailable:
+    except (LeaderboardUnavailable, OperationalError):
         pass  # logged; pks kept for retry
     except Exception:
         logger.exception("leaderboard %s: sync of %s failed", board.name, pks)

@@ -4,6 +4,7 @@ polling for a while."""
 
 from __future__ import annotations
 
+import io
 import socket
 import threading
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import redis
+from django.core.management import call_command
 from django.test import override_settings
 
 from django_redis_patterns import get_redis
@@ -27,24 +29,34 @@ def _alias(location: str, **options: Any) -> dict[str, Any]:
     return {"default": {"BACKEND": OURS, "LOCATION": location, "OPTIONS": options}}
 
 
+def _status() -> str:
+    out = io.StringIO()
+    call_command("redis_status", stdout=out)
+    return out.getvalue()
+
+
 def test_lean_clients_poll_by_default_and_the_option_sets_the_budget(standalone_server: Any) -> None:
     with override_settings(CACHES=_alias(standalone_server.url)):
+        assert "  reply wait: polls up to 50 µs, then sleeps" in _status()
         client = get_redis()
         assert isinstance(client, LeanRedis)
         assert client._spinner is not None
         assert client._spinner.budget_ns == spin.DEFAULT_SPIN_WAIT_US * 1000 == 50_000
+        polls = client._spinner.polls  # redis_status's own commands polled too
         client.set("spin:k", "v")
         assert client.get("spin:k") == b"v"
-        assert client._spinner.polls == 2  # one wait per command
+        assert client._spinner.polls == polls + 2  # one wait per command
     with override_settings(CACHES=_alias(standalone_server.url, SPIN_WAIT_US=200)):
         client = get_redis()
         assert client._spinner is not None and client._spinner.budget_ns == 200_000
     with override_settings(CACHES=_alias(standalone_server.url, SPIN_WAIT_US=0)):
+        assert "  reply wait: sleeps at once (OPTIONS['SPIN_WAIT_US'] = 0)" in _status()
         client = get_redis()
         assert client._spinner is None
         assert client.get("spin:k") == b"v"
     with override_settings(CACHES=_alias(standalone_server.url, LEAN_CLIENT=False)):
         assert type(get_redis()) is redis.Redis  # redis-py's own read: never polls
+        assert "reply wait" not in _status()
 
 
 @pytest.mark.parametrize("value", [-1, 1001, 2.5, True, "50", None])

@@ -13,6 +13,8 @@ from redis.cluster import RedisCluster
 from redis.sentinel import SentinelConnectionPool
 
 from django_redis_patterns.client import compat, connections
+from django_redis_patterns.client.leanclient import LeanRedis
+from django_redis_patterns.client.leancluster import LeanRedisCluster
 from django_redis_patterns.exceptions import ImproperlyConfigured
 
 CLUSTER_SLOTS = 16384
@@ -41,6 +43,12 @@ def describe(alias: str) -> list[str]:
     lines = [f"{alias}: {spec.topology} {', '.join(spec.display_nodes())}"]
     if not spec.fake:
         lines.append("  " + compat.status_line(spec.topology, spec.lean))
+        if isinstance(client, LeanRedis | LeanRedisCluster):
+            lines.append(
+                f"  reply wait: polls up to {spec.spin_wait_us} µs, then sleeps"
+                if spec.spin_wait_us
+                else "  reply wait: sleeps at once (OPTIONS['SPIN_WAIT_US'] = 0)"
+            )
     if isinstance(client, RedisCluster):
         info = client.info("server", target_nodes=client.get_random_node())
         memory = client.info("memory", target_nodes=client.PRIMARIES)
