@@ -17,7 +17,8 @@ command), polling would burn the whole budget for nothing: after a few misses in
 client stops polling for a while and then tries again.
 
 Lean clients only (:mod:`.leanclient`, and the Cluster's node clients through it); asyncio
-clients never poll (their event loop has other work).
+clients never poll (their event loop has other work), nor do green sockets (gevent, eventlet:
+a polling loop would hold up their hub) or platforms without ``poll()``.
 """
 
 from __future__ import annotations
@@ -39,9 +40,13 @@ MAX_SPIN_WAIT_US = 1000
 _MISSES_BEFORE_PAUSE = 4
 _PAUSE_COMMANDS = 1000
 
-_POLLIN = select.POLLIN
+_POLL = getattr(select, "poll", None)  # not on Windows: there nothing polls
+_POLLIN = getattr(select, "POLLIN", 1)
 _now = time.perf_counter_ns
-_yield = os.sched_yield
+_yield = getattr(os, "sched_yield", None) or (lambda: None)
+#: Only the standard library's sockets are polled: a green socket (gevent, eventlet) waits
+#: by switching to its hub, which a polling loop would hold up.
+_STDLIB_SOCKETS = frozenset({"socket", "ssl"})
 #: One polling thread per process at a time (a non-blocking acquire).
 _polling = threading.Lock()
 _one_poller = _polling.acquire
@@ -74,10 +79,10 @@ class Spinner:
             return
         cached = conn.__dict__.get("_drp_poll")
         if cached is None or cached[0] is not sock:
-            poller = select.poll()
-            poller.register(sock.fileno(), _POLLIN)
-            cached = conn._drp_poll = (sock, poller, getattr(sock, "pending", None))
-        poll = cached[1].poll
+            cached = conn._drp_poll = _poller_for(sock)
+        poll = cached[1]
+        if poll is None:
+            return
         pending = cached[2]
         if not _one_poller(False):
             return  # another thread of this process is polling: it keeps the vCPU awake
@@ -100,6 +105,15 @@ class Spinner:
         if self.misses >= _MISSES_BEFORE_PAUSE:
             self.misses = 0
             self.paused = _PAUSE_COMMANDS
+
+
+def _poller_for(sock: Any) -> tuple[Any, Any, Any]:
+    """(the socket, its zero-timeout poll or None to never poll it, its TLS ``pending``)."""
+    if _POLL is None or type(sock).__module__ not in _STDLIB_SOCKETS:
+        return sock, None, None
+    poller = _POLL()
+    poller.register(sock.fileno(), _POLLIN)
+    return sock, poller.poll, getattr(sock, "pending", None)
 
 
 def attach(client: Any, budget_us: int) -> None:

@@ -145,6 +145,33 @@ def test_a_reply_within_the_budget_ends_a_run_of_misses() -> None:
         theirs.close()
 
 
+class GreenSocket(socket.socket):
+    """A socket class from outside the standard library, as gevent's and eventlet's are."""
+
+
+def test_only_standard_library_sockets_are_polled() -> None:
+    class Conn:
+        def __init__(self, sock: socket.socket) -> None:
+            self._sock = sock
+
+    ours, theirs = socket.socketpair()
+    green = GreenSocket(ours.family, ours.type, fileno=ours.detach())
+    try:
+        spinner = spin.Spinner(1000)
+        spinner.wait(Conn(green))
+        assert (spinner.waits, spinner.polls, spinner.misses) == (1, 0, 0)  # straight to recv
+        plain, other = socket.socketpair()
+        try:
+            spinner.wait(Conn(plain))
+            assert (spinner.waits, spinner.polls, spinner.misses) == (2, 1, 1)
+        finally:
+            plain.close()
+            other.close()
+    finally:
+        green.close()
+        theirs.close()
+
+
 def test_a_reconnected_connection_is_polled_on_its_new_socket(redis_factory: Any) -> None:
     group = redis_factory("standalone")
     with override_settings(CACHES=_alias(group.url, CIRCUIT_BREAKER_COOLDOWN=0)):
@@ -154,7 +181,7 @@ def test_a_reconnected_connection_is_polled_on_its_new_socket(redis_factory: Any
         client.set("k", "2")  # the stale connection fails, the retry reconnects
         assert client.get("k") == b"2"
         [conn] = client._lean_free
-        assert conn._drp_poll[0] is conn._sock
+        assert conn._drp_poll[0] is conn._sock and conn._drp_poll[1] is not None
 
 
 def test_tls_replies_while_polling(tls_server: Any) -> None:
