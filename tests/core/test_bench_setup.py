@@ -16,7 +16,7 @@ COMPETITORS = ["django_redis", "django_ratelimit", "redis_sessions", "limits", "
 #: What the example's load benchmark serves and drives it with.
 SERVERS = ["gunicorn"]
 #: What bench_observability measures with.
-INSTRUMENTS = ["prometheus_client"]
+INSTRUMENTS = ["prometheus_client", "opentelemetry.sdk"]
 
 
 def test_every_benchmark_is_found() -> None:
