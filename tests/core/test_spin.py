@@ -20,6 +20,7 @@ from django_redis_patterns.client import spin
 from django_redis_patterns.client.leanclient import LeanRedis
 from django_redis_patterns.client.leancluster import LeanRedisCluster
 from django_redis_patterns.exceptions import ImproperlyConfigured
+from tests.core.lean import requires_lean
 from tests.core.test_leanclient import assert_threads_never_cross_replies
 
 OURS = "django_redis_patterns.cache.RedisCache"
@@ -193,6 +194,7 @@ def test_tls_replies_while_polling(tls_server: Any) -> None:
         assert client._spinner.polls == 2
 
 
+@requires_lean("cluster")
 def test_cluster_nodes_poll(cluster: Any) -> None:
     with override_settings(CACHES=_alias(cluster.url)):
         client = get_redis()
