@@ -91,18 +91,19 @@ def run(ctx: Any) -> None:
         number=2000,
         repeat=31,
     )
-    prometheus.uninstall()
-    metrics = prometheus.install(CollectorRegistry())
-    try:
+
+    def listening(title: str, label: str) -> None:
         ctx.compare(
-            "cache get (hit): Prometheus metrics on",
-            {
-                "ours, metrics on": lambda: ours.get("bench:get"),
-                "no instrumentation point": lambda: plain.get("bench:get"),
-            },
+            title,
+            {label: lambda: ours.get("bench:get"), "no instrumentation point": lambda: plain.get("bench:get")},
             number=800,
             repeat=15,
         )
+
+    prometheus.uninstall()
+    metrics = prometheus.install(CollectorRegistry())
+    try:
+        listening("cache get (hit): Prometheus metrics on", "ours, metrics on")
         hits = metrics.registry.get_sample_value(
             "django_redis_cache_get_hits_total", {"alias": "default", "prefix": ""}
         )
@@ -116,15 +117,7 @@ def run(ctx: Any) -> None:
     otel.uninstall()
     otel.install(provider)
     try:
-        ctx.compare(
-            "cache get (hit): OpenTelemetry spans on",
-            {
-                "ours, spans on": lambda: ours.get("bench:get"),
-                "no instrumentation point": lambda: plain.get("bench:get"),
-            },
-            number=800,
-            repeat=15,
-        )
+        listening("cache get (hit): OpenTelemetry spans on", "ours, spans on")
     finally:
         otel.uninstall()
         provider.shutdown()  # flushes the batch

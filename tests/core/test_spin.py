@@ -8,6 +8,7 @@ import io
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -67,58 +68,58 @@ def test_a_bad_budget_names_the_option(standalone_server: Any, value: Any) -> No
             get_redis()
 
 
-def test_threads_never_read_each_others_replies_while_polling(standalone_server: Any) -> None:
+@pytest.fixture
+def polling(standalone_server: Any) -> Iterator[Any]:
+    """The default alias's lean client, polling with the default budget."""
     with override_settings(CACHES=_alias(standalone_server.url)):
         client = get_redis()
         assert client._spinner is not None
-        assert_threads_never_cross_replies(client, "spin")
+        yield client
 
 
-def test_a_command_does_not_poll_while_another_thread_waits_on_the_client(standalone_server: Any) -> None:
+def test_threads_never_read_each_others_replies_while_polling(polling: Any) -> None:
+    assert_threads_never_cross_replies(polling, "spin")
+
+
+def test_a_command_does_not_poll_while_another_thread_waits_on_the_client(polling: Any) -> None:
     # Another thread's command in flight keeps the vCPU awake, and polling would hold the GIL
     # that thread needs.
-    with override_settings(CACHES=_alias(standalone_server.url)):
-        client = get_redis()
-        spinner = client._spinner
-        assert spinner is not None
-        client.delete("spin:idle")
-        blocked = threading.Thread(target=client.blpop, args=(["spin:idle"],), kwargs={"timeout": 1})
-        blocked.start()
-        try:
-            deadline = time.monotonic() + 0.9
-            while client._lean_made - len(client._lean_free) < 1 and time.monotonic() < deadline:
-                time.sleep(0.005)
-            time.sleep(0.05)  # its own 50 µs of polling are long over
-            polls, waits = spinner.polls, spinner.waits
-            for _ in range(10):
-                assert client.get("spin:idle") is None
-            assert (spinner.polls, spinner.waits) == (polls, waits)
-            assert blocked.is_alive()  # still in flight the whole time
-        finally:
-            blocked.join()
-        assert client.get("spin:idle") is None
-        assert spinner.polls == polls + 1  # alone again: polls
+    client, spinner = polling, polling._spinner
+    client.delete("spin:idle")
+    blocked = threading.Thread(target=client.blpop, args=(["spin:idle"],), kwargs={"timeout": 1})
+    blocked.start()
+    try:
+        deadline = time.monotonic() + 0.9
+        while client._lean_made - len(client._lean_free) < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)  # its own 50 µs of polling are long over
+        polls, waits = spinner.polls, spinner.waits
+        for _ in range(10):
+            assert client.get("spin:idle") is None
+        assert (spinner.polls, spinner.waits) == (polls, waits)
+        assert blocked.is_alive()  # still in flight the whole time
+    finally:
+        blocked.join()
+    assert client.get("spin:idle") is None
+    assert spinner.polls == polls + 1  # alone again: polls
 
 
-def test_slow_replies_pause_polling_then_it_resumes(standalone_server: Any) -> None:
+def test_slow_replies_pause_polling_then_it_resumes(polling: Any) -> None:
     # BLPOP on an empty list answers after its 50 ms timeout: no poll of 50 µs can see it.
-    with override_settings(CACHES=_alias(standalone_server.url)):
-        client = get_redis()
-        spinner = client._spinner
-        assert spinner is not None
-        client.delete("spin:empty")
-        polls = spinner.polls
-        for _ in range(3):
-            assert client.blpop(["spin:empty"], timeout=0.05) is None
-        assert (spinner.misses, spinner.paused) == (3, 0)
+    client, spinner = polling, polling._spinner
+    client.delete("spin:empty")
+    polls = spinner.polls
+    for _ in range(3):
         assert client.blpop(["spin:empty"], timeout=0.05) is None
-        assert spinner.paused == 1000  # four misses in a row: the next 1000 commands do not poll
-        assert spinner.polls == polls + 4
-        for _ in range(1000):
-            client.ping()
-        assert spinner.polls == polls + 4 and spinner.paused == 0
-        assert client.ping() is True
-        assert spinner.polls == polls + 5  # polling again
+    assert (spinner.misses, spinner.paused) == (3, 0)
+    assert client.blpop(["spin:empty"], timeout=0.05) is None
+    assert spinner.paused == 1000  # four misses in a row: the next 1000 commands do not poll
+    assert spinner.polls == polls + 4
+    for _ in range(1000):
+        client.ping()
+    assert spinner.polls == polls + 4 and spinner.paused == 0
+    assert client.ping() is True
+    assert spinner.polls == polls + 5  # polling again
 
 
 def test_a_reply_within_the_budget_ends_a_run_of_misses() -> None:
