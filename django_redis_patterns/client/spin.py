@@ -53,6 +53,17 @@ _one_poller = _polling.acquire
 _one_poller_done = _polling.release
 
 
+def _new_lock_in_child() -> None:
+    # A thread of the parent may have held it at the fork: that thread does not exist here.
+    global _polling, _one_poller, _one_poller_done
+    _polling = threading.Lock()
+    _one_poller = _polling.acquire
+    _one_poller_done = _polling.release
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 class Spinner:
     """One client's polling policy: the budget and the record of recent misses."""
 

@@ -5,6 +5,7 @@ polling for a while."""
 from __future__ import annotations
 
 import io
+import os
 import socket
 import threading
 import time
@@ -212,3 +213,19 @@ def test_cluster_nodes_poll(cluster: Any) -> None:
         client = get_redis()
         assert client.get("spin:0") == b"spin:0"
         assert all(lean._spinner is None for lean in client._lean_nodes.values())
+
+
+def test_a_child_forked_while_a_thread_polls_can_poll() -> None:
+    assert spin._one_poller(False)  # as a thread in the middle of its polling
+    try:
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child reports through the pipe
+            os.write(write, b"1" if spin._one_poller(False) else b"0")
+            os._exit(0)
+        os.close(write)
+        assert os.read(read, 1) == b"1"
+        os.waitpid(pid, 0)
+        os.close(read)
+    finally:
+        spin._one_poller_done()
