@@ -49,16 +49,12 @@ _yield = getattr(os, "sched_yield", None) or (lambda: None)
 _STDLIB_SOCKETS = frozenset({"socket", "ssl"})
 #: One polling thread per process at a time (a non-blocking acquire).
 _polling = threading.Lock()
-_one_poller = _polling.acquire
-_one_poller_done = _polling.release
 
 
 def _new_lock_in_child() -> None:
     # A thread of the parent may have held it at the fork: that thread does not exist here.
-    global _polling, _one_poller, _one_poller_done
+    global _polling
     _polling = threading.Lock()
-    _one_poller = _polling.acquire
-    _one_poller_done = _polling.release
 
 
 os.register_at_fork(after_in_child=_new_lock_in_child)
@@ -95,23 +91,22 @@ class Spinner:
         if poll is None:
             return
         pending = cached[2]
-        if not _one_poller(False):
+        lock = _polling
+        if not lock.acquire(False):
             return  # another thread of this process is polling: it keeps the vCPU awake
         try:
             self.polls += 1
-            if poll(0) or (pending is not None and pending()):
-                self.hits += 1
-                self.misses = 0
-                return
+            ready = bool(poll(0)) or (pending is not None and pending() > 0)
             deadline = _now() + self.budget_ns
-            while _now() < deadline:
+            while not ready and _now() < deadline:
                 _yield()
-                if poll(0):
-                    self.hits += 1
-                    self.misses = 0
-                    return
+                ready = bool(poll(0))
         finally:
-            _one_poller_done()
+            lock.release()
+        if ready:
+            self.hits += 1
+            self.misses = 0
+            return
         self.misses += 1
         if self.misses >= _MISSES_BEFORE_PAUSE:
             self.misses = 0

@@ -216,16 +216,16 @@ def test_cluster_nodes_poll(cluster: Any) -> None:
 
 
 def test_a_child_forked_while_a_thread_polls_can_poll() -> None:
-    assert spin._one_poller(False)  # as a thread in the middle of its polling
+    assert spin._polling.acquire(False)  # as a thread in the middle of its polling
     try:
         read, write = os.pipe()
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child reports through the pipe
-            os.write(write, b"1" if spin._one_poller(False) else b"0")
+            os.write(write, b"1" if spin._polling.acquire(False) else b"0")
             os._exit(0)
         os.close(write)
         assert os.read(read, 1) == b"1"
         os.waitpid(pid, 0)
         os.close(read)
     finally:
-        spin._one_poller_done()
+        spin._polling.release()
